@@ -1,0 +1,155 @@
+"""factory-boy factories for users, DOT apps and tokens, and token_admin's models.
+
+Tokens are created the way DOT saves them (access token first, then its refresh token),
+so token_admin's receivers create sessions as they do in production. Every token factory
+leaves the raw token on the instance as ``raw_token``: with
+``COMPLIANT_BCP_RFC9700_TOKEN_STORAGE`` DOT keeps no cleartext, so this is the only copy.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+    get_refresh_token_model,
+    set_token_value,
+)
+
+from token_admin.models import AppProfile, Device
+
+Application = get_application_model()
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = "Ada"
+    last_name = factory.Sequence(lambda n: f"Lovelace{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.django.Password("password")
+
+
+class ApplicationFactory(factory.django.DjangoModelFactory):
+    """A confidential authorization-code app; ``raw_secret`` holds its client secret."""
+
+    class Meta:
+        model = Application
+
+    name = factory.Sequence(lambda n: f"App {n}")
+    client_type = Application.CLIENT_CONFIDENTIAL
+    authorization_grant_type = Application.GRANT_AUTHORIZATION_CODE
+    redirect_uris = "https://app.example.com/callback"
+    client_secret = factory.LazyFunction(lambda: secrets.token_urlsafe(32))
+    user = None
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        raw_secret = kwargs["client_secret"]
+        application = super()._create(model_class, *args, **kwargs)
+        application.raw_secret = raw_secret
+        return application
+
+
+class AppProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AppProfile
+
+    application = factory.SubFactory(ApplicationFactory)
+    link = "https://app.example.com/"
+
+
+class AccessTokenFactory(factory.django.DjangoModelFactory):
+    """A valid user access token (``user=None`` makes an app token)."""
+
+    class Meta:
+        model = get_access_token_model()
+
+    user = factory.SubFactory(UserFactory)
+    application = factory.SubFactory(ApplicationFactory)
+    expires = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=10))
+    scope = "basic stream"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        raw_token = kwargs.pop("token", None) or secrets.token_urlsafe(30)
+        token = model_class(*args, **kwargs)
+        set_token_value(token, raw_token)
+        token.save()
+        token.raw_token = raw_token
+        return token
+
+
+class RefreshTokenFactory(factory.django.DjangoModelFactory):
+    """A live refresh token bound to ``access_token``, in a new family unless one is given."""
+
+    class Meta:
+        model = get_refresh_token_model()
+
+    access_token = factory.SubFactory(AccessTokenFactory)
+    user = factory.LazyAttribute(lambda rt: rt.access_token.user)
+    application = factory.LazyAttribute(lambda rt: rt.access_token.application)
+    token_family = factory.LazyFunction(uuid.uuid4)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        raw_token = kwargs.pop("token", None) or secrets.token_urlsafe(30)
+        token = model_class(*args, **kwargs)
+        set_token_value(token, raw_token)
+        token.save()
+        token.raw_token = raw_token
+        return token
+
+
+class GrantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_grant_model()
+
+    user = factory.SubFactory(UserFactory)
+    application = factory.SubFactory(ApplicationFactory)
+    code = factory.LazyFunction(lambda: secrets.token_urlsafe(20))
+    expires = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=1))
+    redirect_uri = "https://app.example.com/callback"
+    scope = "basic"
+
+
+class DeviceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Device
+
+    user = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"iPad {n}")
+    application = None
+
+
+def issue_session(user, application, *, refresh=True, scope="basic stream", expires_in=timedelta(hours=10)):
+    """Issue a token pair as DOT's token endpoint does; returns (access_token, refresh_token or None)."""
+    access_token = AccessTokenFactory(
+        user=user, application=application, scope=scope, expires=timezone.now() + expires_in
+    )
+    refresh_token = RefreshTokenFactory(access_token=access_token) if refresh else None
+    return access_token, refresh_token
+
+
+def rotate(refresh_token, *, expires_in=timedelta(hours=10)):
+    """Refresh as DOT does with rotation: revoke the old pair, mint a new pair in the family."""
+    refresh_token.revoke()
+    access_token = AccessTokenFactory(
+        user=refresh_token.user,
+        application=refresh_token.application,
+        scope="basic stream",
+        expires=timezone.now() + expires_in,
+        source_refresh_token=refresh_token,
+    )
+    new_refresh = RefreshTokenFactory(access_token=access_token, token_family=refresh_token.token_family)
+    return access_token, new_refresh

@@ -1,0 +1,71 @@
+"""System checks, registered from ``TokenAdminConfig.ready()``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core import checks
+
+from .conf import HOOK_SETTINGS, conf
+
+
+def check_required_apps(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors = []
+    for app, check_id in (("oauth2_provider", "token_admin.E001"), ("rest_framework", "token_admin.E002")):
+        if not apps.is_installed(app):
+            errors.append(
+                checks.Error(
+                    f"token_admin needs '{app}' in INSTALLED_APPS.",
+                    hint=f"Add '{app}' to INSTALLED_APPS.",
+                    id=check_id,
+                )
+            )
+    return errors
+
+
+def check_hooks(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors = []
+    for name in HOOK_SETTINGS:
+        try:
+            conf.hook(name)
+        except ImportError as exc:
+            errors.append(
+                checks.Error(
+                    f"TOKEN_ADMIN['{name}'] does not import: {exc}",
+                    hint="Give the dotted path of a callable, or None.",
+                    id="token_admin.E003",
+                )
+            )
+    return errors
+
+
+def check_shared_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    caches = getattr(settings, "CACHES", {})
+    alias = conf.CACHE_ALIAS
+    if alias not in caches:
+        return [
+            checks.Error(
+                f"TOKEN_ADMIN['CACHE_ALIAS'] names the cache '{alias}', which is not in CACHES.",
+                hint="Point CACHE_ALIAS at a configured cache.",
+                id="token_admin.E004",
+            )
+        ]
+    backend = caches[alias].get("BACKEND", "")
+    if backend.endswith(("LocMemCache", "DummyCache")) and not settings.DEBUG:
+        return [
+            checks.Warning(
+                f"The cache '{alias}' ({backend.rsplit('.', 1)[-1]}) is not shared between server "
+                "processes: quotas and rate limits are counted per process.",
+                hint="Use Redis (django.core.cache.backends.redis.RedisCache) or another shared cache.",
+                id="token_admin.W001",
+            )
+        ]
+    return []
+
+
+def register() -> None:
+    checks.register(check_required_apps)
+    checks.register(check_hooks)
+    checks.register(check_shared_cache)

@@ -1,0 +1,95 @@
+"""token_admin's settings, read from ``settings.TOKEN_ADMIN`` each time they are used.
+
+Reading on use (as django-cors-headers does) means ``override_settings`` just works and
+nothing is read at import time. Every setting is documented in the README's settings
+reference; the docstrings here are the source of that text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+DEFAULTS: dict[str, Any] = {
+    "CACHE_ALIAS": "default",
+    "ADN_USER_HOOK": None,
+    "ADN_TOKEN_HOOK": None,
+    "ADN_RATE_LIMIT": 5000,
+    "ADN_RATE_LIMIT_PERIOD": 3600,
+    "SE_QUOTA_MAX": 300,
+    "SE_QUOTA_MAX_WITH_KEY": 10000,
+    "SE_QUOTA_PERIOD": 86400,
+    "END_USER_SECRET_CACHE_SECONDS": 300,
+    "SESSION_TYPE_HOOK": None,
+}
+
+#: Settings that name a callable by dotted path; the system check imports each one.
+HOOK_SETTINGS = ("ADN_USER_HOOK", "ADN_TOKEN_HOOK", "SESSION_TYPE_HOOK")
+
+
+class Settings:
+    def _get(self, name: str) -> Any:
+        return getattr(settings, "TOKEN_ADMIN", {}).get(name, DEFAULTS[name])
+
+    def hook(self, name: str) -> Callable[..., Any] | None:
+        """The callable a hook setting names (a dotted path or a callable), or None."""
+        value = self._get(name)
+        if value is None or callable(value):
+            return value
+        return import_string(value)
+
+    @property
+    def CACHE_ALIAS(self) -> str:
+        """Django cache alias for shared state: quotas, rate limits, verified secrets."""
+        return self._get("CACHE_ALIAS")
+
+    @property
+    def ADN_USER_HOOK(self) -> Callable[..., Any] | None:
+        """``callable(user) -> dict``: extra keys merged into the App.net User object."""
+        return self.hook("ADN_USER_HOOK")
+
+    @property
+    def ADN_TOKEN_HOOK(self) -> Callable[..., Any] | None:
+        """``callable(access_token) -> dict`` with any of ``limits``, ``storage``, ``invite_link``."""
+        return self.hook("ADN_TOKEN_HOOK")
+
+    @property
+    def ADN_RATE_LIMIT(self) -> int:
+        """Requests one token may make to the App.net style per period."""
+        return int(self._get("ADN_RATE_LIMIT"))
+
+    @property
+    def ADN_RATE_LIMIT_PERIOD(self) -> int:
+        """Length of the App.net rate-limit window, in seconds."""
+        return int(self._get("ADN_RATE_LIMIT_PERIOD"))
+
+    @property
+    def SE_QUOTA_MAX(self) -> int:
+        """Stack Exchange style: requests per period per client IP when no ``key`` is passed."""
+        return int(self._get("SE_QUOTA_MAX"))
+
+    @property
+    def SE_QUOTA_MAX_WITH_KEY(self) -> int:
+        """Stack Exchange style: requests per period per ``key``."""
+        return int(self._get("SE_QUOTA_MAX_WITH_KEY"))
+
+    @property
+    def SE_QUOTA_PERIOD(self) -> int:
+        """Stack Exchange style: length of the quota window, in seconds (a day)."""
+        return int(self._get("SE_QUOTA_PERIOD"))
+
+    @property
+    def END_USER_SECRET_CACHE_SECONDS(self) -> int:
+        """How long a verified API-client secret is remembered (0 turns the cache off)."""
+        return int(self._get("END_USER_SECRET_CACHE_SECONDS"))
+
+    @property
+    def SESSION_TYPE_HOOK(self) -> Callable[..., Any] | None:
+        """``callable(session) -> str``: the end-user API ``type`` of a session, or None."""
+        return self.hook("SESSION_TYPE_HOOK")
+
+
+conf = Settings()

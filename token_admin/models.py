@@ -1,0 +1,210 @@
+"""token_admin's own tables, kept beside django-oauth-toolkit's (never swapped in for them)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from oauth2_provider.settings import oauth2_settings
+
+
+class AppProfile(models.Model):
+    """What token_admin knows about a DOT Application beyond DOT's own fields."""
+
+    application = models.OneToOneField(
+        oauth2_settings.APPLICATION_MODEL,
+        on_delete=models.CASCADE,
+        related_name="token_admin_profile",
+        verbose_name=_("application"),
+    )
+    link = models.URLField(_("link"), blank=True, help_text=_("The app's web page (App.net style `link`)."))
+    end_user_api = models.BooleanField(
+        _("API client of the end-user API"),
+        default=False,
+        help_text=_("May call the end-user token API with HTTP Basic client credentials."),
+    )
+    allow_app_token = models.BooleanField(
+        _("may obtain an app token"),
+        default=False,
+        help_text=_("May use client_credentials for an app token even if its grant type is another."),
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("app profile")
+        verbose_name_plural = _("app profiles")
+
+    def __str__(self) -> str:
+        return f"Profile of {self.application}"
+
+
+class Device(models.Model):
+    """A user's named device ("my iPad"), bound to a dynamically registered client or to sessions."""
+
+    class Type(models.TextChoices):
+        DEFAULT = "DEFAULT", _("Default")
+        FINGER_PRINT = "FINGER_PRINT", _("Fingerprint")
+        CUSTOM_AUTHENTICATOR = "CUSTOM_AUTHENTICATOR", _("Custom authenticator")
+        IMPLICIT_AUTHENTICATION = "IMPLICIT_AUTHENTICATION", _("Implicit authentication")
+
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="token_admin_devices",
+        verbose_name=_("user"),
+    )
+    name = models.CharField(_("name"), max_length=200)
+    # A client registered through DOT's dynamic client registration for this one device:
+    # every session of that client is a session of this device.
+    application = models.OneToOneField(
+        oauth2_settings.APPLICATION_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="token_admin_device",
+        verbose_name=_("registered client"),
+    )
+    type = models.CharField(_("type"), max_length=32, choices=Type.choices, default=Type.DEFAULT)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("device")
+        verbose_name_plural = _("devices")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Session(models.Model):
+    """One signed-in session, with a public id that never changes while it lives.
+
+    A session is a DOT refresh-token family (``RefreshToken.token_family`` survives each
+    rotation), or a lone access token that came without a refresh token. Rows are written
+    by the receivers in ``token_admin.receivers`` when DOT saves a token. There is no
+    foreign key to DOT's token tables, so revoking tokens never has to touch this table
+    and the id stays meaningful in the audit trail after DOT deletes the tokens.
+    """
+
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    token_family = models.UUIDField(_("refresh-token family"), null=True, blank=True, unique=True)
+    # sha256 of a lone access token, as DOT's token_checksum; never the token itself.
+    access_token_checksum = models.CharField(
+        _("access-token checksum"), max_length=64, null=True, blank=True, unique=True
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="token_admin_sessions",
+        verbose_name=_("user"),
+    )
+    application = models.ForeignKey(
+        oauth2_settings.APPLICATION_MODEL,
+        on_delete=models.CASCADE,
+        related_name="token_admin_sessions",
+        verbose_name=_("application"),
+    )
+    device = models.ForeignKey(
+        Device,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sessions",
+        verbose_name=_("device"),
+    )
+    created_at = models.DateTimeField(_("began"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+        indexes = [models.Index(fields=["user", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Session {self.public_id}"
+
+
+class RevocationEventQuerySet(models.QuerySet["RevocationEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise TypeError("Revocation events are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("Revocation events are append-only.")
+
+
+class RevocationEvent(models.Model):
+    """Append-only audit record of one call to the revocation service.
+
+    It names no token value and has no foreign key to DOT's token tables, so it
+    outlives the rows DOT deletes.
+    """
+
+    class Surface(models.TextChoices):
+        ADMIN = "admin", _("Django admin")
+        ADN = "adn", _("App.net-style API")
+        STACKEXCHANGE = "stackexchange", _("Stack Exchange-style API")
+        END_USER = "end_user", _("End-user token API")
+        COMMAND = "command", _("Management command")
+
+    class ActorType(models.TextChoices):
+        STAFF = "staff", _("Staff user")
+        API_CLIENT = "api_client", _("API client")
+        TOKEN = "token", _("The token itself")
+        COMMAND = "command", _("Command")
+
+    created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True, editable=False)
+    surface = models.CharField(_("surface"), max_length=20, choices=Surface.choices, editable=False)
+    actor_type = models.CharField(_("actor type"), max_length=20, choices=ActorType.choices, editable=False)
+    # A snapshot that survives deletion of the user or app below.
+    actor_label = models.CharField(_("actor"), max_length=255, editable=False)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("acting user"),
+    )
+    actor_application = models.ForeignKey(
+        oauth2_settings.APPLICATION_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("acting application"),
+    )
+    # What was asked for, e.g. {"kind": "user_app", "user_ids": [3], "client_ids": ["abc"]}.
+    selection = models.JSONField(_("selection"), default=dict, editable=False)
+    access_tokens_revoked = models.PositiveIntegerField(_("access tokens revoked"), default=0, editable=False)
+    refresh_tokens_revoked = models.PositiveIntegerField(
+        _("refresh tokens revoked"), default=0, editable=False
+    )
+    grants_revoked = models.PositiveIntegerField(_("grants revoked"), default=0, editable=False)
+    reason = models.TextField(_("reason"), blank=True, editable=False)
+
+    objects = RevocationEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("revocation event")
+        verbose_name_plural = _("revocation events")
+        ordering = ["-created_at", "-id"]
+        permissions = [("revoke_tokens", _("Can revoke tokens"))]
+
+    def __str__(self) -> str:
+        when = f"{self.created_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.get_surface_display()} revocation by {self.actor_label} at {when}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise TypeError("Revocation events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("Revocation events are append-only.")

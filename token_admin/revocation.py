@@ -1,0 +1,349 @@
+"""THE one place tokens are revoked.
+
+Every surface (the three APIs, the admin, the commands) calls one of the public functions
+here. Each call is:
+
+* **set-based**: a fixed number of SQL statements whatever the number of tokens;
+* **atomic**: all of it or none of it;
+* **complete**: revoking an access token revokes its whole refresh-token family, the way
+  DOT's ``revoke_access_token()`` revokes the bound refresh token, so nothing revoked can
+  mint a new access token. Access tokens are deleted (as DOT's ``AccessToken.revoke()``
+  does); refresh tokens are kept, marked ``revoked``, because DOT's reuse protection
+  relies on that record;
+* **idempotent**: revoking what is already revoked changes nothing and does not fail;
+* **audited and signalled**: one ``RevocationEvent`` per call, and ``tokens_revoked``
+  after the transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from django.db import connections, router, transaction
+from django.db.models import Q, QuerySet
+from django.db.models.signals import post_delete, pre_delete
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
+from oauth2_provider.settings import oauth2_settings
+
+from .models import Device, RevocationEvent, Session
+from .signals import tokens_revoked
+
+Surface = RevocationEvent.Surface
+ActorType = RevocationEvent.ActorType
+
+# Rows per statement on databases that check foreign keys at once (MySQL, MariaDB), where
+# the ids are read first. Well above any single API or admin request.
+ID_CHUNK_SIZE = 20_000
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asked for a revocation, as recorded in the audit event."""
+
+    type: str
+    label: str
+    user: Any = None
+    application: Any = None
+
+    @classmethod
+    def staff(cls, user: Any) -> Actor:
+        return cls(ActorType.STAFF, user.get_username(), user=user)
+
+    @classmethod
+    def api_client(cls, application: Any) -> Actor:
+        return cls(
+            ActorType.API_CLIENT, f"{application.name} ({application.client_id})", application=application
+        )
+
+    @classmethod
+    def token(cls, access_token: Any) -> Actor:
+        """The calling token revoking itself; labelled by owner and app, never by value."""
+        owner = access_token.user.get_username() if access_token.user_id else "app token"
+        label = f"token of {owner} for {access_token.application.client_id}"
+        return cls(ActorType.TOKEN, label, user=access_token.user, application=access_token.application)
+
+    @classmethod
+    def command(cls, label: str) -> Actor:
+        return cls(ActorType.COMMAND, label)
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """What one call revoked."""
+
+    event: RevocationEvent
+    access_tokens: int
+    refresh_tokens: int
+    grants: int
+    selection: dict[str, Any] = field(default_factory=dict)
+
+
+# --- the public API ----------------------------------------------------------------------
+
+
+def revoke_access_tokens(
+    tokens: QuerySet[Any] | Iterable[int],
+    *,
+    surface: str,
+    actor: Actor,
+    reason: str = "",
+    selection: dict[str, Any] | None = None,
+) -> Revocation:
+    """Revoke access tokens (a queryset, or primary keys) with their refresh-token families."""
+    if isinstance(tokens, QuerySet):
+        at_q = Q(pk__in=tokens.values("pk"))
+        described = {"kind": "access_tokens", **(selection or {})}
+    else:
+        ids = sorted(set(tokens))
+        at_q = Q(pk__in=ids)
+        described = {"kind": "access_tokens", "access_token_ids": ids, **(selection or {})}
+    return _revoke(at_q=at_q, selection=described, surface=surface, actor=actor, reason=reason)
+
+
+def revoke_sessions(
+    session_ids: Iterable[UUID | str],
+    *,
+    surface: str,
+    actor: Actor,
+    user: Any = None,
+    reason: str = "",
+) -> Revocation:
+    """Revoke sessions by public id; with ``user``, only sessions of that user are touched."""
+    ids = sorted({str(session_id) for session_id in session_ids})
+    sessions = Session.objects.filter(public_id__in=ids)
+    if user is not None:
+        sessions = sessions.filter(user=user)
+    at_q, rt_q = _session_conditions(sessions)
+    selection: dict[str, Any] = {"kind": "sessions", "session_ids": ids}
+    if user is not None:
+        selection["user_id"] = user.pk
+    return _revoke(at_q=at_q, rt_q=rt_q, selection=selection, surface=surface, actor=actor, reason=reason)
+
+
+def revoke_user_tokens(users: Sequence[Any], *, surface: str, actor: Actor, reason: str = "") -> Revocation:
+    """Revoke every token, refresh token and grant of these users, in every app."""
+    user_ids = sorted({user.pk for user in users})
+    owned = Q(user_id__in=user_ids)
+    return _revoke(
+        at_q=owned,
+        rt_q=owned,
+        grant_q=owned,
+        selection={"kind": "users", "user_ids": user_ids},
+        surface=surface,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def deauthorize(
+    pairs: Iterable[tuple[Any, Any]], *, surface: str, actor: Actor, reason: str = ""
+) -> Revocation:
+    """De-authorize apps for users: every token, refresh token and grant of each (user, app) pair."""
+    unique = {(user.pk, application.pk): (user, application) for user, application in pairs}
+    condition = Q(pk__in=[])
+    for user_id, application_id in unique:
+        condition |= Q(user_id=user_id, application_id=application_id)
+    described = sorted([user.pk, application.client_id] for user, application in unique.values())
+    return _revoke(
+        at_q=condition,
+        rt_q=condition,
+        grant_q=condition,
+        selection={"kind": "user_apps", "pairs": described},
+        surface=surface,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def revoke_applications(
+    applications: Sequence[Any], *, surface: str, actor: Actor, user: Any = None, reason: str = ""
+) -> Revocation:
+    """Revoke every token, refresh token and grant of these apps (only ``user``'s, if given)."""
+    application_ids = sorted({application.pk for application in applications})
+    condition = Q(application_id__in=application_ids)
+    selection: dict[str, Any] = {
+        "kind": "applications",
+        "client_ids": sorted(application.client_id for application in applications),
+    }
+    if user is not None:
+        condition &= Q(user_id=user.pk)
+        selection["user_id"] = user.pk
+    return _revoke(
+        at_q=condition,
+        rt_q=condition,
+        grant_q=condition,
+        selection=selection,
+        surface=surface,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def revoke_devices(devices: Sequence[Device], *, surface: str, actor: Actor, reason: str = "") -> Revocation:
+    """Revoke every session of these devices, and everything of a device's registered client."""
+    at_q, rt_q = _session_conditions(Session.objects.filter(device__in=[device.pk for device in devices]))
+    grant_q = Q(pk__in=[])
+    for device in devices:
+        if device.application_id is not None:
+            client = Q(user_id=device.user_id, application_id=device.application_id)
+            at_q |= client
+            rt_q |= client
+            grant_q |= client
+    return _revoke(
+        at_q=at_q,
+        rt_q=rt_q,
+        grant_q=grant_q,
+        selection={"kind": "devices", "device_ids": sorted(str(device.public_id) for device in devices)},
+        surface=surface,
+        actor=actor,
+        reason=reason,
+    )
+
+
+# --- the one implementation --------------------------------------------------------------
+
+
+def _session_conditions(sessions: QuerySet[Session]) -> tuple[Q, Q]:
+    """Conditions on access and refresh tokens that select these sessions' tokens."""
+    lone_tokens = Q(
+        token_checksum__in=sessions.filter(access_token_checksum__isnull=False).values(
+            "access_token_checksum"
+        )
+    )
+    families = Q(token_family__in=sessions.filter(token_family__isnull=False).values("token_family"))
+    return lone_tokens, families
+
+
+def _revoke(
+    *,
+    at_q: Q,
+    rt_q: Q | None = None,
+    grant_q: Q | None = None,
+    selection: dict[str, Any],
+    surface: str,
+    actor: Actor,
+    reason: str,
+) -> Revocation:
+    access_token_model = get_access_token_model()
+    refresh_token_model = get_refresh_token_model()
+    database = router.db_for_write(access_token_model)
+
+    # DOT's registration tokens manage a client, not a session: never revoked from here.
+    selected = access_token_model.objects.filter(at_q).exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
+    selected_ids = selected.values("pk")
+    # A selected access token takes its whole refresh-token family with it.
+    families = refresh_token_model.objects.filter(
+        access_token__in=selected_ids, token_family__isnull=False
+    ).values("token_family")
+    rt_condition = Q(access_token__in=selected_ids) | Q(token_family__in=families)
+    if rt_q is not None:
+        rt_condition |= rt_q
+    live_refresh_tokens = refresh_token_model.objects.filter(rt_condition, revoked__isnull=True)
+
+    with transaction.atomic(using=database):
+        now = timezone.now()
+        if connections[database].features.can_defer_constraint_checks:
+            access_count, refresh_count = _revoke_deferred(selected_ids, live_refresh_tokens, now, database)
+        else:
+            access_count, refresh_count = _revoke_by_ids(selected_ids, live_refresh_tokens, now, database)
+        grant_count = 0
+        if grant_q is not None:
+            grant_count, _ = get_grant_model().objects.filter(grant_q).delete()
+        event = RevocationEvent.objects.create(
+            created_at=now,
+            surface=surface,
+            actor_type=actor.type,
+            actor_label=actor.label[:255],
+            actor_user=actor.user,
+            actor_application=actor.application,
+            selection=selection,
+            access_tokens_revoked=access_count,
+            refresh_tokens_revoked=refresh_count,
+            grants_revoked=grant_count,
+            reason=reason,
+        )
+        transaction.on_commit(
+            lambda: tokens_revoked.send(
+                sender=RevocationEvent,
+                event=event,
+                access_tokens=access_count,
+                refresh_tokens=refresh_count,
+                grants=grant_count,
+            ),
+            using=database,
+        )
+    return Revocation(event, access_count, refresh_count, grant_count, selection)
+
+
+def _revoke_deferred(
+    selected_ids: QuerySet[Any], live_refresh_tokens: QuerySet[Any], now: Any, database: str
+) -> tuple[int, int]:
+    """Three statements, no ids read into Python (PostgreSQL, SQLite: deferred foreign keys).
+
+    The refresh tokens are marked first, keeping their link to the access token so the
+    delete can find the family's live access tokens; the links are cleared afterwards,
+    before the deferred foreign-key check at commit.
+    """
+    access_token_model = get_access_token_model()
+    refresh_token_model = get_refresh_token_model()
+    refresh_count = live_refresh_tokens.update(revoked=now, updated=now)
+    marked = refresh_token_model.objects.filter(revoked=now, access_token__isnull=False)
+    doomed = access_token_model.objects.filter(
+        Q(pk__in=selected_ids) | Q(pk__in=marked.values("access_token_id"))
+    )
+    access_count = _delete_access_tokens(doomed, database)
+    marked.update(access_token=None)
+    return access_count, refresh_count
+
+
+def _revoke_by_ids(
+    selected_ids: QuerySet[Any], live_refresh_tokens: QuerySet[Any], now: Any, database: str
+) -> tuple[int, int]:
+    """Read the ids first, then write by id (MySQL, MariaDB: foreign keys checked at once)."""
+    access_token_model = get_access_token_model()
+    refresh_token_model = get_refresh_token_model()
+    doomed_ids = list(
+        access_token_model.objects.filter(
+            Q(pk__in=selected_ids) | Q(pk__in=live_refresh_tokens.values("access_token_id"))
+        ).values_list("pk", flat=True)
+    )
+    refresh_ids = list(live_refresh_tokens.values_list("pk", flat=True))
+    refresh_count = sum(
+        refresh_token_model.objects.filter(pk__in=chunk, revoked__isnull=True).update(
+            revoked=now, updated=now, access_token=None
+        )
+        for chunk in _chunks(refresh_ids)
+    )
+    access_count = sum(
+        _delete_access_tokens(access_token_model.objects.filter(pk__in=chunk), database)
+        for chunk in _chunks(doomed_ids)
+    )
+    return access_count, refresh_count
+
+
+def _delete_access_tokens(queryset: QuerySet[Any], database: str) -> int:
+    """Delete access tokens in one statement when nothing else needs to see the rows go."""
+    if _plain_delete_is_safe(queryset.model):
+        return queryset._raw_delete(database)  # one DELETE ... WHERE, rows never loaded
+    # A project model points at access tokens, or listens for their deletion: let
+    # Django's collector cascade and send the signals.
+    deleted, per_model = queryset.delete()
+    return per_model.get(queryset.model._meta.label, 0)
+
+
+def _plain_delete_is_safe(access_token_model: Any) -> bool:
+    refresh_token_model = get_refresh_token_model()
+    for relation in access_token_model._meta.related_objects:
+        # The refresh token's link is cleared by the callers; nothing else may point here.
+        if not (relation.related_model is refresh_token_model and relation.field.name == "access_token"):
+            return False
+    return not (pre_delete.has_listeners(access_token_model) or post_delete.has_listeners(access_token_model))
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), ID_CHUNK_SIZE):
+        yield ids[start : start + ID_CHUNK_SIZE]
