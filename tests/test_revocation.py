@@ -245,6 +245,25 @@ def test_deauthorize_touches_only_that_user_and_app():
     assert result.event.selection == {"kind": "user_apps", "pairs": [[user.pk, app.client_id]]}
 
 
+def test_deauthorize_can_take_app_tokens_in_the_same_call():
+    user, app = UserFactory(), ApplicationFactory()
+    issue_session(user, app)
+    app_token = AccessTokenFactory(user=None, application=app, scope="")
+    kept_app_token = AccessTokenFactory(user=None, application=app, scope="")
+
+    result = revocation.deauthorize(
+        [(user, app)], surface="stackexchange", actor=COMMAND, access_tokens=[app_token.pk]
+    )
+
+    assert (result.access_tokens, result.refresh_tokens) == (2, 1)
+    assert list(AccessToken.objects.filter(application=app)) == [kept_app_token]
+    assert result.event.selection == {
+        "kind": "user_apps",
+        "pairs": [[user.pk, app.client_id]],
+        "access_token_ids": [app_token.pk],
+    }
+
+
 def test_deauthorize_revokes_orphaned_refresh_tokens_of_the_pair():
     """A refresh token whose access token is gone is still revoked (it is the session)."""
     user, app = UserFactory(), ApplicationFactory()

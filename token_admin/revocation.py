@@ -140,19 +140,34 @@ def revoke_user_tokens(users: Sequence[Any], *, surface: str, actor: Actor, reas
 
 
 def deauthorize(
-    pairs: Iterable[tuple[Any, Any]], *, surface: str, actor: Actor, reason: str = ""
+    pairs: Iterable[tuple[Any, Any]],
+    *,
+    surface: str,
+    actor: Actor,
+    reason: str = "",
+    access_tokens: Iterable[int] = (),
 ) -> Revocation:
-    """De-authorize apps for users: every token, refresh token and grant of each (user, app) pair."""
+    """De-authorize apps for users: every token, refresh token and grant of each (user, app) pair.
+
+    ``access_tokens`` (primary keys) are revoked in the same call: the way to include app
+    tokens, which have no user to de-authorize.
+    """
     unique = {(user.pk, application.pk): (user, application) for user, application in pairs}
     condition = Q(pk__in=[])
     for user_id, application_id in unique:
         condition |= Q(user_id=user_id, application_id=application_id)
-    described = sorted([user.pk, application.client_id] for user, application in unique.values())
+    token_ids = sorted(set(access_tokens))
+    selection: dict[str, Any] = {
+        "kind": "user_apps",
+        "pairs": sorted([user.pk, application.client_id] for user, application in unique.values()),
+    }
+    if token_ids:
+        selection["access_token_ids"] = token_ids
     return _revoke(
-        at_q=condition,
+        at_q=condition | Q(pk__in=token_ids),
         rt_q=condition,
         grant_q=condition,
-        selection={"kind": "user_apps", "pairs": described},
+        selection=selection,
         surface=surface,
         actor=actor,
         reason=reason,
