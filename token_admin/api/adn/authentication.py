@@ -1,0 +1,53 @@
+"""App.net token passing: ``Authorization: Bearer``, ``?access_token=`` or an ``access_token`` form field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request, is_form_media_type
+
+from token_admin import queries
+
+from .envelope import ADNError
+
+# App.net: "GET and DELETE do not accept an HTTP body", so those take the query parameter;
+# the methods that have a body take the form field.
+QUERY_METHODS = frozenset({"GET", "HEAD", "DELETE"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def raw_token(request: Request) -> str | None:
+    """The token the request passes, or None; the ``Authorization`` header wins."""
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    if request.method in QUERY_METHODS:
+        return request.query_params.get("access_token") or None
+    # Only a form body is read: any other body is not where App.net looks for a token.
+    if request.method in BODY_METHODS and is_form_media_type(request.content_type):
+        return request.data.get("access_token") or None
+    return None
+
+
+class ADNTokenAuthentication(BaseAuthentication):
+    """Authenticate by a DOT access token: ``request.user`` is None for an app token.
+
+    Unknown, revoked and DOT registration tokens are all "invalid"; an expired token is
+    told apart so the client knows to refresh it.
+    """
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        raw = raw_token(request)
+        if raw is None:
+            return None
+        # One query: the token with its user, app and app profile (looked up by checksum).
+        token = queries.token_by_raw(raw)
+        if token is None or token.application_id is None:
+            raise ADNError.invalid_token()
+        if token.is_expired():
+            raise ADNError.token_expired()
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="stream"'

@@ -1,0 +1,143 @@
+"""The App.net response envelope: ``{"data": ..., "meta": {"code": N}}``, errors, JSON output."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.signals import got_request_exception
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+PRETTY_HEADER = "X-ADN-Pretty-JSON"
+AUTH_PREFIX = "Call requires authentication: "
+
+
+class ADNError(exceptions.APIException):
+    """An error answered as ``{"meta": {"code", "error_message", "error_slug"?}}``."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        slug: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail=message)
+        self.status_code = status
+        self.message = message
+        self.slug = slug
+        self.headers = dict(headers or {})
+
+    @classmethod
+    def no_token(cls) -> ADNError:
+        return cls(
+            401,
+            AUTH_PREFIX + "This view requires authentication and no token was provided.",
+            headers={"WWW-Authenticate": 'Bearer realm="stream"'},
+        )
+
+    @classmethod
+    def invalid_token(cls) -> ADNError:
+        return cls(
+            401,
+            AUTH_PREFIX + "Invalid token.",
+            "invalid-token",
+            headers={"WWW-Authenticate": 'Bearer realm="stream", error="invalid_token"'},
+        )
+
+    @classmethod
+    def token_expired(cls) -> ADNError:
+        return cls(
+            401,
+            AUTH_PREFIX + "Token expired.",
+            "token-expired",
+            headers={"WWW-Authenticate": 'Bearer realm="stream", error="invalid_token"'},
+        )
+
+    @classmethod
+    def app_token_required(cls) -> ADNError:
+        return cls(403, "This endpoint requires an app token.", "not-authorized")
+
+    @classmethod
+    def bad_request(cls, message: str) -> ADNError:
+        return cls(400, message, "bad-request")
+
+    @classmethod
+    def rate_limited(cls, retry_after: int) -> ADNError:
+        return cls(429, "Too many requests", headers={"Retry-After": str(retry_after)})
+
+    @classmethod
+    def not_found(cls) -> ADNError:
+        return cls(404, "Not found.")
+
+
+def envelope(data: Any, status: int = 200, **meta: Any) -> Response:
+    """A success response: ``data`` plus ``meta`` with ``code`` equal to the HTTP status."""
+    return Response({"data": data, "meta": {"code": status, **meta}}, status=status)
+
+
+def error_body(status: int, message: str, slug: str | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"code": status, "error_message": message}
+    if slug:
+        meta["error_slug"] = slug
+    return {"meta": meta}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """Answer every exception raised in an App.net view in the envelope, never as an HTML page."""
+    if isinstance(exc, Http404):
+        exc = ADNError.not_found()
+    if isinstance(exc, ADNError):
+        status, message, slug, headers = exc.status_code, exc.message, exc.slug, exc.headers
+    elif isinstance(exc, exceptions.APIException):
+        # DRF's own: 405 for a wrong method, 400 for a malformed form body, ...
+        status, slug, headers = exc.status_code, None, {}
+        message = exc.detail if isinstance(exc.detail, str) else "Bad request."
+        if status == 400:
+            slug = "bad-request"
+    else:
+        # An unexpected error: log it and tell Django's listeners (error reporters, the test
+        # client) as Django's own handler would, but still answer in the envelope.
+        logger.exception("Unhandled error in an App.net-style view", exc_info=exc)
+        got_request_exception.send(sender=None, request=context["request"]._request)
+        status, message, slug, headers = 500, "Internal server error.", None, {}
+    set_rollback()
+    return Response(error_body(status, message, slug), status=status, headers=headers)
+
+
+class ADNRenderer(JSONRenderer):
+    """Minified JSON; indented with a trailing newline when ``X-ADN-Pretty-JSON`` is sent."""
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        request = (renderer_context or {}).get("request")
+        if request is not None and PRETTY_HEADER in request.headers:
+            return super().render(data, accepted_media_type, {**renderer_context, "indent": 4}) + b"\n"
+        return super().render(data, accepted_media_type, renderer_context)
+
+
+class AlwaysJSON(BaseContentNegotiation):
+    """The API speaks one format: an ``Accept`` header never turns a response into a 406."""
+
+    def select_parser(self, request: Any, parsers: list[Any]) -> Any:
+        for parser in parsers:
+            if request.content_type.partition(";")[0].strip() == parser.media_type:
+                return parser
+        return None
+
+    def select_renderer(
+        self, request: Any, renderers: list[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        return renderers[0], renderers[0].media_type

@@ -1,0 +1,108 @@
+"""The App.net-style endpoints (contract: shared/spec/apis.md, section 1)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from token_admin import queries
+from token_admin.conf import conf
+from token_admin.ratelimit import Window, hit
+from token_admin.revocation import Actor, revoke_access_tokens
+
+from .authentication import ADNTokenAuthentication
+from .envelope import ADNError, ADNRenderer, AlwaysJSON, envelope, exception_handler
+from .pagination import paginate, parse_params
+from .serializers import token_object, token_scopes
+
+
+class ADNView(APIView):
+    """Base view: token authentication, per-token rate limit, the envelope for every answer."""
+
+    authentication_classes = [ADNTokenAuthentication]
+    permission_classes: list[Any] = []
+    throttle_classes: list[Any] = []
+    renderer_classes = [ADNRenderer]
+    parser_classes = [FormParser, MultiPartParser]
+    content_negotiation_class = AlwaysJSON
+    # OPTIONS is not part of the API (CORS preflights are the CORS middleware's business):
+    # it gets a 405 like any other method an endpoint lacks.
+    http_method_names = ["get", "post", "put", "patch", "delete", "head"]
+    #: Only app tokens (``user = None``) may call this endpoint.
+    app_token_only = False
+
+    rate_window: Window | None = None
+
+    def get_exception_handler(self) -> Callable[..., Response]:
+        return exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        token = request.auth
+        if token is None:
+            raise ADNError.no_token()
+        # The cache counts the request; no SQL beyond the token lookup.
+        self.rate_window = hit(
+            "adn", token.token_checksum, limit=conf.ADN_RATE_LIMIT, period=conf.ADN_RATE_LIMIT_PERIOD
+        )
+        if self.rate_window.exceeded:
+            raise ADNError.rate_limited(self.rate_window.reset_in)
+        if self.app_token_only and token.user_id is not None:
+            raise ADNError.app_token_required()
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        token = getattr(request, "_auth", None)  # set only once authentication has run
+        if token is not None and token.user_id is not None:
+            response["X-OAuth-Scopes"] = ",".join(token_scopes(token))
+        if self.rate_window is not None:
+            response["X-RateLimit-Limit"] = str(self.rate_window.limit)
+            response["X-RateLimit-Remaining"] = str(self.rate_window.remaining)
+            response["X-RateLimit-Reset"] = str(self.rate_window.reset_in)
+        return response
+
+
+class TokenView(ADNView):
+    """``GET token``: the calling token. ``DELETE token``: revoke it (with its family)."""
+
+    def get(self, request: Request) -> Response:
+        return envelope(token_object(request.auth))
+
+    def delete(self, request: Request) -> Response:
+        token = request.auth
+        data = token_object(token)  # the token as it was
+        revoke_access_tokens([token.pk], surface="adn", actor=Actor.token(token))
+        return envelope(data)
+
+
+class AppTokenUserIdsView(ADNView):
+    """``GET apps/me/tokens/user_ids``: ids of users with a valid token for the calling app."""
+
+    app_token_only = True
+
+    def get(self, request: Request) -> Response:
+        return envelope([str(user_id) for user_id in queries.app_user_ids(request.auth.application)])
+
+
+class AppTokensView(ADNView):
+    """``GET apps/me/tokens``: the calling app's valid user tokens, newest first, paginated."""
+
+    app_token_only = True
+
+    def get(self, request: Request) -> Response:
+        params = parse_params(request.query_params)
+        page = paginate(queries.app_user_tokens(request.auth.application), params)
+        data = [{**token_object(token), "pagination_id": str(token.pk)} for token in page.items]
+        return envelope(data, **page.meta())
+
+
+class NotFoundView(ADNView):
+    """Any other path under the mount: a 404 in the envelope, whatever the method or token."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        raise ADNError.not_found()
