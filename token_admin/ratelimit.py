@@ -1,0 +1,50 @@
+"""Fixed-window counters in Django's cache, shared by every server process using that cache.
+
+Used for the App.net-style rate limit (per token) and the Stack Exchange-style quota
+(per IP or key). ``cache.add`` + ``cache.incr`` are atomic on Redis and memcached, so two
+processes never both see the same count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+
+from django.core.cache import caches
+
+from .conf import conf
+
+
+@dataclass(frozen=True)
+class Window:
+    limit: int
+    used: int  # requests counted in this window, this one included
+    reset_in: int  # whole seconds until the window starts afresh (at least 1)
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.used > self.limit
+
+
+def hit(scope: str, identity: str, *, limit: int, period: int, now: float | None = None) -> Window:
+    """Count one request of ``identity`` (e.g. a token checksum or an IP) in ``scope``."""
+    now = time.time() if now is None else now
+    window_start = int(now // period) * period
+    # Hash the identity: keys stay short and safe for every cache backend.
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
+    key = f"token_admin:{scope}:{digest}:{window_start}"
+    cache = caches[conf.CACHE_ALIAS]
+    cache.add(key, 0, timeout=period + 1)
+    try:
+        used = cache.incr(key)
+    except ValueError:  # the key expired between add() and incr()
+        cache.add(key, 1, timeout=period + 1)
+        used = 1
+    reset_in = max(1, math.ceil(window_start + period - now))
+    return Window(limit=limit, used=used, reset_in=reset_in)
