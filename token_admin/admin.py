@@ -1,0 +1,1041 @@
+"""Django admin for token_admin: see and revoke tokens, sessions, devices; read the audit trail.
+
+Every revoking action goes through ``token_admin.revocation`` (set-based, audited) after a
+confirmation page that shows what will be revoked and a typed reason. Revoking needs the
+``token_admin.revoke_tokens`` permission on top of the model's view permission.
+
+Registration: DOT's stock ``AccessTokenAdmin``, ``RefreshTokenAdmin`` and ``ApplicationAdmin``
+are replaced by the subclasses below (DOT's revoke actions loop one token at a time and write
+no audit event). A project that configured its own DOT admin class keeps it; it can subclass
+the classes here instead. The project's user admin is wrapped with ``UserTokensAdminMixin``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+# DOT registers its admin classes on import: import it first so the replacement below works
+# whatever the order of INSTALLED_APPS.
+import oauth2_provider.admin as dot_admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+    get_refresh_token_model,
+)
+from oauth2_provider.settings import oauth2_settings
+
+from . import queries, revocation
+from .models import AppProfile, Device, RevocationEvent, Session
+from .revocation import Actor, Revocation
+
+REVOKE_PERMISSION = "token_admin.revoke_tokens"
+SURFACE = RevocationEvent.Surface.ADMIN
+# How many of the selected objects the confirmation page names; the rest are counted.
+CONFIRMATION_SAMPLE = 20
+
+# Facet counts (Django 5's ``?_facets``) run one COUNT per filter choice: never on big tables.
+_NO_FACETS = getattr(admin, "ShowFacets", None) and admin.ShowFacets.NEVER
+
+
+def mask_checksum(checksum: str | None) -> str:
+    """``…a1b2``: the end of DOT's token checksum, present even when DOT keeps no cleartext."""
+    return f"…{checksum[-4:]}" if checksum else "…"
+
+
+def _changelist_url(model: type[Model], **params: Any) -> str:
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def _change_url(obj: Model) -> str:
+    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+
+
+def _links(pairs: Iterable[tuple[str, Any]]) -> str:
+    """Links joined by " · "; a link whose admin page is not registered is left out."""
+    return format_html_join(" · ", '<a href="{}">{}</a>', ((url, label) for url, label in pairs if url))
+
+
+def _safe(url: Callable[[], str]) -> str:
+    try:
+        return url()
+    except NoReverseMatch:
+        return ""
+
+
+# --- what a revocation will touch, counted before anything changes ------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Conditions on access tokens, refresh tokens and grants, as the revocation service builds them."""
+
+    access_tokens: Q
+    refresh_tokens: Q | None = None
+    grants: Q | None = None
+
+
+@dataclass(frozen=True)
+class Counts:
+    access_tokens: int
+    refresh_tokens: int
+    grants: int
+
+
+def count_scope(scope: Scope) -> Counts:
+    """Count what ``revocation`` would revoke for ``scope``: three queries, nothing changed.
+
+    It follows the service's rules: the selected access tokens take their refresh-token
+    families along, and a live refresh token takes its access token along. A test checks
+    these counts against what the service then reports.
+    """
+    refresh_token_model = get_refresh_token_model()
+    selected_ids = queries.access_tokens().filter(scope.access_tokens).values("pk")
+    families = refresh_token_model.objects.filter(
+        access_token__in=selected_ids, token_family__isnull=False
+    ).values("token_family")
+    condition = Q(access_token__in=selected_ids) | Q(token_family__in=families)
+    if scope.refresh_tokens is not None:
+        condition |= scope.refresh_tokens
+    live_refresh_tokens = refresh_token_model.objects.filter(condition, revoked__isnull=True)
+    access_tokens = (
+        get_access_token_model()
+        .objects.filter(Q(pk__in=selected_ids) | Q(pk__in=live_refresh_tokens.values("access_token_id")))
+        .count()
+    )
+    grants = get_grant_model().objects.filter(scope.grants).count() if scope.grants is not None else 0
+    return Counts(access_tokens, live_refresh_tokens.count(), grants)
+
+
+def _session_scope(sessions: QuerySet[Session]) -> Scope:
+    lone = sessions.filter(access_token_checksum__isnull=False).values("access_token_checksum")
+    families = sessions.filter(token_family__isnull=False).values("token_family")
+    return Scope(Q(token_checksum__in=lone), Q(token_family__in=families))
+
+
+def _device_scope(devices: Sequence[Device]) -> Scope:
+    scope = _session_scope(Session.objects.filter(device__in=[device.pk for device in devices]))
+    at_q, rt_q, grant_q = scope.access_tokens, scope.refresh_tokens or Q(pk__in=[]), Q(pk__in=[])
+    for device in devices:
+        if device.application_id is not None:
+            client = Q(user_id=device.user_id, application_id=device.application_id)
+            at_q, rt_q, grant_q = at_q | client, rt_q | client, grant_q | client
+    return Scope(at_q, rt_q, grant_q)
+
+
+# --- list filters that never list every row of a big table -------------------------------
+
+
+class InputFilter(admin.SimpleListFilter):
+    """A filter with a text box: nothing is listed, the staff user types the value."""
+
+    template = "admin/token_admin/input_filter.html"
+    placeholder: str = ""
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        value = self.value()
+        return [(value, self.describe(value))] if value else []
+
+    def describe(self, value: str) -> str:
+        return value
+
+    def has_output(self) -> bool:
+        return True
+
+    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
+        value = self.value()
+        yield {
+            "parameter": self.parameter_name,
+            "value": value or "",
+            "display": self.lookup_choices[0][1] if value else "",
+            "placeholder": self.placeholder,
+            "all_query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "other_params": sorted(
+                (name, param) for name, param in changelist.params.items() if name != self.parameter_name
+            ),
+        }
+
+
+class ApplicationFilter(InputFilter):
+    """Tokens of one app, by client id or exact name (links from an app use the client id)."""
+
+    title = _("application")
+    parameter_name = "app"
+    placeholder = _("client id or name")
+
+    def _condition(self, value: str, prefix: str = "") -> Q:
+        return Q(**{f"{prefix}client_id": value}) | Q(**{f"{prefix}name__iexact": value})
+
+    def describe(self, value: str) -> str:
+        names = list(queries.applications().filter(self._condition(value)).values_list("name", flat=True)[:3])
+        return ", ".join(names) or _("no such application")
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
+        value = self.value()
+        return queryset.filter(self._condition(value, "application__")) if value else None
+
+
+class ChosenObjectFilter(admin.SimpleListFilter):
+    """A filter set by a link (``?user=5``): it shows the chosen object only, never a list of all."""
+
+    model: type[Model]
+    lookup: str
+
+    def _chosen(self) -> Model | None:
+        value = self.value()
+        try:
+            return self.model._default_manager.filter(pk=int(value)).first() if value else None
+        except ValueError:
+            return None
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        value = self.value()
+        if not value:
+            return []
+        chosen = self._chosen()
+        return [(value, str(chosen) if chosen is not None else _("(not found)"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
+        value = self.value()
+        if not value:
+            return None
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(**{self.lookup: int(value)})
+
+
+class UserFilter(ChosenObjectFilter):
+    title = _("user")
+    parameter_name = "user"
+    lookup = "user_id"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.model = get_user_model()
+        super().__init__(*args, **kwargs)
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("active", _("Active")), ("expired", _("Expired"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
+        now = timezone.now()
+        if self.value() == "active":
+            return queryset.filter(expires__gt=now)
+        if self.value() == "expired":
+            return queryset.filter(expires__lte=now)
+        return None
+
+
+def _bound_refresh_token() -> Exists:
+    """Whether an access token has a live refresh token (through the refresh token's forward key)."""
+    return Exists(get_refresh_token_model().objects.filter(access_token=OuterRef("pk")))
+
+
+class RefreshTokenFilter(admin.SimpleListFilter):
+    title = _("has refresh token")
+    parameter_name = "refresh"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
+        if self.value() == "yes":
+            return queryset.filter(_bound_refresh_token())
+        if self.value() == "no":
+            return queryset.filter(~_bound_refresh_token())
+        return None
+
+
+class DeviceFilter(admin.SimpleListFilter):
+    """On any device, on none, or on the one device a link chose (``?device=<pk>``)."""
+
+    title = _("device")
+    parameter_name = "device"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        choices = [("any", _("On a device")), ("none", _("Not on a device"))]
+        value = self.value()
+        if value and value.isdigit():
+            device = Device.objects.filter(pk=int(value)).first()
+            choices.append((value, str(device) if device is not None else _("(not found)")))
+        return choices
+
+    def devices(self) -> QuerySet[Device] | None:
+        value = self.value()
+        if value == "any":
+            return Device.objects.all()
+        if value and value.isdigit():
+            return Device.objects.filter(pk=int(value))
+        return Device.objects.none() if value and value != "none" else None
+
+    def condition(self, devices: QuerySet[Device]) -> Q:
+        raise NotImplementedError
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
+        if self.value() == "none":
+            return queryset.exclude(self.condition(Device.objects.all()))
+        devices = self.devices()
+        return None if devices is None else queryset.filter(self.condition(devices))
+
+
+class TokenDeviceFilter(DeviceFilter):
+    def condition(self, devices: QuerySet[Device]) -> Q:
+        scope = _session_scope(Session.objects.filter(device__in=devices))
+        in_family = get_refresh_token_model().objects.filter(scope.refresh_tokens, access_token__isnull=False)
+        return (
+            scope.access_tokens
+            | Q(pk__in=in_family.values("access_token_id"))
+            | Q(application__token_admin_device__in=devices)
+        )
+
+
+class SessionDeviceFilter(DeviceFilter):
+    def condition(self, devices: QuerySet[Device]) -> Q:
+        return Q(device__in=devices) | Q(application__token_admin_device__in=devices)
+
+
+class SessionFilter(admin.SimpleListFilter):
+    """Access tokens of one session (``?session=<public id>``), set by the session's link."""
+
+    title = _("session")
+    parameter_name = "session"
+
+    def _public_id(self) -> UUID | None:
+        try:
+            return UUID(self.value() or "")
+        except ValueError:
+            return None
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        value = self.value()
+        return [(value, value)] if value else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
+        if not self.value():
+            return None
+        scope = _session_scope(Session.objects.filter(public_id=self._public_id()))
+        in_family = get_refresh_token_model().objects.filter(scope.refresh_tokens, access_token__isnull=False)
+        return queryset.filter(scope.access_tokens | Q(pk__in=in_family.values("access_token_id")))
+
+
+class LiveSessionFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("live", _("Signed in")), ("ended", _("Ended"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
+        if self.value() == "live":
+            return queryset.filter(_session_is_live())
+        if self.value() == "ended":
+            return queryset.exclude(_session_is_live())
+        return None
+
+
+def _session_is_live() -> Q:
+    """A session lives while its family has a live refresh token or its lone token is unexpired."""
+    live_family = get_refresh_token_model().objects.filter(
+        token_family=OuterRef("token_family"), revoked__isnull=True
+    )
+    live_lone = queries.valid_access_tokens().filter(token_checksum=OuterRef("access_token_checksum"))
+    return Q(Exists(live_family)) | Q(Exists(live_lone))
+
+
+class AboutFilter(admin.SimpleListFilter):
+    """Audit events whose selection names a session or device public id (``?about=<uuid>``)."""
+
+    title = _("about")
+    parameter_name = "about"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        value = self.value()
+        return [(value, value)] if value else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
+        value = self.value()
+        if not value:
+            return None
+        try:
+            # A UUID is matched as text inside the selection JSON: the same on every database.
+            return queryset.filter(selection__icontains=str(UUID(value)))
+        except ValueError:
+            return queryset.none()
+
+
+# --- the confirmation page and the revoking actions -------------------------------------
+
+
+class RevokeForm(forms.Form):
+    """The confirmation page's form: a reason for the audit trail, and optionally one user."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_("Recorded in the audit event."),
+    )
+
+    def __init__(self, *args: Any, choose_user: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if choose_user:
+            user_model = get_user_model()
+            username = user_model._meta.get_field(user_model.USERNAME_FIELD).verbose_name
+            self.fields["user"] = forms.CharField(
+                label=_("Only for this user (%(field)s)") % {"field": username},
+                required=False,
+                help_text=_("Leave empty for every user."),
+            )
+
+    def clean_user(self) -> Any:
+        username = self.cleaned_data.get("user", "").strip()
+        if not username:
+            return None
+        user_model = get_user_model()
+        try:
+            return user_model._default_manager.get_by_natural_key(username)
+        except user_model.DoesNotExist:
+            raise forms.ValidationError(_("There is no user %(name)s."), params={"name": username}) from None
+
+
+@dataclass(frozen=True)
+class RevokeAction:
+    """One revoking admin action: what it will touch and which revocation function it calls.
+
+    ``scope(queryset, user)`` gives the conditions to count; ``revoke(queryset, reason, user,
+    select_across)`` calls the revocation service.
+    """
+
+    name: str
+    title: str
+    scope: Callable[[QuerySet[Any], Any], Scope]
+    revoke: Callable[[QuerySet[Any], str, Any, bool], Revocation]
+    choose_user: bool = False
+
+
+class RevocationAdminMixin:
+    """Confirmation page, permission check and success message shared by the revoking actions."""
+
+    def has_revoke_tokens_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(REVOKE_PERMISSION)
+
+    def describe_for_confirmation(self, obj: Any) -> str:
+        """How the confirmation page names one selected object."""
+        return str(obj)
+
+    def run_revoke_action(
+        self, request: HttpRequest, queryset: QuerySet[Any], action: RevokeAction
+    ) -> HttpResponse | None:
+        """Show the confirmation page; revoke once it comes back with a reason."""
+        # get_actions() hides the action from staff without the permission; this refuses a forged post.
+        if not self.has_revoke_tokens_permission(request):
+            raise PermissionDenied
+        select_across = request.POST.get("select_across") == "1"
+        confirmed = request.POST.get("post") == "yes"
+        form = RevokeForm(request.POST if confirmed else None, choose_user=action.choose_user)
+        user = None
+        if confirmed and form.is_valid():
+            user = form.cleaned_data.get("user")
+            typed = request.POST.get("user", "").strip()
+            # Revoke only what the page counted: a user typed after the counting is counted first.
+            if not action.choose_user or typed == request.POST.get("counted_user", ""):
+                result = action.revoke(queryset, form.cleaned_data["reason"], user, select_across)
+                self.message_user(request, _success_message(result), messages.SUCCESS)  # type: ignore[attr-defined]
+                return None
+        counts = count_scope(action.scope(queryset, user))
+        counted_user = request.POST.get("user", "").strip() if user is not None else ""
+        return self._render_confirmation(request, queryset, action, form, counts, user, counted_user)
+
+    def _render_confirmation(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Any],
+        action: RevokeAction,
+        form: RevokeForm,
+        counts: Counts,
+        user: Any,
+        counted_user: str,
+    ) -> TemplateResponse:
+        opts = self.model._meta  # type: ignore[attr-defined]
+        select_across = request.POST.get("select_across") == "1"
+        sample = list(queryset[:CONFIRMATION_SAMPLE])
+        if select_across:
+            # The whole filtered list is the selection; one posted id only marks the form as filled.
+            selected_ids = [obj.pk for obj in sample[:1]]
+            total = queryset.count()
+        else:
+            selected_ids = list(queryset.values_list("pk", flat=True))
+            total = len(selected_ids)
+        context = {
+            **self.admin_site.each_context(request),  # type: ignore[attr-defined]
+            "title": action.title,
+            "opts": opts,
+            "action_name": action.name,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "selected_ids": selected_ids,
+            "select_across": select_across,
+            "total": total,
+            "objects_name": opts.verbose_name if total == 1 else opts.verbose_name_plural,
+            "sample": [self.describe_for_confirmation(obj) for obj in sample],
+            "more": max(total - len(sample), 0),
+            "counts": counts,
+            "choose_user": action.choose_user,
+            "chosen_user": user,
+            "counted_user": counted_user,
+            "form": form,
+            "cancel_url": request.get_full_path(),
+        }
+        request.current_app = self.admin_site.name  # type: ignore[attr-defined]
+        return TemplateResponse(request, "admin/token_admin/revoke_confirmation.html", context)
+
+
+def _success_message(result: Revocation) -> str:
+    text = ngettext(
+        "Revoked %(access)d access token", "Revoked %(access)d access tokens", result.access_tokens
+    ) % {"access": result.access_tokens}
+    text += ngettext(
+        " and %(refresh)d refresh token", " and %(refresh)d refresh tokens", result.refresh_tokens
+    ) % {"refresh": result.refresh_tokens}
+    if result.grants:
+        text += ngettext(
+            ", deleted %(grants)d authorization code",
+            ", deleted %(grants)d authorization codes",
+            result.grants,
+        ) % {"grants": result.grants}
+    url = _safe(lambda: _change_url(result.event))
+    if not url:
+        return f"{text}."
+    return format_html('{}. <a href="{}">Audit event {}</a>.', text, url, result.event.pk)
+
+
+def _ids_or_queryset(queryset: QuerySet[Any], select_across: bool, field: str = "pk") -> Any:
+    """The selected ids (so the audit event lists them), or the filtered queryset for "select all"."""
+    return queryset if select_across else list(queryset.values_list(field, flat=True))
+
+
+def _pk_scope(queryset: QuerySet[Any], field: str) -> Q:
+    return Q(**{f"{field}__in": queryset.order_by().values("pk")})
+
+
+# --- access and refresh tokens (DOT's models, swappable) --------------------------------
+
+
+class AccessTokenAdmin(RevocationAdminMixin, dot_admin.AccessTokenAdmin):
+    """DOT's access-token admin made read-only, fast on big tables, with audited revoke actions."""
+
+    list_display = ("masked_token", "user", "application", "scope", "expires", "is_active", "has_refresh")
+    list_display_links = ("masked_token",)
+    list_select_related = ("user", "application")
+    list_filter = (
+        ApplicationFilter,
+        StatusFilter,
+        RefreshTokenFilter,
+        TokenDeviceFilter,
+        UserFilter,
+        SessionFilter,
+    )
+    # By user and app only: a token value must never end up in a URL or a log.
+    search_fields = ("application__client_id", "application__name", *dot_admin.USER_SEARCH_FIELDS)
+    show_full_result_count = False
+    show_facets = _NO_FACETS
+    raw_id_fields = ("user", "application", "source_refresh_token", "id_token")
+    fields = ("masked_token", "user", "application", "scope", "expires", "created", "updated", "related")
+    readonly_fields = fields
+    actions = ("revoke_selected_tokens", "deauthorize_selected_tokens")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # DOT's registration tokens manage a client, not a session: left out, as on every surface.
+        return (
+            super()
+            .get_queryset(request)
+            .exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
+            .annotate(bound_refresh_token=_bound_refresh_token())
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Editing a token would bypass the audit trail: revoking is the only write here.
+        return False
+
+    @admin.display(description=_("token"))
+    def masked_token(self, obj: Any) -> str:
+        return mask_checksum(obj.token_checksum) if obj is not None else ""
+
+    @admin.display(description=_("active"), boolean=True, ordering="expires")
+    def is_active(self, obj: Any) -> bool:
+        return obj.expires > timezone.now()
+
+    @admin.display(description=_("refresh token"), boolean=True)
+    def has_refresh(self, obj: Any) -> bool:
+        return bool(obj.bound_refresh_token)
+
+    @admin.display(description=_("see also"))
+    def related(self, obj: Any) -> str:
+        session = _session_of(obj)
+        device = session.device if session is not None else None
+        if device is None and obj.application_id and obj.user_id:
+            device = Device.objects.filter(application_id=obj.application_id, user_id=obj.user_id).first()
+        links: list[tuple[str, Any]] = []
+        if session is not None:
+            links.append((_safe(lambda: _change_url(session)), _("its session")))
+            audit_url = _safe(lambda: _changelist_url(RevocationEvent, about=session.public_id))
+            links.append((audit_url, _("audit events of the session")))
+        if device is not None:
+            links.append((_safe(lambda: _change_url(device)), _("device: %(name)s") % {"name": device.name}))
+        return _links(links) or "-"
+
+    def describe_for_confirmation(self, obj: Any) -> str:
+        owner = obj.user.get_username() if obj.user_id else _("app token")
+        app = obj.application.name if obj.application_id else "-"
+        return f"{mask_checksum(obj.token_checksum)} · {owner} · {app}"
+
+    @admin.action(
+        description=_("Revoke selected access tokens (with their sessions)"), permissions=["revoke_tokens"]
+    )
+    def revoke_selected_tokens(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        actor = Actor.staff(request.user)
+        return self.run_revoke_action(
+            request,
+            queryset,
+            RevokeAction(
+                name="revoke_selected_tokens",
+                title=_("Revoke access tokens"),
+                scope=lambda qs, user: Scope(_pk_scope(qs, "pk")),
+                revoke=lambda qs, reason, user, across: revocation.revoke_access_tokens(
+                    _ids_or_queryset(qs, across), surface=SURFACE, actor=actor, reason=reason
+                ),
+            ),
+        )
+
+    @admin.action(
+        description=_("De-authorize the apps of selected tokens for their users"),
+        permissions=["revoke_tokens"],
+    )
+    def deauthorize_selected_tokens(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> HttpResponse | None:
+        actor = Actor.staff(request.user)
+
+        def pair_ids(qs: QuerySet[Any]) -> list[tuple[Any, Any]]:
+            return list(
+                qs.filter(user__isnull=False).order_by().values_list("user_id", "application_id").distinct()
+            )
+
+        def scope(qs: QuerySet[Any], user: Any) -> Scope:
+            pairs = queries.user_pair_filter(pair_ids(qs))
+            # App tokens have no user to de-authorize: they are revoked themselves.
+            app_tokens = Q(pk__in=qs.filter(user__isnull=True).order_by().values("pk"))
+            return Scope(pairs | app_tokens, pairs, pairs)
+
+        def revoke(qs: QuerySet[Any], reason: str, user: Any, across: bool) -> Revocation:
+            ids = pair_ids(qs)
+            users = get_user_model()._default_manager.in_bulk({user_id for user_id, _ in ids})
+            apps = get_application_model().objects.in_bulk({app_id for _, app_id in ids})
+            app_tokens = qs.filter(user__isnull=True).values_list("pk", flat=True)
+            return revocation.deauthorize(
+                [(users[user_id], apps[app_id]) for user_id, app_id in ids],
+                surface=SURFACE,
+                actor=actor,
+                reason=reason,
+                access_tokens=list(app_tokens),
+            )
+
+        return self.run_revoke_action(
+            request,
+            queryset,
+            RevokeAction(
+                name="deauthorize_selected_tokens",
+                title=_("De-authorize apps for users"),
+                scope=scope,
+                revoke=revoke,
+            ),
+        )
+
+
+def _session_of(access_token: Any) -> Session | None:
+    """The session of an access token: its refresh-token family's, or its own if it came alone."""
+    family = (
+        get_refresh_token_model()
+        .objects.filter(access_token_id=access_token.pk, token_family__isnull=False)
+        .values_list("token_family", flat=True)
+        .first()
+    )
+    condition = Q(access_token_checksum=access_token.token_checksum)
+    if family is not None:
+        condition |= Q(token_family=family)
+    return Session.objects.select_related("device").filter(condition).first()
+
+
+class RefreshTokenAdmin(dot_admin.RefreshTokenAdmin):
+    """DOT's refresh-token admin, read-only: revoke through the session or the access token.
+
+    DOT's own action revokes one token at a time and writes no audit event, so it is left out.
+    """
+
+    list_display = ("masked_token", "user", "application", "created", "revoked")
+    list_display_links = ("masked_token",)
+    list_select_related = ("user", "application")
+    list_filter = (ApplicationFilter, UserFilter)
+    search_fields = ("application__client_id", "application__name", *dot_admin.USER_SEARCH_FIELDS)
+    show_full_result_count = False
+    show_facets = _NO_FACETS
+    fields = ("masked_token", "user", "application", "created", "updated", "revoked", "related")
+    readonly_fields = fields
+    actions = ()
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("token"))
+    def masked_token(self, obj: Any) -> str:
+        return mask_checksum(obj.token_checksum) if obj is not None else ""
+
+    @admin.display(description=_("see also"))
+    def related(self, obj: Any) -> str:
+        session = Session.objects.filter(token_family=obj.token_family).first() if obj.token_family else None
+        if session is None:
+            return "-"
+        return _links([(_safe(lambda: _change_url(session)), _("its session"))])
+
+
+# --- applications --------------------------------------------------------------------------
+
+
+class AppProfileInline(admin.StackedInline):
+    model = AppProfile
+    can_delete = False
+    max_num = 1
+    fields = ("link", "end_user_api", "allow_app_token")
+
+
+def _token_links(application: Any) -> str:
+    return _links(
+        [
+            (
+                _safe(lambda: _changelist_url(get_access_token_model(), app=application.client_id)),
+                _("tokens"),
+            ),
+            (_safe(lambda: _changelist_url(Session, app=application.client_id)), _("sessions")),
+        ]
+    )
+
+
+class ApplicationAdmin(RevocationAdminMixin, dot_admin.ApplicationAdmin):
+    """DOT's application admin with token_admin's profile inline, token links and de-authorize."""
+
+    inlines = (AppProfileInline,)
+    list_display = (*dot_admin.ApplicationAdmin.list_display, "token_links")
+    list_select_related = ("user",)
+    show_full_result_count = False
+    show_facets = _NO_FACETS
+    readonly_fields = (*dot_admin.ApplicationAdmin.readonly_fields, "token_links")
+    actions = ("deauthorize_applications",)
+
+    @admin.display(description=_("tokens"))
+    def token_links(self, obj: Any) -> str:
+        return _token_links(obj) if obj is not None and obj.pk else "-"
+
+    @admin.action(
+        description=_("De-authorize selected apps (all users or one)"), permissions=["revoke_tokens"]
+    )
+    def deauthorize_applications(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        actor = Actor.staff(request.user)
+
+        def scope(qs: QuerySet[Any], user: Any) -> Scope:
+            condition = _pk_scope(qs, "application_id")
+            if user is not None:
+                condition &= Q(user_id=user.pk)
+            return Scope(condition, condition, condition)
+
+        return self.run_revoke_action(
+            request,
+            queryset,
+            RevokeAction(
+                name="deauthorize_applications",
+                title=_("De-authorize apps"),
+                scope=scope,
+                revoke=lambda qs, reason, user, across: revocation.revoke_applications(
+                    list(qs.select_related(None).only("pk", "client_id")),
+                    surface=SURFACE,
+                    actor=actor,
+                    user=user,
+                    reason=reason,
+                ),
+                choose_user=True,
+            ),
+        )
+
+
+@admin.register(AppProfile)
+class AppProfileAdmin(admin.ModelAdmin):
+    list_display = ("application", "link", "end_user_api", "allow_app_token", "updated_at")
+    list_select_related = ("application",)
+    list_filter = ("end_user_api", "allow_app_token")
+    search_fields = ("application__name", "application__client_id")
+    raw_id_fields = ("application",)
+    show_full_result_count = False
+
+
+# --- token_admin's sessions and devices ---------------------------------------------------
+
+
+@admin.register(Session)
+class SessionAdmin(RevocationAdminMixin, admin.ModelAdmin):
+    """Signed-in sessions (refresh-token families), read-only, with a revoke action."""
+
+    list_display = ("public_id", "user", "application", "device", "created_at", "is_live")
+    list_select_related = ("user", "application", "device")
+    list_filter = (ApplicationFilter, LiveSessionFilter, SessionDeviceFilter, UserFilter)
+    search_fields = ("application__client_id", "application__name", *dot_admin.USER_SEARCH_FIELDS)
+    show_full_result_count = False
+    show_facets = _NO_FACETS
+    fields = ("public_id", "user", "application", "device", "created_at", "token_family", "related")
+    readonly_fields = fields
+    actions = ("revoke_selected_sessions",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
+        return super().get_queryset(request).annotate(live=_session_is_live())
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # sessions are recorded when DOT issues tokens
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("signed in"), boolean=True)
+    def is_live(self, obj: Session) -> bool:
+        return bool(obj.live)
+
+    @admin.display(description=_("see also"))
+    def related(self, obj: Session) -> str:
+        links = [
+            (
+                _safe(lambda: _changelist_url(get_access_token_model(), session=obj.public_id)),
+                _("access tokens"),
+            ),
+            (_safe(lambda: _changelist_url(RevocationEvent, about=obj.public_id)), _("audit events")),
+        ]
+        if obj.device_id:
+            links.append(
+                (_safe(lambda: _change_url(obj.device)), _("device: %(name)s") % {"name": obj.device})
+            )
+        return _links(links)
+
+    @admin.action(description=_("Revoke selected sessions"), permissions=["revoke_tokens"])
+    def revoke_selected_sessions(
+        self, request: HttpRequest, queryset: QuerySet[Session]
+    ) -> HttpResponse | None:
+        actor = Actor.staff(request.user)
+        return self.run_revoke_action(
+            request,
+            queryset,
+            RevokeAction(
+                name="revoke_selected_sessions",
+                title=_("Revoke sessions"),
+                scope=lambda qs, user: _session_scope(Session.objects.filter(_pk_scope(qs, "pk"))),
+                revoke=lambda qs, reason, user, across: revocation.revoke_sessions(
+                    qs.values_list("public_id", flat=True), surface=SURFACE, actor=actor, reason=reason
+                ),
+            ),
+        )
+
+
+@admin.register(Device)
+class DeviceAdmin(RevocationAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "user", "type", "application", "created_at", "token_links")
+    list_select_related = ("user", "application")
+    list_filter = ("type", UserFilter)
+    search_fields = ("name", *dot_admin.USER_SEARCH_FIELDS)
+    show_full_result_count = False
+    show_facets = _NO_FACETS
+    raw_id_fields = ("user", "application")
+    readonly_fields = ("public_id", "created_at", "token_links")
+    actions = ("revoke_selected_devices",)
+
+    @admin.display(description=_("see also"))
+    def token_links(self, obj: Device) -> str:
+        if obj is None or obj.pk is None:
+            return "-"
+        return _links(
+            [
+                (_safe(lambda: _changelist_url(Session, device=obj.pk)), _("sessions")),
+                (_safe(lambda: _changelist_url(get_access_token_model(), device=obj.pk)), _("tokens")),
+                (_safe(lambda: _changelist_url(RevocationEvent, about=obj.public_id)), _("audit events")),
+            ]
+        )
+
+    @admin.action(description=_("Revoke selected devices"), permissions=["revoke_tokens"])
+    def revoke_selected_devices(
+        self, request: HttpRequest, queryset: QuerySet[Device]
+    ) -> HttpResponse | None:
+        actor = Actor.staff(request.user)
+        return self.run_revoke_action(
+            request,
+            queryset,
+            RevokeAction(
+                name="revoke_selected_devices",
+                title=_("Revoke devices"),
+                scope=lambda qs, user: _device_scope(list(qs)),
+                revoke=lambda qs, reason, user, across: revocation.revoke_devices(
+                    list(qs), surface=SURFACE, actor=actor, reason=reason
+                ),
+            ),
+        )
+
+
+# --- the audit trail ----------------------------------------------------------------------
+
+
+@admin.register(RevocationEvent)
+class RevocationEventAdmin(admin.ModelAdmin):
+    """The audit trail: readable, never added to, changed or deleted from the admin."""
+
+    list_display = (
+        "created_at",
+        "surface",
+        "actor_label",
+        "access_tokens_revoked",
+        "refresh_tokens_revoked",
+        "grants_revoked",
+        "reason",
+    )
+    list_filter = ("surface", "actor_type", AboutFilter)
+    search_fields = ("actor_label", "reason")
+    show_full_result_count = False
+    show_facets = _NO_FACETS
+    fields = (
+        "created_at",
+        "surface",
+        "actor_type",
+        "actor_label",
+        "actor_user",
+        "actor_application",
+        "what",
+        "access_tokens_revoked",
+        "refresh_tokens_revoked",
+        "grants_revoked",
+        "reason",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("selection"))
+    def what(self, obj: RevocationEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.selection, indent=2, sort_keys=True))
+
+
+# --- users: the project's own user admin, with one more action ----------------------------
+
+
+class UserTokensAdminMixin(RevocationAdminMixin):
+    """Adds "revoke all tokens" and a link to the user's tokens to any user admin.
+
+    It only adds (through ``get_actions`` and ``get_list_display``), so a project's own
+    ``actions`` and ``list_display`` stay as they are.
+    """
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)  # type: ignore[misc]
+        if self.actions is not None and self.has_revoke_tokens_permission(request):  # type: ignore[attr-defined]
+            func = UserTokensAdminMixin.revoke_all_user_tokens
+            actions["revoke_all_user_tokens"] = (func, "revoke_all_user_tokens", func.short_description)
+        return actions
+
+    def get_list_display(self, request: HttpRequest) -> Sequence[Any]:
+        return (*super().get_list_display(request), "oauth_tokens")  # type: ignore[misc]
+
+    @admin.display(description=_("OAuth tokens"))
+    def oauth_tokens(self, obj: Any) -> str:
+        return _links(
+            [
+                (_safe(lambda: _changelist_url(get_access_token_model(), user=obj.pk)), _("tokens")),
+                (_safe(lambda: _changelist_url(Session, user=obj.pk)), _("sessions")),
+            ]
+        )
+
+    @admin.action(description=_("Revoke all tokens of selected users"))
+    def revoke_all_user_tokens(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        actor = Actor.staff(request.user)
+
+        def scope(qs: QuerySet[Any], user: Any) -> Scope:
+            owned = _pk_scope(qs, "user_id")
+            return Scope(owned, owned, owned)
+
+        return self.run_revoke_action(
+            request,
+            queryset,
+            RevokeAction(
+                name="revoke_all_user_tokens",
+                title=_("Revoke all tokens of users"),
+                scope=scope,
+                revoke=lambda qs, reason, user, across: revocation.revoke_user_tokens(
+                    list(qs.select_related(None).only("pk")), surface=SURFACE, actor=actor, reason=reason
+                ),
+            ),
+        )
+
+
+# --- registration ---------------------------------------------------------------------------
+
+
+def _replace_dot_admin(
+    model: type[Model], stock: type[admin.ModelAdmin], ours: type[admin.ModelAdmin]
+) -> None:
+    """Register ``ours`` in place of DOT's stock admin; a project's own admin class is kept."""
+    registered = admin.site._registry.get(model)  # public get_model_admin() needs Django 5
+    if registered is not None:
+        if type(registered) is not stock:
+            return
+        admin.site.unregister(model)
+    admin.site.register(model, ours)
+
+
+def _add_to_user_admin() -> None:
+    """Wrap the registered user admin (the project's own or Django's) in ``UserTokensAdminMixin``."""
+    user_model = get_user_model()
+    registered = admin.site._registry.get(user_model)
+    if registered is None or isinstance(registered, UserTokensAdminMixin):
+        return
+    wrapped = type(
+        type(registered).__name__,
+        (UserTokensAdminMixin, type(registered)),
+        {"__module__": type(registered).__module__, "__doc__": type(registered).__doc__},
+    )
+    admin.site.unregister(user_model)
+    admin.site.register(user_model, wrapped)
+
+
+_replace_dot_admin(get_access_token_model(), dot_admin.AccessTokenAdmin, AccessTokenAdmin)
+_replace_dot_admin(get_refresh_token_model(), dot_admin.RefreshTokenAdmin, RefreshTokenAdmin)
+_replace_dot_admin(get_application_model(), dot_admin.ApplicationAdmin, ApplicationAdmin)
+_add_to_user_admin()
