@@ -29,3 +29,9 @@ lint: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# Benchmarks (issue 7): PostgreSQL on 127.0.0.1:5432 and Redis db 9; ~10 minutes.
+# BENCH_ARGS="--scale 0.1" for a quick run; wrk comes from Debian (apt-get install wrk).
+.PHONY: bench
+bench: $(VENV)/.installed-$(EXTRAS)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
