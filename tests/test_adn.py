@@ -218,6 +218,16 @@ def test_pretty_json_on_request(client, user_token, owner):
     assert response.content.decode() == json.dumps(expected, indent=4, ensure_ascii=False) + "\n"
 
 
+def test_responses_vary_on_the_pretty_header(client, user_token):
+    assert client.get("/stream/0/token", **bearer(user_token))["Vary"] == "X-ADN-Pretty-JSON"
+
+
+def test_head_answers_like_get_without_a_body(client, user_token):
+    response = client.head("/stream/0/token", **bearer(user_token))
+    assert (response.status_code, response.content) == (200, b"")
+    assert response["X-OAuth-Scopes"] == "basic,stream,write_post"
+
+
 def test_pretty_json_on_errors_too(client):
     response = client.get("/stream/0/token", HTTP_X_ADN_PRETTY_JSON="1")
     assert response.status_code == 401
@@ -738,6 +748,7 @@ def test_unknown_paths_are_404_in_the_envelope(client, method, path):
     response = getattr(client, method)(path)
     assert response.status_code == 404
     assert body(response) == {"meta": {"code": 404, "error_message": "Not found."}}
+    assert "Allow" not in response
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ def raw_token(request: Request) -> str | None:
         return request.query_params.get("access_token") or None
     # Only a form body is read: any other body is not where App.net looks for a token.
     if request.method in BODY_METHODS and is_form_media_type(request.content_type):
-        return request.data.get("access_token") or None
+        return request.POST.get("access_token") or None
     return None
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.signals import got_request_exception
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -100,7 +101,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     elif isinstance(exc, exceptions.APIException):
         # DRF's own: 405 for a wrong method, 400 for a malformed form body, ...
         status, slug, headers = exc.status_code, None, {}
-        message = exc.detail if isinstance(exc.detail, str) else "Bad request."
+        message = str(exc.detail) if isinstance(exc.detail, str) else "Bad request."
         if status == 400:
             slug = "bad-request"
     else:
@@ -122,22 +123,24 @@ class ADNRenderer(JSONRenderer):
         accepted_media_type: str | None = None,
         renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
-        request = (renderer_context or {}).get("request")
+        context = dict(renderer_context or {})
+        request = context.get("request")
         if request is not None and PRETTY_HEADER in request.headers:
-            return super().render(data, accepted_media_type, {**renderer_context, "indent": 4}) + b"\n"
-        return super().render(data, accepted_media_type, renderer_context)
+            return super().render(data, accepted_media_type, {**context, "indent": 4}) + b"\n"
+        return super().render(data, accepted_media_type, context)
 
 
 class AlwaysJSON(BaseContentNegotiation):
     """The API speaks one format: an ``Accept`` header never turns a response into a 406."""
 
-    def select_parser(self, request: Any, parsers: list[Any]) -> Any:
+    def select_parser(self, request: Any, parsers: Iterable[BaseParser]) -> BaseParser | None:
         for parser in parsers:
             if request.content_type.partition(";")[0].strip() == parser.media_type:
                 return parser
         return None
 
     def select_renderer(
-        self, request: Any, renderers: list[BaseRenderer], format_suffix: str | None = None
+        self, request: Any, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str]:
-        return renderers[0], renderers[0].media_type
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.utils.cache import patch_vary_headers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,7 +17,7 @@ from token_admin.ratelimit import Window, hit
 from token_admin.revocation import Actor, revoke_access_tokens
 
 from .authentication import ADNTokenAuthentication
-from .envelope import ADNError, ADNRenderer, AlwaysJSON, envelope, exception_handler
+from .envelope import PRETTY_HEADER, ADNError, ADNRenderer, AlwaysJSON, envelope, exception_handler
 from .pagination import paginate, parse_params
 from .serializers import token_object, token_scopes
 
@@ -43,7 +44,7 @@ class ADNView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        token = request.auth
+        token: Any = request.auth
         if token is None:
             raise ADNError.no_token()
         # The cache counts the request; no SQL beyond the token lookup.
@@ -57,6 +58,7 @@ class ADNView(APIView):
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
+        patch_vary_headers(response, [PRETTY_HEADER])  # the header changes the body
         token = getattr(request, "_auth", None)  # set only once authentication has run
         if token is not None and token.user_id is not None:
             response["X-OAuth-Scopes"] = ",".join(token_scopes(token))
@@ -74,7 +76,7 @@ class TokenView(ADNView):
         return envelope(token_object(request.auth))
 
     def delete(self, request: Request) -> Response:
-        token = request.auth
+        token: Any = request.auth
         data = token_object(token)  # the token as it was
         revoke_access_tokens([token.pk], surface="adn", actor=Actor.token(token))
         return envelope(data)
@@ -86,7 +88,8 @@ class AppTokenUserIdsView(ADNView):
     app_token_only = True
 
     def get(self, request: Request) -> Response:
-        return envelope([str(user_id) for user_id in queries.app_user_ids(request.auth.application)])
+        token: Any = request.auth
+        return envelope([str(user_id) for user_id in queries.app_user_ids(token.application)])
 
 
 class AppTokensView(ADNView):
@@ -95,14 +98,19 @@ class AppTokensView(ADNView):
     app_token_only = True
 
     def get(self, request: Request) -> Response:
+        token: Any = request.auth
         params = parse_params(request.query_params)
-        page = paginate(queries.app_user_tokens(request.auth.application), params)
+        page = paginate(queries.app_user_tokens(token.application), params)
         data = [{**token_object(token), "pagination_id": str(token.pk)} for token in page.items]
         return envelope(data, **page.meta())
 
 
 class NotFoundView(ADNView):
     """Any other path under the mount: a 404 in the envelope, whatever the method or token."""
+
+    @property
+    def default_response_headers(self) -> dict[str, str]:
+        return {}  # no ``Allow``: there is no resource here to allow anything on
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         raise ADNError.not_found()
