@@ -353,3 +353,102 @@ def test_a_failure_rolls_back_everything(monkeypatch):
         revoke_tokens([access.pk])
     assert AccessToken.objects.filter(pk=access.pk).exists()
     assert live_refresh_tokens(pk=refresh.pk).exists()
+
+
+def test_a_queryset_selection_is_revoked_with_its_families():
+    user, app = UserFactory(), ApplicationFactory()
+    access, refresh = issue_session(user, app)
+    rotate(refresh)
+    kept, _ = issue_session(UserFactory(), app)
+    result = revocation.revoke_access_tokens(
+        AccessToken.objects.filter(user=user), surface="admin", actor=COMMAND, selection={"user_id": user.pk}
+    )
+    assert (result.access_tokens, result.refresh_tokens) == (1, 1)
+    assert list(AccessToken.objects.all()) == [kept]
+    assert result.event.selection == {"kind": "access_tokens", "user_id": user.pk}
+
+
+def test_a_legacy_refresh_token_without_family_is_revoked_with_its_session():
+    """Refresh tokens from before DOT kept families have ``token_family`` NULL."""
+    user, app = UserFactory(), ApplicationFactory()
+    access = AccessTokenFactory(user=user, application=app)
+    legacy = RefreshTokenFactory(access_token=access, token_family=None)
+    session = Session.objects.get(access_token_checksum=access.token_checksum)
+
+    result = revocation.revoke_sessions([session.public_id], surface="end_user", actor=COMMAND, user=user)
+
+    assert (result.access_tokens, result.refresh_tokens) == (1, 1)
+    legacy.refresh_from_db()
+    assert legacy.revoked is not None and legacy.access_token_id is None
+
+
+def test_a_malformed_session_id_is_refused_before_anything_is_written():
+    access, _ = issue_session(UserFactory(), ApplicationFactory())
+    with pytest.raises(ValueError):
+        revocation.revoke_sessions(["not-a-uuid"], surface="end_user", actor=COMMAND)
+    assert AccessToken.objects.filter(pk=access.pk).exists()
+    assert not RevocationEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "revoke",
+    [
+        lambda user, app, device, session: revocation.revoke_user_tokens(
+            [user], surface="command", actor=COMMAND, dry_run=True
+        ),
+        lambda user, app, device, session: revocation.deauthorize(
+            [(user, app)], surface="command", actor=COMMAND, dry_run=True
+        ),
+        lambda user, app, device, session: revocation.revoke_applications(
+            [app], surface="command", actor=COMMAND, dry_run=True
+        ),
+        lambda user, app, device, session: revocation.revoke_devices(
+            [device], surface="command", actor=COMMAND, dry_run=True
+        ),
+        lambda user, app, device, session: revocation.revoke_sessions(
+            [session.public_id], surface="command", actor=COMMAND, dry_run=True
+        ),
+    ],
+    ids=["user", "user_app", "app", "device", "session"],
+)
+def test_dry_run_counts_exactly_what_the_real_run_revokes_and_writes_nothing(revoke):
+    user, app = UserFactory(), ApplicationFactory()
+    first_access, first_refresh = issue_session(user, app)
+    rotate(first_refresh)
+    issue_session(user, app, refresh=False)
+    GrantFactory.create_batch(2, user=user, application=app)
+    dcr_app = ApplicationFactory(registration_source="dcr")
+    device = DeviceFactory(user=user, application=dcr_app)
+    issue_session(user, dcr_app)
+    session = Session.objects.get(token_family=first_refresh.token_family)
+    before = (AccessToken.objects.count(), live_refresh_tokens().count(), Grant.objects.count())
+
+    with CaptureQueriesContext(connection) as context:
+        preview = revoke(user, app, device, session)
+
+    assert preview.event is None
+    assert len([query for query in context.captured_queries if "COUNT" in query["sql"]]) <= 3
+    assert (AccessToken.objects.count(), live_refresh_tokens().count(), Grant.objects.count()) == before
+    assert not RevocationEvent.objects.exists()
+
+    done = _real_run(preview, user, app, device, session)
+    assert (done.access_tokens, done.refresh_tokens, done.grants) == (
+        preview.access_tokens,
+        preview.refresh_tokens,
+        preview.grants,
+    )
+    assert preview.access_tokens > 0
+
+
+def _real_run(preview, user, app, device, session):
+    kind = preview.selection["kind"]
+    common = {"surface": "command", "actor": COMMAND}
+    if kind == "users":
+        return revocation.revoke_user_tokens([user], **common)
+    if kind == "user_apps":
+        return revocation.deauthorize([(user, app)], **common)
+    if kind == "applications":
+        return revocation.revoke_applications([app], **common)
+    if kind == "devices":
+        return revocation.revoke_devices([device], **common)
+    return revocation.revoke_sessions([session.public_id], **common)

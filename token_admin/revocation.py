@@ -73,9 +73,9 @@ class Actor:
 
 @dataclass(frozen=True)
 class Revocation:
-    """What one call revoked."""
+    """What one call revoked (with ``dry_run``: would revoke; then ``event`` is None)."""
 
-    event: RevocationEvent
+    event: RevocationEvent | None
     access_tokens: int
     refresh_tokens: int
     grants: int
@@ -83,6 +83,16 @@ class Revocation:
 
 
 # --- the public API ----------------------------------------------------------------------
+#
+# Each function describes a selection in two parts, then hands it to ``_revoke``:
+#
+# * ``tokens``: access tokens named one by one (ids, a queryset, sessions' lone tokens).
+#   Their ids are known before anything is written, so every statement can name them
+#   even after the rows are deleted.
+# * ``owned``: a condition on columns that access tokens, refresh tokens and grants share
+#   (user, application), applied to all three. A refresh-token family shares them too.
+#
+# ``families`` adds refresh-token families by ``token_family`` (sessions).
 
 
 def revoke_access_tokens(
@@ -92,16 +102,18 @@ def revoke_access_tokens(
     actor: Actor,
     reason: str = "",
     selection: dict[str, Any] | None = None,
+    dry_run: bool = False,
 ) -> Revocation:
     """Revoke access tokens (a queryset, or primary keys) with their refresh-token families."""
     if isinstance(tokens, QuerySet):
-        at_q = Q(pk__in=tokens.values("pk"))
+        ids = sorted(tokens.values_list("pk", flat=True))
         described = {"kind": "access_tokens", **(selection or {})}
     else:
         ids = sorted(set(tokens))
-        at_q = Q(pk__in=ids)
         described = {"kind": "access_tokens", "access_token_ids": ids, **(selection or {})}
-    return _revoke(at_q=at_q, selection=described, surface=surface, actor=actor, reason=reason)
+    return _revoke(
+        token_ids=ids, selection=described, surface=surface, actor=actor, reason=reason, dry_run=dry_run
+    )
 
 
 def revoke_sessions(
@@ -111,31 +123,43 @@ def revoke_sessions(
     actor: Actor,
     user: Any = None,
     reason: str = "",
+    dry_run: bool = False,
 ) -> Revocation:
-    """Revoke sessions by public id; with ``user``, only sessions of that user are touched."""
-    ids = sorted({str(session_id) for session_id in session_ids})
+    """Revoke sessions by public id; with ``user``, only sessions of that user are touched.
+
+    Raises ``ValueError`` for an id that is not a UUID, before anything is read or written.
+    """
+    ids = sorted({str(UUID(str(session_id))) for session_id in session_ids})
     sessions = Session.objects.filter(public_id__in=ids)
     if user is not None:
         sessions = sessions.filter(user=user)
-    at_q, rt_q = _session_conditions(sessions)
     selection: dict[str, Any] = {"kind": "sessions", "session_ids": ids}
     if user is not None:
         selection["user_id"] = user.pk
-    return _revoke(at_q=at_q, rt_q=rt_q, selection=selection, surface=surface, actor=actor, reason=reason)
+    token_ids, families = _session_tokens(sessions)
+    return _revoke(
+        token_ids=token_ids,
+        families=families,
+        selection=selection,
+        surface=surface,
+        actor=actor,
+        reason=reason,
+        dry_run=dry_run,
+    )
 
 
-def revoke_user_tokens(users: Sequence[Any], *, surface: str, actor: Actor, reason: str = "") -> Revocation:
+def revoke_user_tokens(
+    users: Sequence[Any], *, surface: str, actor: Actor, reason: str = "", dry_run: bool = False
+) -> Revocation:
     """Revoke every token, refresh token and grant of these users, in every app."""
     user_ids = sorted({user.pk for user in users})
-    owned = Q(user_id__in=user_ids)
     return _revoke(
-        at_q=owned,
-        rt_q=owned,
-        grant_q=owned,
+        owned=Q(user_id__in=user_ids),
         selection={"kind": "users", "user_ids": user_ids},
         surface=surface,
         actor=actor,
         reason=reason,
+        dry_run=dry_run,
     )
 
 
@@ -146,6 +170,7 @@ def deauthorize(
     actor: Actor,
     reason: str = "",
     access_tokens: Iterable[int] = (),
+    dry_run: bool = False,
 ) -> Revocation:
     """De-authorize apps for users: every token, refresh token and grant of each (user, app) pair.
 
@@ -153,9 +178,9 @@ def deauthorize(
     tokens, which have no user to de-authorize.
     """
     unique = {(user.pk, application.pk): (user, application) for user, application in pairs}
-    condition = Q(pk__in=[])
+    owned = Q(pk__in=[])
     for user_id, application_id in unique:
-        condition |= Q(user_id=user_id, application_id=application_id)
+        owned |= Q(user_id=user_id, application_id=application_id)
     token_ids = sorted(set(access_tokens))
     selection: dict[str, Any] = {
         "kind": "user_apps",
@@ -164,110 +189,124 @@ def deauthorize(
     if token_ids:
         selection["access_token_ids"] = token_ids
     return _revoke(
-        at_q=condition | Q(pk__in=token_ids),
-        rt_q=condition,
-        grant_q=condition,
+        token_ids=token_ids,
+        owned=owned,
         selection=selection,
         surface=surface,
         actor=actor,
         reason=reason,
+        dry_run=dry_run,
     )
 
 
 def revoke_applications(
-    applications: Sequence[Any], *, surface: str, actor: Actor, user: Any = None, reason: str = ""
+    applications: Sequence[Any],
+    *,
+    surface: str,
+    actor: Actor,
+    user: Any = None,
+    reason: str = "",
+    dry_run: bool = False,
 ) -> Revocation:
     """Revoke every token, refresh token and grant of these apps (only ``user``'s, if given)."""
-    application_ids = sorted({application.pk for application in applications})
-    condition = Q(application_id__in=application_ids)
+    owned = Q(application_id__in=sorted({application.pk for application in applications}))
     selection: dict[str, Any] = {
         "kind": "applications",
-        "client_ids": sorted(application.client_id for application in applications),
+        "client_ids": sorted({application.client_id for application in applications}),
     }
     if user is not None:
-        condition &= Q(user_id=user.pk)
+        owned &= Q(user_id=user.pk)
         selection["user_id"] = user.pk
     return _revoke(
-        at_q=condition,
-        rt_q=condition,
-        grant_q=condition,
-        selection=selection,
-        surface=surface,
-        actor=actor,
-        reason=reason,
+        owned=owned, selection=selection, surface=surface, actor=actor, reason=reason, dry_run=dry_run
     )
 
 
-def revoke_devices(devices: Sequence[Device], *, surface: str, actor: Actor, reason: str = "") -> Revocation:
+def revoke_devices(
+    devices: Sequence[Device], *, surface: str, actor: Actor, reason: str = "", dry_run: bool = False
+) -> Revocation:
     """Revoke every session of these devices, and everything of a device's registered client."""
-    at_q, rt_q = _session_conditions(Session.objects.filter(device__in=[device.pk for device in devices]))
-    grant_q = Q(pk__in=[])
+    token_ids, families = _session_tokens(
+        Session.objects.filter(device__in=[device.pk for device in devices])
+    )
+    owned = Q(pk__in=[])
     for device in devices:
         if device.application_id is not None:
-            client = Q(user_id=device.user_id, application_id=device.application_id)
-            at_q |= client
-            rt_q |= client
-            grant_q |= client
+            owned |= Q(user_id=device.user_id, application_id=device.application_id)
     return _revoke(
-        at_q=at_q,
-        rt_q=rt_q,
-        grant_q=grant_q,
+        token_ids=token_ids,
+        families=families,
+        owned=owned,
         selection={"kind": "devices", "device_ids": sorted(str(device.public_id) for device in devices)},
         surface=surface,
         actor=actor,
         reason=reason,
+        dry_run=dry_run,
     )
 
 
 # --- the one implementation --------------------------------------------------------------
 
 
-def _session_conditions(sessions: QuerySet[Session]) -> tuple[Q, Q]:
-    """Conditions on access and refresh tokens that select these sessions' tokens."""
-    lone_tokens = Q(
-        token_checksum__in=sessions.filter(access_token_checksum__isnull=False).values(
-            "access_token_checksum"
-        )
+def _session_tokens(sessions: QuerySet[Session]) -> tuple[list[int], Q]:
+    """The ids of these sessions' lone access tokens (one query), and their families' condition."""
+    lone_checksums = sessions.filter(access_token_checksum__isnull=False).values("access_token_checksum")
+    token_ids = list(
+        get_access_token_model()
+        .objects.filter(token_checksum__in=lone_checksums)
+        .values_list("pk", flat=True)
     )
     families = Q(token_family__in=sessions.filter(token_family__isnull=False).values("token_family"))
-    return lone_tokens, families
+    return token_ids, families
 
 
 def _revoke(
     *,
-    at_q: Q,
-    rt_q: Q | None = None,
-    grant_q: Q | None = None,
+    token_ids: Sequence[int] = (),
+    families: Q | None = None,
+    owned: Q | None = None,
     selection: dict[str, Any],
     surface: str,
     actor: Actor,
     reason: str,
+    dry_run: bool = False,
 ) -> Revocation:
     access_token_model = get_access_token_model()
     refresh_token_model = get_refresh_token_model()
     database = router.db_for_write(access_token_model)
+    nothing = Q(pk__in=[])
 
     # DOT's registration tokens manage a client, not a session: never revoked from here.
-    selected = access_token_model.objects.filter(at_q).exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
-    selected_ids = selected.values("pk")
-    # A selected access token takes its whole refresh-token family with it.
-    families = refresh_token_model.objects.filter(
-        access_token__in=selected_ids, token_family__isnull=False
+    not_registration = ~Q(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
+    selected = (Q(pk__in=list(token_ids)) | (owned or nothing)) & not_registration
+    # Refresh tokens to revoke. Every part stays true of the same rows after the access
+    # tokens are deleted (it names ids, or columns of the refresh token itself), so the
+    # statements after the delete still find them. A named access token takes its whole
+    # refresh-token family with it.
+    named_families = refresh_token_model.objects.filter(
+        access_token__in=list(token_ids), token_family__isnull=False
     ).values("token_family")
-    rt_condition = Q(access_token__in=selected_ids) | Q(token_family__in=families)
-    if rt_q is not None:
-        rt_condition |= rt_q
-    live_refresh_tokens = refresh_token_model.objects.filter(rt_condition, revoked__isnull=True)
+    rt_condition = Q(access_token__in=list(token_ids)) | Q(token_family__in=named_families)
+    rt_condition |= (families or nothing) | (owned or nothing)
+    grants = get_grant_model().objects.filter(owned) if owned is not None else None
+
+    if dry_run:
+        # The same selection, counted: three COUNTs, nothing written, no event, no signal.
+        live = refresh_token_model.objects.filter(rt_condition, revoked__isnull=True)
+        doomed = access_token_model.objects.filter(selected | Q(pk__in=live.values("access_token_id")))
+        grant_count = grants.count() if grants is not None else 0
+        return Revocation(None, doomed.count(), live.count(), grant_count, selection)
 
     with transaction.atomic(using=database):
         now = timezone.now()
         if connections[database].features.can_defer_constraint_checks:
-            access_count, refresh_count = _revoke_deferred(selected_ids, live_refresh_tokens, now, database)
+            access_count, refresh_count = _revoke_deferred(selected, rt_condition, now, database)
         else:
-            access_count, refresh_count = _revoke_by_ids(selected_ids, live_refresh_tokens, now, database)
+            access_count, refresh_count = _revoke_by_ids(selected, rt_condition, now, database)
         grant_count = 0
-        if grant_q is not None:
-            grant_count, _ = get_grant_model().objects.filter(grant_q).delete()
+        if grants is not None:
+            # Count grants only, not rows a swapped grant model cascades to.
+            grant_count = grants.delete()[1].get(grants.model._meta.label, 0)
         event = RevocationEvent.objects.create(
             created_at=now,
             surface=surface,
@@ -294,39 +333,36 @@ def _revoke(
     return Revocation(event, access_count, refresh_count, grant_count, selection)
 
 
-def _revoke_deferred(
-    selected_ids: QuerySet[Any], live_refresh_tokens: QuerySet[Any], now: Any, database: str
-) -> tuple[int, int]:
+def _revoke_deferred(selected: Q, rt_condition: Q, now: Any, database: str) -> tuple[int, int]:
     """Three statements, no ids read into Python (PostgreSQL, SQLite: deferred foreign keys).
 
     The refresh tokens are marked first, keeping their link to the access token so the
-    delete can find the family's live access tokens; the links are cleared afterwards,
+    delete can find each family's live access token; the links are cleared afterwards,
     before the deferred foreign-key check at commit.
     """
     access_token_model = get_access_token_model()
     refresh_token_model = get_refresh_token_model()
-    refresh_count = live_refresh_tokens.update(revoked=now, updated=now)
-    marked = refresh_token_model.objects.filter(revoked=now, access_token__isnull=False)
-    doomed = access_token_model.objects.filter(
-        Q(pk__in=selected_ids) | Q(pk__in=marked.values("access_token_id"))
+    refresh_count = refresh_token_model.objects.filter(rt_condition, revoked__isnull=True).update(
+        revoked=now, updated=now
     )
+    marked = refresh_token_model.objects.filter(rt_condition, revoked=now, access_token__isnull=False)
+    doomed = access_token_model.objects.filter(selected | Q(pk__in=marked.values("access_token_id")))
     access_count = _delete_access_tokens(doomed, database)
     marked.update(access_token=None)
     return access_count, refresh_count
 
 
-def _revoke_by_ids(
-    selected_ids: QuerySet[Any], live_refresh_tokens: QuerySet[Any], now: Any, database: str
-) -> tuple[int, int]:
+def _revoke_by_ids(selected: Q, rt_condition: Q, now: Any, database: str) -> tuple[int, int]:
     """Read the ids first, then write by id (MySQL, MariaDB: foreign keys checked at once)."""
     access_token_model = get_access_token_model()
     refresh_token_model = get_refresh_token_model()
+    live = refresh_token_model.objects.filter(rt_condition, revoked__isnull=True)
     doomed_ids = list(
-        access_token_model.objects.filter(
-            Q(pk__in=selected_ids) | Q(pk__in=live_refresh_tokens.values("access_token_id"))
-        ).values_list("pk", flat=True)
+        access_token_model.objects.filter(selected | Q(pk__in=live.values("access_token_id"))).values_list(
+            "pk", flat=True
+        )
     )
-    refresh_ids = list(live_refresh_tokens.values_list("pk", flat=True))
+    refresh_ids = list(live.values_list("pk", flat=True))
     refresh_count = sum(
         refresh_token_model.objects.filter(pk__in=chunk, revoked__isnull=True).update(
             revoked=now, updated=now, access_token=None
@@ -343,7 +379,8 @@ def _revoke_by_ids(
 def _delete_access_tokens(queryset: QuerySet[Any], database: str) -> int:
     """Delete access tokens in one statement when nothing else needs to see the rows go."""
     if _plain_delete_is_safe(queryset.model):
-        return queryset._raw_delete(database)  # one DELETE ... WHERE, rows never loaded
+        # One DELETE ... WHERE, rows never loaded; None when the condition can match nothing.
+        return queryset._raw_delete(database) or 0
     # A project model points at access tokens, or listens for their deletion: let
     # Django's collector cascade and send the signals.
     deleted, per_model = queryset.delete()
