@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.http import HttpRequest
 from django.utils.cache import add_never_cache_headers
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -40,13 +43,14 @@ NUMBER = re.compile(r"[0-9]{1,10}")
 class JSONOnly(BaseContentNegotiation):
     """Always JSON, whatever ``Accept`` or ``?format=`` says: the API has one format."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
     def select_renderer(
-        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str]:
-        return renderers[0], renderers[0].media_type
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,7 @@ class StackExchangeView(APIView):
             # JSONP would let any web page read a caller's tokens.
             raise errors.bad_parameter("callback")
 
-    def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
         raise errors.no_method()
 
     def handle_exception(self, exc: Exception) -> Response:
@@ -163,30 +167,22 @@ class StackExchangeView(APIView):
             )
         return response
 
-    def respond(self, request: Request, access_tokens: str, *, action: str | None = None) -> Response:
-        """Read the passed tokens, apply ``action`` to the valid ones, and answer with their items."""
+
+class TokenMethodView(StackExchangeView):
+    """A method over ``{accessTokens}``: read the valid tokens, :meth:`act` on them, list them."""
+
+    def get(self, request: Request, access_tokens: str) -> Response:
         raw_tokens = parse_tokens(access_tokens)
         paging = parse_paging(request.query_params)
         found = {token.token_checksum: token for token in queries.tokens_by_raw(raw_tokens)}
         # Items in the order passed; unknown, expired, revoked and registration tokens are left out.
         checksums = {raw: queries.checksum(raw) for raw in raw_tokens}
         valid = [(raw, found[checksums[raw]]) for raw in raw_tokens if checksums[raw] in found]
-        # The items are read before revoking: they show the tokens as they were.
+        # The items are built before acting: they show the tokens as they were.
         items = [access_token_item(raw, token) for raw, token in valid]
-        tokens = [token for _, token in valid]
-        if action == "invalidate" and tokens:
-            revocation.revoke_access_tokens(
-                [token.pk for token in tokens], surface="stackexchange", actor=token_actor(tokens)
-            )
-        elif action == "de-authenticate" and tokens:
-            revocation.deauthorize(
-                [(token.user, token.application) for token in tokens if token.user_id is not None],
-                surface="stackexchange",
-                actor=token_actor(tokens),
-                # App tokens have no user to de-authorize: exactly these tokens are revoked.
-                access_tokens=[token.pk for token in tokens if token.user_id is None],
-            )
-        backoff = self.quota.reset_in if self.quota.remaining == 0 else None
+        if valid:
+            # Every valid token, not only those on the requested page.
+            self.act([token for _, token in valid])
         body = wrapper(
             items,
             page=paging.page,
@@ -194,30 +190,42 @@ class StackExchangeView(APIView):
             filter_name=paging.filter_name,
             quota_remaining=self.quota.remaining,
             quota_max=self.quota.limit,
-            backoff=backoff,
+            # The last request of the quota: tell the caller how long to wait.
+            backoff=self.quota.reset_in if self.quota.remaining == 0 else None,
         )
         return Response(body)
 
+    def act(self, tokens: list[Any]) -> None:
+        """What the method does to the valid tokens passed (nothing: it only reads)."""
 
-class AccessTokensView(StackExchangeView):
+
+class AccessTokensView(TokenMethodView):
     """``GET access-tokens/{accessTokens}``: the properties of the valid tokens passed."""
 
-    def get(self, request: Request, access_tokens: str) -> Response:
-        return self.respond(request, access_tokens)
 
-
-class InvalidateView(StackExchangeView):
+class InvalidateView(TokenMethodView):
     """``GET access-tokens/{accessTokens}/invalidate``: revoke each valid token with its family."""
 
-    def get(self, request: Request, access_tokens: str) -> Response:
-        return self.respond(request, access_tokens, action="invalidate")
+    def act(self, tokens: list[Any]) -> None:
+        revocation.revoke_access_tokens(
+            [token.pk for token in tokens], surface="stackexchange", actor=token_actor(tokens)
+        )
 
 
-class DeauthenticateView(StackExchangeView):
-    """``GET apps/{accessTokens}/de-authenticate``: de-authorize the app for each valid token's user."""
+class DeauthenticateView(TokenMethodView):
+    """``GET apps/{accessTokens}/de-authenticate``: de-authorize the app for each valid token's user.
 
-    def get(self, request: Request, access_tokens: str) -> Response:
-        return self.respond(request, access_tokens, action="de-authenticate")
+    Every token, refresh token and grant of each (user, app) is revoked, in one call.
+    """
+
+    def act(self, tokens: list[Any]) -> None:
+        revocation.deauthorize(
+            [(token.user, token.application) for token in tokens if token.user_id is not None],
+            surface="stackexchange",
+            actor=token_actor(tokens),
+            # App tokens have no user to de-authorize: exactly these tokens are revoked.
+            access_tokens=[token.pk for token in tokens if token.user_id is None],
+        )
 
 
 class NoMethodView(StackExchangeView):
