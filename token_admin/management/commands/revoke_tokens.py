@@ -19,7 +19,6 @@ import getpass
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -29,12 +28,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 from oauth2_provider.models import get_application_model
 
-from token_admin import queries, revocation
+from token_admin import revocation
 from token_admin.models import Device, RevocationEvent, Session
-
-# _session_conditions: the service's own selection of sessions' tokens, reused so that a dry
-# run cannot drift from it.
-from token_admin.revocation import Actor, Revocation, _session_conditions
+from token_admin.revocation import Actor, Revocation
 
 
 class Command(BaseCommand):
@@ -104,71 +100,36 @@ class Command(BaseCommand):
             )
 
         if device_values:
-            plan = _devices_plan(_devices(device_values))
+            revoke = partial(revocation.revoke_devices, _devices(device_values))
         elif session_values:
-            plan = _sessions_plan(_sessions(session_values))
+            revoke = partial(revocation.revoke_sessions, _sessions(session_values))
         else:
-            plan = _users_apps_plan(
+            revoke = _users_apps_call(
                 _users(user_values) if user_values else [], _apps(app_values) if app_values else []
             )
 
         dry_run = options["dry_run"]
-        if dry_run:
-            counts = queries.revocation_counts(plan.at_q, plan.rt_q, plan.grant_q)
-        else:
-            done = plan.revoke(
-                surface=RevocationEvent.Surface.COMMAND, actor=_actor(), reason=options["reason"]
-            )
-            counts = {
-                "access_tokens": done.access_tokens,
-                "refresh_tokens": done.refresh_tokens,
-                "grants": done.grants,
-            }
+        # A dry run is the service's own preview: the same selection, counted, nothing written.
+        done = revoke(
+            surface=RevocationEvent.Surface.COMMAND, actor=_actor(), reason=options["reason"], dry_run=dry_run
+        )
+        counts = {
+            "access_tokens": done.access_tokens,
+            "refresh_tokens": done.refresh_tokens,
+            "grants": done.grants,
+        }
         if options["format"] == "json":
             self.stdout.write(json.dumps({**counts, "dry_run": dry_run}))
         else:
             self.stdout.write(_summary(counts, dry_run))
 
 
-@dataclass(frozen=True)
-class Plan:
-    """One service call, and the conditions its ``_revoke`` will get, for the dry-run count.
-
-    The conditions mirror those the service function builds (the tests check that a dry run
-    counts what the real run then revokes, for every selector).
-    """
-
-    revoke: Callable[..., Revocation]
-    at_q: Q
-    rt_q: Q | None
-    grant_q: Q | None
-
-
-def _users_apps_plan(users: list[Any], apps: list[Any]) -> Plan:
+def _users_apps_call(users: list[Any], apps: list[Any]) -> Callable[..., Revocation]:
     if users and apps:
-        pairs = [(user, app) for user in users for app in apps]
-        condition = queries.user_pair_filter((user.pk, app.pk) for user, app in pairs)
-        return Plan(partial(revocation.deauthorize, pairs), condition, condition, condition)
+        return partial(revocation.deauthorize, [(user, app) for user in users for app in apps])
     if users:
-        condition = Q(user_id__in=[user.pk for user in users])
-        return Plan(partial(revocation.revoke_user_tokens, users), condition, condition, condition)
-    condition = Q(application_id__in=[app.pk for app in apps])
-    return Plan(partial(revocation.revoke_applications, apps), condition, condition, condition)
-
-
-def _devices_plan(devices: list[Device]) -> Plan:
-    at_q, rt_q = _session_conditions(Session.objects.filter(device__in=[device.pk for device in devices]))
-    grant_q = Q(pk__in=[])
-    for device in devices:
-        if device.application_id is not None:
-            client = Q(user_id=device.user_id, application_id=device.application_id)
-            at_q, rt_q, grant_q = at_q | client, rt_q | client, grant_q | client
-    return Plan(partial(revocation.revoke_devices, devices), at_q, rt_q, grant_q)
-
-
-def _sessions_plan(session_ids: list[uuid.UUID]) -> Plan:
-    at_q, rt_q = _session_conditions(Session.objects.filter(public_id__in=session_ids))
-    return Plan(partial(revocation.revoke_sessions, session_ids), at_q, rt_q, None)
+        return partial(revocation.revoke_user_tokens, users)
+    return partial(revocation.revoke_applications, apps)
 
 
 def _users(values: Sequence[str]) -> list[Any]:
