@@ -61,6 +61,13 @@ def mask_checksum(checksum: str | None) -> str:
     return f"…{checksum[-4:]}" if checksum else "…"
 
 
+def _mask_html(token: Any) -> str:
+    """The masked token on one line (the admin's columns would break it after the ellipsis)."""
+    if token is None:
+        return ""
+    return format_html('<span style="white-space: nowrap">{}</span>', mask_checksum(token.token_checksum))
+
+
 def _changelist_url(model: type[Model], **params: Any) -> str:
     url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
     return f"{url}?{urlencode(params)}" if params else url
@@ -581,7 +588,7 @@ class AccessTokenAdmin(RevocationAdminMixin, dot_admin.AccessTokenAdmin):
 
     @admin.display(description=_("token"))
     def masked_token(self, obj: Any) -> str:
-        return mask_checksum(obj.token_checksum) if obj is not None else ""
+        return _mask_html(obj)
 
     @admin.display(description=_("active"), boolean=True, ordering="expires")
     def is_active(self, obj: Any) -> bool:
@@ -710,7 +717,7 @@ class RefreshTokenAdmin(dot_admin.RefreshTokenAdmin):
 
     @admin.display(description=_("token"))
     def masked_token(self, obj: Any) -> str:
-        return mask_checksum(obj.token_checksum) if obj is not None else ""
+        return _mask_html(obj)
 
     @admin.display(description=_("see also"))
     def related(self, obj: Any) -> str:
