@@ -10,15 +10,19 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Case, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from oauth2_provider.models import (
     get_access_token_model,
     get_application_model,
     get_grant_model,
     get_refresh_token_model,
+    refresh_token_expire_timedelta,
 )
 from oauth2_provider.settings import oauth2_settings
+
+from .models import Session
 
 
 def access_tokens() -> QuerySet[Any]:
@@ -95,3 +99,51 @@ def user_pair_filter(pairs: Iterable[tuple[Any, Any]]) -> Q:
     for user_id, application_id in pairs:
         condition |= Q(user_id=user_id, application_id=application_id)
     return condition
+
+
+def end_user_sessions(user: Any) -> QuerySet[Session]:
+    """A user's sessions as the end-user API lists them, newest first, in one query.
+
+    ``user`` is a user or its primary key. A refresh-token family's current access token
+    is the one bound to its newest refresh token that still has one; a lone session's is
+    found by checksum. Rows are annotated with that token's ``token_expires``,
+    ``token_expired`` and ``token_scope``, and with ``refresh_usable``: the family holds a
+    refresh token DOT would still accept. A session whose access token is expired or gone
+    is left out unless its refresh token is usable. The session's device and the application's
+    device (of a dynamically registered client) are loaded for the device name.
+    """
+    now = timezone.now()
+    family_tokens = refresh_tokens().filter(token_family=OuterRef("token_family"), access_token__isnull=False)
+    current = family_tokens.order_by("-pk")
+    usable_refresh = family_tokens.filter(revoked__isnull=True)
+    expire_delta = refresh_token_expire_timedelta()
+    if expire_delta:
+        # DOT refuses a refresh token this long after its access token expired.
+        usable_refresh = usable_refresh.filter(access_token__expires__gt=now - expire_delta)
+    lone_token = access_tokens().filter(token_checksum=OuterRef("access_token_checksum"))
+    return (
+        Session.objects.filter(user=user)
+        .annotate(
+            # A session is either a family or a lone token: one of each pair is NULL.
+            token_expires=Coalesce(
+                Subquery(current.values("access_token__expires")[:1]),
+                Subquery(lone_token.values("expires")[:1]),
+            ),
+            token_scope=Coalesce(
+                Subquery(current.values("access_token__scope")[:1]),
+                Subquery(lone_token.values("scope")[:1]),
+            ),
+            refresh_usable=Exists(usable_refresh),
+        )
+        .filter(Q(refresh_usable=True) | Q(token_expires__gt=now))
+        # Decided with the same ``now`` as the filter, so a lone token never shows as expired.
+        .annotate(
+            token_expired=Case(
+                When(token_expires__gt=now, then=Value(False)),
+                default=Value(True),
+                output_field=BooleanField(),
+            )
+        )
+        .select_related("application", "device", "application__token_admin_device")
+        .order_by("-created_at", "-pk")
+    )

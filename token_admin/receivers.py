@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models.signals import post_save
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
 
-from .models import Session
+from .models import Device, Session
 
 
 def access_token_saved(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
@@ -63,7 +63,29 @@ def refresh_token_saved(sender: Any, instance: Any, created: bool, raw: bool = F
     )
 
 
+def application_registered(
+    sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
+    """Give a client that a signed-in user registered through DOT's DCR endpoint its Device.
+
+    DOT's ``POST /o/register/`` saves the Application with ``registration_source="dcr"`` and
+    the registering user; the registration's ``client_name`` becomes ``Application.name``,
+    which names the device. Without a user or a name there is no device to record.
+    """
+    if not created or raw or instance.user_id is None or not instance.name:
+        return
+    if getattr(instance, "registration_source", None) != "dcr":
+        return
+    name_length = Device._meta.get_field("name").max_length or len(instance.name)
+    Device.objects.create(user_id=instance.user_id, name=instance.name[:name_length], application=instance)
+
+
 def connect() -> None:
+    post_save.connect(
+        application_registered,
+        sender=get_application_model(),
+        dispatch_uid="token_admin_application_registered",
+    )
     post_save.connect(
         access_token_saved, sender=get_access_token_model(), dispatch_uid="token_admin_access_token_saved"
     )

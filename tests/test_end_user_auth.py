@@ -1,0 +1,324 @@
+"""API clients of the end-user token API: HTTP Basic, the flag, and the cached secret check."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from django.core.cache import caches
+
+from tests.factories import ApplicationFactory, AppProfileFactory, UserFactory, issue_session
+from token_admin.api.end_user import authentication
+from token_admin.models import RevocationEvent, Session
+
+pytestmark = pytest.mark.django_db
+
+MOUNT = "/oauth/api/v1/"
+UNAUTHORIZED = {"code": "unauthorized", "message": "Provide valid credentials to get access to the API."}
+FORBIDDEN = {
+    "code": "insufficient_permissions",
+    "message": (
+        "The API client used to authenticate the request does not allow operations on the End User API."
+    ),
+}
+
+
+def basic_raw(credentials: bytes) -> str:
+    return "Basic " + base64.b64encode(credentials).decode()
+
+
+def basic(client_id: str, secret: str) -> str:
+    return basic_raw(f"{client_id}:{secret}".encode())
+
+
+def assert_contract_headers(response) -> None:
+    assert response["Content-Type"] == "application/json;charset=UTF-8"
+    assert response["Cache-Control"] == "no-store"
+    assert response["Pragma"] == "no-cache"
+
+
+def assert_unauthorized(response) -> None:
+    assert response.status_code == 401
+    assert_contract_headers(response)
+    assert response["WWW-Authenticate"] == 'Basic realm="token_admin"'
+    assert json.loads(response.content) == UNAUTHORIZED
+
+
+def assert_forbidden(response) -> None:
+    assert response.status_code == 403
+    assert_contract_headers(response)
+    assert "WWW-Authenticate" not in response
+    assert json.loads(response.content) == FORBIDDEN
+
+
+def api_client_app(**kwargs):
+    application = ApplicationFactory(
+        authorization_grant_type="client-credentials", redirect_uris="", **kwargs
+    )
+    AppProfileFactory(application=application, end_user_api=True)
+    return application
+
+
+@pytest.fixture
+def api_app(db):
+    return api_client_app()
+
+
+@pytest.fixture
+def user_with_tokens(db):
+    user = UserFactory()
+    issue_session(user, ApplicationFactory())
+    return user
+
+
+@pytest.fixture
+def hasher_calls(monkeypatch):
+    """Counts the calls to the password hasher's check (PBKDF2 in production)."""
+    calls = []
+    real_check = authentication.check_password
+
+    def counting_check(password, encoded, *args, **kwargs):
+        calls.append(password)
+        return real_check(password, encoded, *args, **kwargs)
+
+    monkeypatch.setattr(authentication, "check_password", counting_check)
+    return calls
+
+
+def tokens_path(user) -> str:
+    return f"{MOUNT}users/{user.pk}/tokens"
+
+
+def test_good_credentials_are_let_in(client, api_app, user_with_tokens):
+    response = client.get(
+        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(api_app.client_id, api_app.raw_secret)
+    )
+
+    assert response.status_code == 200
+    assert_contract_headers(response)
+
+
+def test_the_scheme_name_is_case_insensitive(client, api_app, user_with_tokens):
+    header = basic(api_app.client_id, api_app.raw_secret).replace("Basic", "bAsIc")
+
+    assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=header).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["get", "delete"])
+def test_missing_credentials_get_401(client, user_with_tokens, method):
+    path = tokens_path(user_with_tokens)
+    if method == "delete":
+        path += "/7d507b7e-6221-4f06-a75e-ef6e6f06d32b"
+
+    assert_unauthorized(getattr(client, method)(path))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param("Bearer abcdef", id="another-scheme"),
+        pytest.param("Basic", id="no-credentials"),
+        pytest.param("Basic !!!not-base64!!!", id="bad-base64"),
+        pytest.param("Basic YWJj", id="bad-padding"),
+        pytest.param(basic_raw(b"no-colon-here"), id="no-colon"),
+        pytest.param(basic_raw(b"client\xff\xfe:secret"), id="not-utf-8"),
+        pytest.param(basic_raw(b":"), id="empty-id-and-secret"),
+    ],
+)
+def test_malformed_credentials_get_401(client, api_app, user_with_tokens, header):
+    assert_unauthorized(client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=header))
+
+
+def test_wrong_secret_gets_401(client, api_app, user_with_tokens):
+    response = client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(api_app.client_id, "wrong"))
+
+    assert_unauthorized(response)
+
+
+def test_empty_secret_gets_401(client, api_app, user_with_tokens):
+    response = client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(api_app.client_id, ""))
+
+    assert_unauthorized(response)
+
+
+def test_unknown_client_gets_401(client, api_app, user_with_tokens):
+    response = client.get(
+        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic("nobody", api_app.raw_secret)
+    )
+
+    assert_unauthorized(response)
+
+
+def test_another_apps_secret_gets_401(client, api_app, user_with_tokens):
+    other = api_client_app()
+
+    response = client.get(
+        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(api_app.client_id, other.raw_secret)
+    )
+
+    assert_unauthorized(response)
+
+
+def test_client_without_the_flag_gets_403(client, user_with_tokens):
+    application = ApplicationFactory()
+    AppProfileFactory(application=application, end_user_api=False)
+
+    response = client.get(
+        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(application.client_id, application.raw_secret)
+    )
+
+    assert_forbidden(response)
+
+
+def test_client_without_a_profile_gets_403(client, user_with_tokens):
+    application = ApplicationFactory()
+
+    response = client.get(
+        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(application.client_id, application.raw_secret)
+    )
+
+    assert_forbidden(response)
+
+
+def test_public_client_is_never_an_api_client(client, user_with_tokens):
+    application = api_client_app(client_type="public")
+
+    response = client.get(
+        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(application.client_id, application.raw_secret)
+    )
+
+    assert_forbidden(response)
+
+
+def test_client_without_the_flag_gets_403_on_delete_and_revokes_nothing(client, user_with_tokens):
+    application = ApplicationFactory()
+    AppProfileFactory(application=application, end_user_api=False)
+    session = Session.objects.get(user=user_with_tokens)
+
+    response = client.delete(
+        f"{tokens_path(user_with_tokens)}/{session.public_id}",
+        HTTP_AUTHORIZATION=basic(application.client_id, application.raw_secret),
+    )
+
+    assert_forbidden(response)
+    assert not RevocationEvent.objects.exists()
+
+
+def test_losing_the_flag_takes_effect_at_once(client, api_app, user_with_tokens):
+    header = basic(api_app.client_id, api_app.raw_secret)
+    assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=header).status_code == 200
+
+    api_app.token_admin_profile.end_user_api = False
+    api_app.token_admin_profile.save()
+
+    assert_forbidden(client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=header))
+
+
+def test_a_deleted_client_is_refused_at_once(client, api_app, user_with_tokens):
+    header = basic(api_app.client_id, api_app.raw_secret)
+    assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=header).status_code == 200
+
+    api_app.delete()
+
+    assert_unauthorized(client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=header))
+
+
+def test_a_cleartext_secret_is_compared_too(client, user_with_tokens):
+    application = api_client_app(hash_client_secret=False)
+
+    good = client.get(
+        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(application.client_id, application.raw_secret)
+    )
+    wrong = client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(application.client_id, "x"))
+
+    assert good.status_code == 200
+    assert_unauthorized(wrong)
+
+
+# --- the cached secret check -----------------------------------------------------------------
+
+
+def test_the_hasher_checks_a_good_secret_once(client, api_app, user_with_tokens, hasher_calls):
+    header = basic(api_app.client_id, api_app.raw_secret)
+
+    statuses = [
+        client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=header).status_code for _ in range(5)
+    ]
+
+    assert statuses == [200] * 5
+    assert hasher_calls == [api_app.raw_secret]
+
+
+def test_a_wrong_secret_is_always_checked_and_rejected(client, api_app, user_with_tokens, hasher_calls):
+    good = basic(api_app.client_id, api_app.raw_secret)
+    wrong = basic(api_app.client_id, api_app.raw_secret + "x")
+    assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=good).status_code == 200
+
+    for _ in range(3):
+        assert_unauthorized(client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=wrong))
+
+    assert len(hasher_calls) == 4
+    # The good secret is still remembered after the failures.
+    assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=good).status_code == 200
+    assert len(hasher_calls) == 4
+
+
+def test_a_changed_secret_is_rejected_at_once(client, api_app, user_with_tokens, hasher_calls):
+    old = basic(api_app.client_id, api_app.raw_secret)
+    assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=old).status_code == 200
+
+    api_app.client_secret = "a-brand-new-secret"
+    api_app.save()
+
+    assert_unauthorized(client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=old))
+    new = basic(api_app.client_id, "a-brand-new-secret")
+    assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=new).status_code == 200
+    assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=new).status_code == 200
+    assert len(hasher_calls) == 3  # old (cached), old again (new hash: checked, refused), new (cached)
+
+
+def test_the_cache_holds_a_keyed_digest_never_the_secret(
+    client, api_app, user_with_tokens, monkeypatch, settings
+):
+    settings.TOKEN_ADMIN = {"END_USER_SECRET_CACHE_SECONDS": 120}
+    cache = caches["default"]
+    stored = []
+    real_set = cache.set
+
+    def recording_set(key, value, timeout=None, *args, **kwargs):
+        stored.append((key, value, timeout))
+        return real_set(key, value, timeout, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "set", recording_set)
+
+    client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(api_app.client_id, api_app.raw_secret))
+
+    [(key, value, timeout)] = stored
+    assert timeout == 120
+    assert api_app.raw_secret not in key and api_app.raw_secret not in value
+    assert api_app.client_secret not in value  # nor the stored hash
+    assert len(value) == 64 and int(value, 16) >= 0  # an HMAC-SHA256 hex digest
+
+
+def test_a_zero_cache_time_checks_every_time(client, api_app, user_with_tokens, hasher_calls, settings):
+    settings.TOKEN_ADMIN = {"END_USER_SECRET_CACHE_SECONDS": 0}
+    header = basic(api_app.client_id, api_app.raw_secret)
+
+    for _ in range(3):
+        assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=header).status_code == 200
+
+    assert len(hasher_calls) == 3
+
+
+def test_the_cache_entry_of_one_client_does_not_let_another_in(client, user_with_tokens, hasher_calls):
+    first, second = api_client_app(), api_client_app()
+    assert (
+        client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(first.client_id, first.raw_secret))
+    ).status_code == 200
+
+    response = client.get(
+        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(second.client_id, first.raw_secret)
+    )
+
+    assert_unauthorized(response)

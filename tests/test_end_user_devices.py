@@ -1,0 +1,163 @@
+"""Devices registered the standard way, through DOT's dynamic client registration endpoint."""
+
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from oauth2_provider.models import get_application_model
+
+from tests.factories import ApplicationFactory, AppProfileFactory, UserFactory
+from token_admin.models import Device, Session
+
+pytestmark = pytest.mark.django_db
+
+Application = get_application_model()
+
+
+def basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+@pytest.fixture
+def api_header(db) -> str:
+    application = ApplicationFactory(authorization_grant_type="client-credentials", redirect_uris="")
+    AppProfileFactory(application=application, end_user_api=True)
+    return basic(application.client_id, application.raw_secret)
+
+
+def register(client, user, **metadata):
+    """Register a client as ``user`` through DOT's real ``POST /o/register/``."""
+    client.force_login(user)
+    response = client.post("/o/register/", json.dumps(metadata), content_type="application/json")
+    client.logout()
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_registering_a_client_gives_the_user_a_named_device(client):
+    user = UserFactory()
+
+    registered = register(
+        client, user, client_name="Ada's iPad", redirect_uris=["https://ipad.example.com/callback"]
+    )
+
+    device = Device.objects.get()
+    assert (device.user, device.name, device.type) == (user, "Ada's iPad", "DEFAULT")
+    assert device.application == Application.objects.get(client_id=registered["client_id"])
+
+
+def test_a_registration_without_a_client_name_makes_no_device(client):
+    register(client, UserFactory(), grant_types=["client_credentials"])
+
+    assert Application.objects.get().registration_source == "dcr"
+    assert not Device.objects.exists()
+
+
+def test_applications_made_another_way_get_no_device():
+    ApplicationFactory(user=UserFactory(), name="Made in the admin")
+
+    assert not Device.objects.exists()
+
+
+def test_updating_a_registered_client_keeps_its_one_device(client):
+    registered = register(client, UserFactory(), client_name="Ada's iPad", grant_types=["client_credentials"])
+
+    response = client.put(
+        f"/o/register/{registered['client_id']}/",
+        json.dumps({"client_name": "Renamed", "grant_types": ["client_credentials"]}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {registered['registration_access_token']}",
+    )
+
+    assert response.status_code == 200, response.content
+    assert list(Device.objects.values_list("name", flat=True)) == ["Ada's iPad"]
+
+
+def sign_in_with_code(client, user, registered, scope):
+    """The authorization-code flow through DOT's real endpoints; returns the token response."""
+    client.force_login(user)
+    redirect_uri = registered["redirect_uris"][0]
+    consent = client.post(
+        "/o/authorize/",
+        {
+            "client_id": registered["client_id"],
+            "redirect_uri": redirect_uri,
+            "response_type": "code",
+            "scope": scope,
+            "state": "s",
+            "allow": "Authorize",
+        },
+    )
+    client.logout()
+    assert consent.status_code == 302, consent.content
+    code = parse_qs(urlsplit(consent["Location"]).query)["code"][0]
+    return client.post(
+        "/o/token/",
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
+        HTTP_AUTHORIZATION=basic(registered["client_id"], registered["client_secret"]),
+    )
+
+
+def test_sessions_of_a_registered_device_show_its_name_end_to_end(client, api_header):
+    user = UserFactory()
+    registered = register(
+        client, user, client_name="Ada's iPad", redirect_uris=["https://ipad.example.com/callback"]
+    )
+    client_auth = basic(registered["client_id"], registered["client_secret"])
+    tokens_path = f"/oauth/api/v1/users/{user.pk}/tokens"
+
+    # The registration token DOT issued to the user is not a session.
+    before = client.get(tokens_path, HTTP_AUTHORIZATION=api_header)
+    assert (before.status_code, before.json()) == (404, {"error": "No tokens found"})
+
+    issued = sign_in_with_code(client, user, registered, "basic stream")
+    assert issued.status_code == 200, issued.content
+    listed = client.get(tokens_path, HTTP_AUTHORIZATION=api_header)
+
+    session = Session.objects.get()
+    assert listed.status_code == 200
+    assert listed["Content-Type"] == "application/json;charset=UTF-8"
+    assert listed.json() == {
+        "tokens": [
+            {
+                "id": str(session.public_id),
+                "client_name": "Ada's iPad",
+                "device_name": "Ada's iPad",
+                "created_at": listed.json()["tokens"][0]["created_at"],
+                "scopes": ["basic", "stream"],
+                "type": "DEFAULT",
+                "refresh_token_issued": True,
+                "expired": False,
+            }
+        ]
+    }
+
+    refreshed = client.post(
+        "/o/token/",
+        {"grant_type": "refresh_token", "refresh_token": issued.json()["refresh_token"]},
+        HTTP_AUTHORIZATION=client_auth,
+    )
+    assert refreshed.status_code == 200, refreshed.content
+    assert client.get(tokens_path, HTTP_AUTHORIZATION=api_header).json() == listed.json()
+
+    deleted = client.delete(f"{tokens_path}/{session.public_id}", HTTP_AUTHORIZATION=api_header)
+    assert deleted.status_code == 204
+    after = client.get(tokens_path, HTTP_AUTHORIZATION=api_header)
+    assert (after.status_code, after.json()) == (404, {"error": "No tokens found"})
+    # The device's client itself stays registered: only the session was revoked.
+    assert Device.objects.filter(application__client_id=registered["client_id"]).exists()
+
+
+def test_deleting_a_registered_client_deletes_its_device(client):
+    registered = register(client, UserFactory(), client_name="Ada's iPad", grant_types=["client_credentials"])
+
+    response = client.delete(
+        f"/o/register/{registered['client_id']}/",
+        HTTP_AUTHORIZATION=f"Bearer {registered['registration_access_token']}",
+    )
+
+    assert response.status_code == 204
+    assert not Device.objects.exists()

@@ -1,0 +1,202 @@
+"""Views of the end-user token API (spec section 3): list and revoke a user's sessions."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, HttpResponseBase
+from rest_framework import exceptions
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ...conf import conf
+from ...models import Device, Session
+from ...queries import end_user_sessions
+from ...revocation import Actor, Surface, revoke_sessions
+from .authentication import APIClientAuthentication, IsEndUserAPIClient
+
+logger = logging.getLogger(__name__)
+
+#: Exactly as the Onegini documentation shows it (no space before ``charset``).
+CONTENT_TYPE = "application/json;charset=UTF-8"
+
+UNAUTHORIZED = {"code": "unauthorized", "message": "Provide valid credentials to get access to the API."}
+FORBIDDEN = {
+    "code": "insufficient_permissions",
+    "message": (
+        "The API client used to authenticate the request does not allow operations on the End User API."
+    ),
+}
+NO_TOKENS = {"error": "No tokens found"}
+NOT_FOUND = {"code": "not_found", "message": "There is no such resource in the end-user API."}
+SERVER_ERROR = {"code": "server_error", "message": "The server could not handle the request."}
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class JSONOnly(BaseContentNegotiation):
+    """JSON whatever the ``Accept`` header asks for: the API has one format, never a 406."""
+
+    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(
+        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        return renderers[0], renderers[0].media_type
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    """Every error in the API's own format; an unexpected one is logged and becomes a JSON 500."""
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        response = Response(UNAUTHORIZED, status=401)
+        response["WWW-Authenticate"] = APIClientAuthentication().authenticate_header(context["request"])
+        return response
+    if isinstance(exc, (exceptions.PermissionDenied, DjangoPermissionDenied)):
+        return Response(FORBIDDEN, status=403)
+    if isinstance(exc, (exceptions.NotFound, Http404)):
+        return Response(NOT_FOUND, status=404)
+    if isinstance(exc, exceptions.APIException):
+        # Method not allowed, and anything else DRF may raise: its code and its message.
+        message = exc.detail if isinstance(exc.detail, str) else exc.default_detail
+        return Response({"code": exc.default_code, "message": str(message)}, status=exc.status_code)
+    logger.error("Unexpected error in the end-user API", exc_info=exc)
+    return Response(SERVER_ERROR, status=500)
+
+
+class EndUserAPIView(APIView):
+    """API-client authentication, the contract's errors, and its headers on every response."""
+
+    authentication_classes = [APIClientAuthentication]
+    permission_classes = [IsEndUserAPIClient]
+    renderer_classes = [JSONRenderer]
+    parser_classes: list[Any] = []  # no endpoint reads a request body
+    content_negotiation_class = JSONOnly
+    throttle_classes: list[Any] = []
+    metadata_class = None  # OPTIONS is not part of the API: it gets a 405
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(response, Response):
+            # DRF sets Content-Type from this when it renders, after this method.
+            response.content_type = CONTENT_TYPE
+        response["Content-Type"] = CONTENT_TYPE
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        return response
+
+
+def parse_user_id(user_id: str) -> Any | None:
+    """The user primary key that ``user_id`` spells exactly (``"7"``, not ``"07"`` or ``"+7"``), or None."""
+    field = get_user_model()._meta.pk
+    assert field is not None
+    try:
+        pk = field.to_python(user_id)
+        field.run_validators(pk)  # e.g. an integer out of the database's range
+    except ValidationError:
+        return None
+    return pk if str(pk) == user_id else None
+
+
+def parse_session_id(token_id: str) -> UUID | None:
+    """The session id ``token_id`` spells as a hyphenated UUID (any case), or None."""
+    try:
+        value = UUID(token_id)
+    except ValueError:
+        return None
+    return value if str(value) == token_id.lower() else None
+
+
+def epoch_millis(moment: datetime) -> int:
+    """Milliseconds since the Unix epoch, in integer arithmetic (no float rounding)."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def session_device(session: Session) -> Device | None:
+    """The session's own device, else the device of its dynamically registered client."""
+    if session.device is not None:
+        return session.device
+    return getattr(session.application, "token_admin_device", None)
+
+
+def session_type(session: Session, device: Device | None) -> str:
+    """``SESSION_TYPE_HOOK``'s answer, else the device's type, else ``DEFAULT``."""
+    hook = conf.SESSION_TYPE_HOOK
+    if hook is not None:
+        value = hook(session)
+        if value:
+            return str(value)
+    if device is not None:
+        return str(device.type)
+    return Device.Type.DEFAULT.value
+
+
+def token_entry(session: Any) -> dict[str, Any]:
+    """One entry of ``tokens``, for a session annotated by ``queries.end_user_sessions``."""
+    entry: dict[str, Any] = {"id": str(session.public_id), "client_name": session.application.name}
+    device = session_device(session)
+    if device is not None and device.name:
+        entry["device_name"] = device.name
+    entry["created_at"] = epoch_millis(session.created_at)
+    entry["scopes"] = (session.token_scope or "").split()
+    entry["type"] = session_type(session, device)
+    entry["refresh_token_issued"] = session.token_family is not None
+    entry["expired"] = bool(session.token_expired)
+    return entry
+
+
+class UserTokensView(EndUserAPIView):
+    """``GET users/{userId}/tokens``: the user's sessions, newest first."""
+
+    http_method_names = ["get", "head"]
+
+    def get(self, request: Request, user_id: str) -> Response:
+        pk = parse_user_id(user_id)
+        # An unknown user and a user without sessions look the same: no query for the user.
+        entries = [] if pk is None else [token_entry(session) for session in end_user_sessions(pk)]
+        if not entries:
+            return Response(NO_TOKENS, status=404)
+        return Response({"tokens": entries})
+
+
+class UserTokenView(EndUserAPIView):
+    """``DELETE users/{userId}/tokens/{tokenId}``: revoke one session of the user; always 204."""
+
+    http_method_names = ["delete"]
+
+    def delete(self, request: Request, user_id: str, token_id: str) -> HttpResponse:
+        session_id = parse_session_id(token_id)
+        pk = parse_user_id(user_id)
+        if session_id is not None and pk is not None:
+            user = get_user_model().objects.filter(pk=pk).first()
+            if user is not None:
+                # Called even when the session is not this user's (it then revokes nothing),
+                # so every attempt on an existing user is in the audit trail.
+                revoke_sessions(
+                    [session_id], user=user, surface=Surface.END_USER, actor=Actor.api_client(request.auth)
+                )
+        return HttpResponse(status=204)
+
+
+class UnknownPathView(EndUserAPIView):
+    """Any other path under the mount: a JSON 404 (after authentication), never an HTML page."""
+
+    def not_found(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise exceptions.NotFound()
+
+    get = post = put = patch = delete = options = not_found
