@@ -488,7 +488,10 @@ def test_invalidate_acts_on_every_valid_token_whatever_the_page_or_filter(client
     tokens = AccessTokenFactory.create_batch(4)
     expired = AccessTokenFactory(expires=timezone.now() - timedelta(seconds=1))
     registration = AccessTokenFactory(user=None, scope="oauth2_provider:registration")
+    revoked = AccessTokenFactory()
+    revoked.revoke()
     raw = [token.raw_token for token in tokens] + ["unknown", expired.raw_token, registration.raw_token]
+    raw.append(revoked.raw_token)
 
     response = se_get(client, "invalidate", raw, pagesize=1, page=2, filter="total")
 
