@@ -101,6 +101,7 @@ def test_lists_each_session_newest_first_with_every_field(api):
 
     assert response.status_code == 200
     assert_contract_headers(response)
+    assert "Allow" not in response
     assert body(response) == {
         "tokens": [
             {
@@ -490,6 +491,7 @@ def test_unknown_paths_get_a_json_404(api, path):
 
     assert response.status_code == 404
     assert_contract_headers(response)
+    assert "Allow" not in response
     assert body(response) == {
         "code": "not_found",
         "message": "There is no such resource in the end-user API.",

@@ -6,6 +6,7 @@ import base64
 import json
 
 import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.core.cache import caches
 
 from tests.factories import ApplicationFactory, AppProfileFactory, UserFactory, issue_session
@@ -322,3 +323,25 @@ def test_the_cache_entry_of_one_client_does_not_let_another_in(client, user_with
     )
 
     assert_unauthorized(response)
+
+
+def test_with_dots_real_pbkdf2_hashing_the_hasher_runs_once(client, user_with_tokens, settings, monkeypatch):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    application = api_client_app()
+    assert application.client_secret.startswith("pbkdf2_sha256$")
+    verifications = []
+    real_verify = PBKDF2PasswordHasher.verify
+
+    def counting_verify(self, password, encoded):
+        verifications.append(encoded)
+        return real_verify(self, password, encoded)
+
+    monkeypatch.setattr(PBKDF2PasswordHasher, "verify", counting_verify)
+    header = basic(application.client_id, application.raw_secret)
+
+    statuses = [
+        client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=header).status_code for _ in range(5)
+    ]
+
+    assert statuses == [200] * 5
+    assert len(verifications) == 1

@@ -114,7 +114,7 @@ class IsEndUserAPIClient(permissions.BasePermission):
     """A confidential application whose profile grants the end-user API."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        application = request.auth
+        application: Any = request.auth
         if application is None:
             return False
         if application.client_type != application.CLIENT_CONFIDENTIAL:

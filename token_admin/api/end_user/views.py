@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -13,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBase
 from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -46,13 +48,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 class JSONOnly(BaseContentNegotiation):
     """JSON whatever the ``Accept`` header asks for: the API has one format, never a 406."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
     def select_renderer(
-        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str]:
-        return renderers[0], renderers[0].media_type
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
@@ -87,16 +90,22 @@ class EndUserAPIView(APIView):
     def get_exception_handler(self) -> Any:
         return exception_handler
 
-    def finalize_response(
+    # DRF accepts any HttpResponseBase here (its stubs say Response): the 204 is a plain
+    # HttpResponse because DRF drops Content-Type from an empty Response when it renders.
+    def finalize_response(  # type: ignore[override]
         self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
     ) -> HttpResponseBase:
-        response = super().finalize_response(request, response, *args, **kwargs)
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[arg-type]
         if isinstance(response, Response):
             # DRF sets Content-Type from this when it renders, after this method.
             response.content_type = CONTENT_TYPE
         response["Content-Type"] = CONTENT_TYPE
         response["Cache-Control"] = "no-store"
         response["Pragma"] = "no-cache"
+        if response.status_code != 405:
+            # DRF adds Allow everywhere; it only means something on a 405 (and would list
+            # every method on the catch-all 404).
+            response.headers.pop("Allow", None)
         return response
 
 
@@ -196,7 +205,7 @@ class UserTokenView(EndUserAPIView):
 class UnknownPathView(EndUserAPIView):
     """Any other path under the mount: a JSON 404 (after authentication), never an HTML page."""
 
-    def not_found(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def not_found(self, request: Any, *args: Any, **kwargs: Any) -> Response:
         raise exceptions.NotFound()
 
     get = post = put = patch = delete = options = not_found
