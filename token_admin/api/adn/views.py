@@ -16,6 +16,8 @@ from token_admin.conf import conf
 from token_admin.ratelimit import Window, hit
 from token_admin.revocation import Actor, revoke_access_tokens
 
+from ..openapi import OpenApiResponse, extend_schema, view_schema
+from . import schema as docs
 from .authentication import ADNTokenAuthentication
 from .envelope import PRETTY_HEADER, ADNError, ADNRenderer, AlwaysJSON, envelope, exception_handler
 from .pagination import paginate, parse_params
@@ -38,6 +40,7 @@ class ADNView(APIView):
     app_token_only = False
 
     rate_window: Window | None = None
+    schema = view_schema(docs.ADNSchema)
 
     def get_exception_handler(self) -> Callable[..., Response]:
         return exception_handler
@@ -69,6 +72,27 @@ class ADNView(APIView):
         return response
 
 
+@extend_schema(
+    methods=["GET"],
+    **docs.operation(
+        "The calling token",
+        "The token the request is made with: its app, scopes and (for a user token) user.",
+        OpenApiResponse(docs.ADNTokenEnvelope, "The token the request was made with."),
+    ),
+)
+@extend_schema(
+    methods=["DELETE"],
+    **docs.operation(
+        "Revoke the calling token",
+        "Revokes the token the request is made with, and its refresh-token family, so that nothing "
+        "revoked can mint a new access token.",
+        OpenApiResponse(
+            docs.ADNTokenEnvelope,
+            "The token as it was; it is revoked with its refresh-token family, and the next call "
+            "with it gets 401 invalid-token.",
+        ),
+    ),
+)
 class TokenView(ADNView):
     """``GET token``: the calling token. ``DELETE token``: revoke it (with its family)."""
 
@@ -82,6 +106,14 @@ class TokenView(ADNView):
         return envelope(data)
 
 
+@extend_schema(
+    **docs.operation(
+        "Users with a valid token for the calling app",
+        "App tokens only. The ids of the users who hold a valid token for the calling app.",
+        OpenApiResponse(docs.ADNUserIdsEnvelope, "Not paginated."),
+        app_token_only=True,
+    )
+)
 class AppTokenUserIdsView(ADNView):
     """``GET apps/me/tokens/user_ids``: ids of users with a valid token for the calling app."""
 
@@ -92,6 +124,16 @@ class AppTokenUserIdsView(ADNView):
         return envelope([str(user_id) for user_id in queries.app_user_ids(token.application)])
 
 
+@extend_schema(
+    **docs.operation(
+        "The calling app's valid user tokens",
+        "App tokens only. Keyset pagination: `count`, `before_id`, `since_id`; a deep page costs "
+        "what the first one does.",
+        OpenApiResponse(docs.ADNTokenPageEnvelope, "One page, newest first."),
+        app_token_only=True,
+        paginated=True,
+    )
+)
 class AppTokensView(ADNView):
     """``GET apps/me/tokens``: the calling app's valid user tokens, newest first, paginated."""
 
@@ -105,6 +147,7 @@ class AppTokensView(ADNView):
         return envelope(data, **page.meta())
 
 
+@extend_schema(exclude=True)  # not an operation: what every other path under the mount answers
 class NotFoundView(ADNView):
     """Any other path under the mount: a 404 in the envelope, whatever the method or token."""
 

@@ -24,6 +24,8 @@ from ...conf import conf
 from ...models import Device, Session
 from ...queries import end_user_sessions
 from ...revocation import Actor, Surface, revoke_sessions
+from ..openapi import extend_schema, view_schema
+from . import schema as docs
 from .authentication import APIClientAuthentication, IsEndUserAPIClient
 
 logger = logging.getLogger(__name__)
@@ -86,6 +88,7 @@ class EndUserAPIView(APIView):
     content_negotiation_class = JSONOnly
     throttle_classes: list[Any] = []
     metadata_class = None  # OPTIONS is not part of the API: it gets a 405
+    schema = view_schema(docs.EndUserSchema)
 
     def get_exception_handler(self) -> Any:
         return exception_handler
@@ -169,6 +172,7 @@ def token_entry(session: Any) -> dict[str, Any]:
     return entry
 
 
+@extend_schema(**docs.LIST)
 class UserTokensView(EndUserAPIView):
     """``GET users/{userId}/tokens``: the user's sessions, newest first."""
 
@@ -183,6 +187,7 @@ class UserTokensView(EndUserAPIView):
         return Response({"tokens": entries})
 
 
+@extend_schema(**docs.REVOKE)
 class UserTokenView(EndUserAPIView):
     """``DELETE users/{userId}/tokens/{tokenId}``: revoke one session of the user; always 204."""
 
@@ -202,6 +207,7 @@ class UserTokenView(EndUserAPIView):
         return HttpResponse(status=204)
 
 
+@extend_schema(exclude=True)  # not an operation: what every other path under the mount answers
 class UnknownPathView(EndUserAPIView):
     """Any other path under the mount: a JSON 404 (after authentication), never an HTML page."""
 

@@ -27,7 +27,9 @@ from token_admin.conf import conf
 from token_admin.models import RevocationEvent
 from token_admin.revocation import Actor
 
+from ..openapi import extend_schema, view_schema
 from . import errors
+from . import schema as docs
 from .errors import StackExchangeError
 from .serializers import access_token_item, wrapper
 
@@ -126,6 +128,7 @@ class StackExchangeView(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONOnly
     versioning_class = None
+    schema = view_schema(docs.SESchema)
 
     quota: ratelimit.Window
 
@@ -199,10 +202,24 @@ class TokenMethodView(StackExchangeView):
         """What the method does to the valid tokens passed (nothing: it only reads)."""
 
 
+@extend_schema(
+    **docs.operation(
+        "Read tokens",
+        "The properties of the valid tokens passed.",
+        "The valid tokens' properties; nothing changes.",
+    )
+)
 class AccessTokensView(TokenMethodView):
     """``GET access-tokens/{accessTokens}``: the properties of the valid tokens passed."""
 
 
+@extend_schema(
+    **docs.operation(
+        "Invalidate tokens",
+        "Revokes each valid token passed, with its refresh-token family, at once.",
+        "The tokens that were invalidated, as they were: each valid token is revoked with its family.",
+    )
+)
 class InvalidateView(TokenMethodView):
     """``GET access-tokens/{accessTokens}/invalidate``: revoke each valid token with its family."""
 
@@ -212,6 +229,14 @@ class InvalidateView(TokenMethodView):
         )
 
 
+@extend_schema(
+    **docs.operation(
+        "De-authenticate apps",
+        "De-authorizes each valid token's app for that token's user.",
+        "The valid tokens passed, as they were: every token, refresh token and grant of each token's "
+        "user for its app is revoked (for an app token, just that token).",
+    )
+)
 class DeauthenticateView(TokenMethodView):
     """``GET apps/{accessTokens}/de-authenticate``: de-authorize the app for each valid token's user.
 
@@ -228,6 +253,7 @@ class DeauthenticateView(TokenMethodView):
         )
 
 
+@extend_schema(exclude=True)  # not an operation: what every other path under the mount answers
 class NoMethodView(StackExchangeView):
     """Any other path under the mount: ``no_method`` (after counting against the quota)."""
 

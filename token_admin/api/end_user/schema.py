@@ -1,0 +1,168 @@
+"""OpenAPI description of the end-user token API (contract: shared/spec/apis.md, section 3).
+
+Schema-only serializers: the views build their JSON with plain functions (``views.py``); these
+classes only describe it, and ``tests/test_openapi.py`` checks real responses against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from ...models import Device
+from ..openapi import (
+    HEADER,
+    PATH,
+    Int64Field,
+    OpenApiAuthenticationExtension,
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    StyleSchema,
+)
+from .authentication import REALM
+
+
+class EndUserSchema(StyleSchema):
+    tag = "End-user token API"
+    operation_prefix = "end_user"
+
+
+class APIClientScheme(OpenApiAuthenticationExtension):
+    target_class = "token_admin.api.end_user.authentication.APIClientAuthentication"
+    name = "endUserApiClient"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "basic",
+            "description": "An API client's client_id and client_secret: a confidential DOT application "
+            "whose token_admin profile grants the end-user API.",
+        }
+
+
+class EndUserToken(serializers.Serializer):
+    """One session of the user: a valid access token, or an expired one with a usable refresh token."""
+
+    id = serializers.UUIDField(
+        help_text="The session's id: stable while the refresh token rotates; never a token or a database key."
+    )
+    client_name = serializers.CharField(help_text="The application's name.")
+    device_name = serializers.CharField(
+        required=False,
+        help_text="Only for a session bound to a device or a dynamically registered client; never null.",
+    )
+    created_at = Int64Field(help_text="When the session began, in milliseconds since the epoch.")
+    scopes = serializers.ListField(child=serializers.CharField())
+    type = serializers.CharField(
+        help_text=f"{', '.join(Device.Type.values)}: DEFAULT unless the device or SESSION_TYPE_HOOK says "
+        "otherwise (the hook may return other strings)."
+    )
+    refresh_token_issued = serializers.BooleanField()
+    expired = serializers.BooleanField(
+        help_text="The access token expired; the refresh token is still usable."
+    )
+
+
+class EndUserTokens(serializers.Serializer):
+    tokens = EndUserToken(many=True, help_text="Newest first; never empty (no sessions is a 404).")
+
+
+class EndUserError(serializers.Serializer):
+    """An error of the API client's request."""
+
+    code = serializers.ChoiceField(
+        choices=[
+            ("unauthorized", "missing or wrong credentials"),
+            ("insufficient_permissions", "the API client lacks the end-user API"),
+            ("server_error", "an unexpected error"),
+        ]
+    )
+    message = serializers.CharField()
+
+
+class EndUserNoTokens(serializers.Serializer):
+    """The user is unknown or has no sessions: the two look the same."""
+
+    error = serializers.ChoiceField(choices=[("No tokens found", "no such user, or no sessions")])
+
+
+USER_ID = OpenApiParameter("user_id", str, PATH, description="The user's primary key, as a string.")
+TOKEN_ID = OpenApiParameter(
+    "token_id", str, PATH, description="A session id (the `id` of a listed token); anything else is ignored."
+)
+NO_STORE = [
+    OpenApiParameter("Cache-Control", str, HEADER, response=True, description="Always `no-store`."),
+    OpenApiParameter("Pragma", str, HEADER, response=True, description="Always `no-cache`."),
+    OpenApiParameter("WWW-Authenticate", str, HEADER, response=[401], description=f'Basic realm="{REALM}"'),
+]
+
+
+def _error(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+def responses(ok: dict[int, Any]) -> dict[int, Any]:
+    """``ok`` plus the errors that every operation can answer."""
+    return {
+        **ok,
+        401: OpenApiResponse(
+            EndUserError,
+            "Missing or wrong credentials.",
+            examples=[
+                OpenApiExample(
+                    "Unauthorized",
+                    _error("unauthorized", "Provide valid credentials to get access to the API."),
+                )
+            ],
+        ),
+        403: OpenApiResponse(
+            EndUserError,
+            "The API client does not have the end-user API.",
+            examples=[
+                OpenApiExample(
+                    "Forbidden",
+                    _error(
+                        "insufficient_permissions",
+                        "The API client used to authenticate the request does not allow operations on "
+                        "the End User API.",
+                    ),
+                )
+            ],
+        ),
+        500: OpenApiResponse(
+            EndUserError,
+            "An unexpected error.",
+            examples=[
+                OpenApiExample(
+                    "Server error", _error("server_error", "The server could not handle the request.")
+                )
+            ],
+        ),
+    }
+
+
+LIST = {
+    "summary": "A user's sessions",
+    "description": "One entry per session of the user, newest first. An unknown user and a user without "
+    "sessions both get the 404.",
+    "parameters": [USER_ID, *NO_STORE],
+    "responses": responses(
+        {
+            200: OpenApiResponse(EndUserTokens, "The user's sessions."),
+            404: OpenApiResponse(
+                EndUserNoTokens,
+                "No such user, or no sessions.",
+                examples=[OpenApiExample("No tokens", {"error": "No tokens found"})],
+            ),
+        }
+    ),
+}
+REVOKE = {
+    "summary": "Revoke a session",
+    "description": "Revokes the session (access token and refresh-token family) if it belongs to the user. "
+    "The answer is the same whether or not the user or the session exists.",
+    "parameters": [USER_ID, TOKEN_ID, *NO_STORE],
+    "responses": responses({204: OpenApiResponse(None, "Done, or nothing to do; no body.")}),
+}

@@ -1,0 +1,111 @@
+"""OpenAPI annotations for the API views, inert when drf-spectacular (the ``openapi`` extra) is absent.
+
+The views carry their schema beside their code (``@extend_schema``), yet token_admin must import and
+serve without drf-spectacular. This module hands out drf-spectacular's helpers when it is installed
+and stand-ins that accept the same arguments and do nothing when it is not.
+
+Each style's views set ``schema = view_schema(<style>Schema)``: an explicit drf-spectacular inspector,
+so the styles are documented whatever the project's ``DEFAULT_SCHEMA_CLASS`` is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from typing import TYPE_CHECKING, Any
+
+from rest_framework import serializers
+
+HAVE_SPECTACULAR = importlib.util.find_spec("drf_spectacular") is not None
+
+# Parameter locations, as drf-spectacular's OpenApiParameter constants spell them.
+QUERY, PATH, HEADER = "query", "path", "header"
+
+if TYPE_CHECKING or HAVE_SPECTACULAR:
+    from drf_spectacular.extensions import (
+        OpenApiAuthenticationExtension,
+        OpenApiSerializerExtension,
+        OpenApiSerializerFieldExtension,
+    )
+    from drf_spectacular.openapi import AutoSchema
+    from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+
+    class StyleSchema(AutoSchema):
+        """The inspector of one API style: one tag, and operation ids that do not depend on the mount.
+
+        drf-spectacular derives ids from the path (``2.2_access_tokens_retrieve``), which changes
+        with the prefix an integrator mounts a style under; the view's class name does not.
+        """
+
+        tag = ""
+        operation_prefix = ""
+
+        def get_tags(self) -> list[str]:
+            return [self.tag]
+
+        def get_operation_id(self) -> str:
+            name = re.sub(r"(?<!^)(?=[A-Z])", "_", type(self.view).__name__.removesuffix("View")).lower()
+            return f"{self.operation_prefix}_{name}_{self.method.lower()}"
+
+    class OpenObjectExtension(OpenApiSerializerExtension):
+        """Maps an :class:`OpenObject` with ``additionalProperties``, which a DRF serializer cannot say."""
+
+        target_class = "token_admin.api.openapi.OpenObject"
+        match_subclasses = True
+
+        def map_serializer(self, auto_schema: AutoSchema, direction: Any) -> dict[str, Any]:
+            schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+            return {**schema, "additionalProperties": True}
+
+    class Int64FieldExtension(OpenApiSerializerFieldExtension):
+        target_class = "token_admin.api.openapi.Int64Field"
+
+        def map_serializer_field(self, auto_schema: AutoSchema, direction: Any) -> dict[str, Any]:
+            return {"type": "integer", "format": "int64"}
+
+else:
+
+    class _Inert:
+        """Accepts whatever its drf-spectacular namesake accepts, and does nothing."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    OpenApiAuthenticationExtension = OpenApiExample = OpenApiParameter = OpenApiResponse = _Inert
+    StyleSchema = _Inert
+
+    def extend_schema(*args: Any, **kwargs: Any) -> Any:
+        return lambda view: view
+
+
+class OpenObject(serializers.Serializer):
+    """A schema-only serializer for an object that may carry keys beyond those it lists."""
+
+
+class Int64Field(serializers.IntegerField):
+    """A schema-only integer that may not fit in 32 bits (ids, epoch times), for client generators."""
+
+
+def view_schema(schema_class: type[StyleSchema]) -> Any:
+    """The ``schema`` of a style's views: its inspector, or DRF's default without drf-spectacular."""
+    if HAVE_SPECTACULAR:
+        return schema_class()
+    from rest_framework.schemas import DefaultSchema
+
+    return DefaultSchema()
+
+
+__all__ = [
+    "HEADER",
+    "PATH",
+    "QUERY",
+    "OpenApiAuthenticationExtension",
+    "OpenApiExample",
+    "OpenApiParameter",
+    "OpenApiResponse",
+    "Int64Field",
+    "OpenObject",
+    "StyleSchema",
+    "extend_schema",
+    "view_schema",
+]
