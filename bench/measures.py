@@ -71,11 +71,11 @@ def surface_present(module: str) -> bool:
 
 
 def valid_stream_indexes(seeded: Seeded, start: int, count: int) -> list[int]:
-    """Indexes of unexpired stream-app tokens from ``start`` (global number 2k; 1 in 41 expired)."""
+    """Indexes of unexpired stream-app tokens from ``start`` (1 in 41 has expired)."""
     found = []
     index = start
     while len(found) < count:
-        if (2 * index) % 41 != 0:
+        if seeded.stream_token_valid(index):
             found.append(index)
         index += 1
     return found

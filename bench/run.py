@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 
 ADMIN_DSN = os.environ.get("BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-DB_NAME = "bench_token_admin"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_token_admin")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 
@@ -133,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="data size factor (1.0: 100,000-token sets)")
     parser.add_argument("--seconds", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--reps", type=int, default=3, help="alternated repetitions of each timed comparison")
+    parser.add_argument(
+        "--revoke-reps", type=int, default=2, help="runs of each side of measures 3 and 4 (re-seeded each)"
+    )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
     parser.add_argument("--rounds", type=int, default=400, help="requests per side of a latency ratio (max)")
@@ -157,8 +160,11 @@ def main(argv: list[str] | None = None) -> int:
 
         log(f"seeding (scale {args.scale})")
         seeded = seed.seed_base(args.scale)
+        log(f"seeded {seeded.tokens_total:,} tokens in {time.monotonic() - started:.0f} s; the bulk app next")
         bulk = max(1_000, int(100_000 * args.scale))
-        seeded.extra["bulk_app"] = seed.seed_app_tokens(seeded, kind="bulk", name="Bulk app", count=bulk)
+        seeded.extra["bulk_app"] = seed.seed_app_tokens(
+            seeded, kind="bulk", name="Bulk app", count=bulk, sessions=False
+        )
         seeded.extra["bulk_tokens"] = bulk
         seeded.extra["admin_app"] = seed.seed_app_tokens(seeded, kind="adm", name="Admin app", count=900)
         measures.deep_page(seeded)
@@ -170,13 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         query_rows: list[tuple[str, int, int]] = []
 
         log("4. revoke_applications vs raw SQL")
-        new_rows, new_queries = measures.revoke_app(seeded, reps=args.reps)
+        new_rows, new_queries = measures.revoke_app(seeded, reps=args.revoke_reps)
         rows += new_rows
         query_rows += new_queries
 
         if measures.surface_present("token_admin.admin"):
             log("3. admin bulk revoke")
-            new_rows, new_queries = measures.admin_revoke(seeded, reps=max(2, args.reps - 1))
+            new_rows, new_queries = measures.admin_revoke(seeded, reps=args.revoke_reps)
             rows += new_rows
             query_rows += new_queries
         else:

@@ -54,9 +54,16 @@ class Seeded:
     admin_user: Any
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def stream_token(self, n: int) -> str:
-        """Raw token of the stream app's n-th token (n from 0; even global numbers)."""
-        return raw_token("at", 2 * n)
+    def stream_number(self, k: int) -> int:
+        """Global number of the stream app's k-th token (k from 0): the numbers with n % 3 < 2."""
+        return 3 * (k // 2) + k % 2
+
+    def stream_token(self, k: int) -> str:
+        """Raw token of the stream app's k-th token (from the oldest)."""
+        return raw_token("at", self.stream_number(k))
+
+    def stream_token_valid(self, k: int) -> bool:
+        return self.stream_number(k) % 41 != 0
 
 
 def _exec(sql: str, params: tuple[Any, ...] | list[Any] = ()) -> int:
@@ -163,9 +170,10 @@ def seed_tokens(
 def seed_base(scale: float) -> Seeded:
     """Users, apps and the standing token population every measure reads."""
     users = max(200, int(20_000 * scale))
-    # The stream app holds half of all tokens; the deep page is 100,000 tokens down.
+    # The stream app holds two thirds of the tokens (the deep page is 100,000 tokens down);
+    # nine other apps share the rest, their ids interleaved with the stream app's.
     stream_tokens = max(2_000, int(110_000 * scale))
-    tokens_total = 2 * stream_tokens
+    tokens_total = stream_tokens * 3 // 2
     user_model = get_user_model()
     with transaction.atomic():
         _exec(
@@ -198,21 +206,21 @@ def seed_base(scale: float) -> Seeded:
 
         first_user = user_ids[0]
         noise_ids = [application.pk for application in noise_apps]
-        # Even numbers: the stream app; odd numbers: the nine other apps in turn. Ids of the
-        # apps interleave, as they do when many apps issue tokens at once. One token in 20 of
+        # n % 3 in (0, 1): the stream app; n % 3 = 2: the nine other apps in turn. Ids of the
+        # apps interleave, as they do when many apps issue tokens at once. One token in 41 of
         # every app has expired.
         app_sql = (
-            f"CASE WHEN n %% 2 = 0 THEN {stream_app.pk} "
-            f"ELSE (ARRAY{noise_ids}::bigint[])[1 + (n / 2) %% {len(noise_ids)}] END"
+            f"CASE WHEN n %% 3 < 2 THEN {stream_app.pk} "
+            f"ELSE (ARRAY{noise_ids}::bigint[])[1 + (n / 3) %% {len(noise_ids)}] END"
         )
-        user_sql = f"{first_user} + (n * 7919) %% {users}"
+        user_sql = f"{first_user} + (n::bigint * 7919) %% {users}"
         seed_tokens(
             kind="at",
             first=0,
             count=tokens_total,
             app_sql=app_sql,
             user_sql=user_sql,
-            expired_every=20 * 2 + 1,  # odd, so both apps get some
+            expired_every=41,
         )
         # The stream app's app token (user = NULL), no refresh token: a session of its own.
         seed_tokens(
@@ -244,11 +252,11 @@ def analyze() -> None:
         cursor.execute(f"ANALYZE {AT}; ANALYZE {RT}; ANALYZE {SESSION}; ANALYZE auth_user")
 
 
-def seed_app_tokens(seeded: Seeded, *, kind: str, name: str, count: int) -> Any:
-    """An app of its own with ``count`` user tokens, refresh tokens and sessions, snapshotted.
+def seed_app_tokens(seeded: Seeded, *, kind: str, name: str, count: int, sessions: bool = True) -> Any:
+    """An app of its own with ``count`` user tokens, refresh tokens (and sessions), snapshotted.
 
-    The snapshot lets ``restore`` put back exactly the same rows (same ids) before each run
-    of a destructive measure.
+    The snapshot lets ``restore`` put back exactly the same tokens (same ids) before each run
+    of a destructive measure. Sessions are not snapshotted: revoking never touches them.
     """
     application, _ = _application(name)
     AppProfile.objects.create(application=application)
@@ -259,9 +267,10 @@ def seed_app_tokens(seeded: Seeded, *, kind: str, name: str, count: int) -> Any:
             first=0,
             count=count,
             app_sql=str(application.pk),
-            user_sql=f"{seeded.user_ids[0]} + (n * 104729) %% {users}",
+            user_sql=f"{seeded.user_ids[0]} + (n::bigint * 104729) %% {users}",
+            with_sessions=sessions,
         )
-    for table in (AT, RT, SESSION):
+    for table in (AT, RT):
         snapshot = f"bench_snapshot_{kind}_{table}"
         _exec(f"DROP TABLE IF EXISTS {snapshot}")
         _exec(
@@ -275,12 +284,11 @@ def seed_app_tokens(seeded: Seeded, *, kind: str, name: str, count: int) -> Any:
 def restore(application_id: int, kind: str) -> None:
     """Put the app's tokens back as they were snapshotted, then VACUUM ANALYZE the tables."""
     with transaction.atomic():
-        _exec(f"DELETE FROM {SESSION} WHERE application_id = %s", (application_id,))
         _exec(f"DELETE FROM {RT} WHERE application_id = %s", (application_id,))
         _exec(f"DELETE FROM {AT} WHERE application_id = %s", (application_id,))
         _exec("DELETE FROM oauth2_provider_grant WHERE application_id = %s", (application_id,))
-        for table in (AT, RT, SESSION):
+        for table in (AT, RT):
             _exec(f"INSERT INTO {table} SELECT * FROM bench_snapshot_{kind}_{table}")
     # Same physical state before every run: dead rows of the last run reclaimed, statistics fresh.
     with connection.cursor() as cursor:
-        cursor.execute(f"VACUUM ANALYZE {AT}, {RT}, {SESSION}")
+        cursor.execute(f"VACUUM ANALYZE {AT}, {RT}")

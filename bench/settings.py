@@ -12,7 +12,7 @@ import dj_database_url
 from example_project.settings import *  # noqa: F403
 from example_project.settings import BASE_DIR  # noqa: F401
 
-BENCH_DB_NAME = "bench_token_admin"
+BENCH_DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_token_admin")
 
 DEBUG = False
 ROOT_URLCONF = "bench.urls"
