@@ -29,6 +29,7 @@ lint: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/mypy token_admin
 
 # Benchmarks (issue 7): PostgreSQL on 127.0.0.1:5432 and Redis db 9; ~10 minutes.
 # BENCH_ARGS="--scale 0.1" for a quick run; wrk comes from Debian (apt-get install wrk).

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 # DOT registers its admin classes on import: import it first so the replacement below works
@@ -47,13 +47,17 @@ from . import queries, revocation
 from .models import AppProfile, Device, RevocationEvent, Session
 from .revocation import Actor, Revocation
 
+if TYPE_CHECKING:
+    from django.db.models import Field
+    from django_stubs_ext import StrOrPromise
+
 REVOKE_PERMISSION = "token_admin.revoke_tokens"
 SURFACE = RevocationEvent.Surface.ADMIN
 # How many of the selected objects the confirmation page names; the rest are counted.
 CONFIRMATION_SAMPLE = 20
 
 # Facet counts (Django 5's ``?_facets``) run one COUNT per filter choice: never on big tables.
-_NO_FACETS = getattr(admin, "ShowFacets", None) and admin.ShowFacets.NEVER
+_NO_FACETS: Any = getattr(admin, "ShowFacets", None) and admin.ShowFacets.NEVER
 
 
 def mask_checksum(checksum: str | None) -> str:
@@ -156,19 +160,20 @@ class InputFilter(admin.SimpleListFilter):
     """A filter with a text box: nothing is listed, the staff user types the value."""
 
     template = "admin/token_admin/input_filter.html"
-    placeholder: str = ""
+    placeholder: StrOrPromise = ""
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         value = self.value()
         return [(value, self.describe(value))] if value else []
 
-    def describe(self, value: str) -> str:
+    def describe(self, value: str) -> StrOrPromise:
         return value
 
     def has_output(self) -> bool:
         return True
 
-    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
+    # Its own template's keys, not those of Django's filter choices.
+    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:  # type: ignore[override]
         value = self.value()
         yield {
             "parameter": self.parameter_name,
@@ -192,7 +197,7 @@ class ApplicationFilter(InputFilter):
     def _condition(self, value: str, prefix: str = "") -> Q:
         return Q(**{f"{prefix}client_id": value}) | Q(**{f"{prefix}name__iexact": value})
 
-    def describe(self, value: str) -> str:
+    def describe(self, value: str) -> StrOrPromise:
         names = list(queries.applications().filter(self._condition(value)).values_list("name", flat=True)[:3])
         return ", ".join(names) or _("no such application")
 
@@ -214,7 +219,7 @@ class ChosenObjectFilter(admin.SimpleListFilter):
         except ValueError:
             return None
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         value = self.value()
         if not value:
             return []
@@ -244,7 +249,7 @@ class StatusFilter(admin.SimpleListFilter):
     title = _("status")
     parameter_name = "status"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         return [("active", _("Active")), ("expired", _("Expired"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
@@ -265,7 +270,7 @@ class RefreshTokenFilter(admin.SimpleListFilter):
     title = _("has refresh token")
     parameter_name = "refresh"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         return [("yes", _("Yes")), ("no", _("No"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
@@ -282,8 +287,8 @@ class DeviceFilter(admin.SimpleListFilter):
     title = _("device")
     parameter_name = "device"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        choices = [("any", _("On a device")), ("none", _("Not on a device"))]
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
+        choices: list[tuple[str, StrOrPromise]] = [("any", _("On a device")), ("none", _("Not on a device"))]
         value = self.value()
         if value and value.isdigit():
             device = Device.objects.filter(pk=int(value)).first()
@@ -336,14 +341,15 @@ class SessionFilter(admin.SimpleListFilter):
         except ValueError:
             return None
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         value = self.value()
         return [(value, value)] if value else []
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
         if not self.value():
             return None
-        scope = _session_scope(Session.objects.filter(public_id=self._public_id()))
+        # A value that is not a UUID gives None, which matches no session.
+        scope = _session_scope(Session.objects.filter(public_id=self._public_id()))  # type: ignore[misc]
         in_family = get_refresh_token_model().objects.filter(scope.refresh_tokens, access_token__isnull=False)
         return queryset.filter(scope.access_tokens | Q(pk__in=in_family.values("access_token_id")))
 
@@ -352,7 +358,7 @@ class LiveSessionFilter(admin.SimpleListFilter):
     title = _("status")
     parameter_name = "status"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         return [("live", _("Signed in")), ("ended", _("Ended"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
@@ -378,7 +384,7 @@ class AboutFilter(admin.SimpleListFilter):
     title = _("about")
     parameter_name = "about"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         value = self.value()
         return [(value, value)] if value else []
 
@@ -410,7 +416,8 @@ class RevokeForm(forms.Form):
         super().__init__(*args, **kwargs)
         if choose_user:
             user_model = get_user_model()
-            username = user_model._meta.get_field(user_model.USERNAME_FIELD).verbose_name
+            field = cast("Field[Any, Any]", user_model._meta.get_field(user_model.USERNAME_FIELD))
+            username = field.verbose_name
             self.fields["user"] = forms.CharField(
                 label=_("Only for this user (%(field)s)") % {"field": username},
                 required=False,
@@ -437,7 +444,7 @@ class RevokeAction:
     """
 
     name: str
-    title: str
+    title: StrOrPromise
     scope: Callable[[QuerySet[Any], Any], Scope]
     revoke: Callable[[QuerySet[Any], str, Any, bool], Revocation]
     choose_user: bool = False
@@ -532,10 +539,12 @@ def _success_message(result: Revocation) -> str:
             ", deleted %(grants)d authorization codes",
             result.grants,
         ) % {"grants": result.grants}
-    url = _safe(lambda: _change_url(result.event))
+    event = result.event
+    assert event is not None  # only a dry run has no event, and it reports nothing here
+    url = _safe(lambda: _change_url(event))
     if not url:
         return f"{text}."
-    return format_html('{}. <a href="{}">Audit event {}</a>.', text, url, result.event.pk)
+    return format_html('{}. <a href="{}">Audit event {}</a>.', text, url, event.pk)
 
 
 def _ids_or_queryset(queryset: QuerySet[Any], select_across: bool, field: str = "pk") -> Any:
@@ -833,21 +842,20 @@ class SessionAdmin(RevocationAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("signed in"), boolean=True)
     def is_live(self, obj: Session) -> bool:
-        return bool(obj.live)
+        return bool(obj.live)  # type: ignore[attr-defined]  # annotated by get_queryset
 
     @admin.display(description=_("see also"))
     def related(self, obj: Session) -> str:
-        links = [
+        links: list[tuple[str, StrOrPromise]] = [
             (
                 _safe(lambda: _changelist_url(get_access_token_model(), session=obj.public_id)),
                 _("access tokens"),
             ),
             (_safe(lambda: _changelist_url(RevocationEvent, about=obj.public_id)), _("audit events")),
         ]
-        if obj.device_id:
-            links.append(
-                (_safe(lambda: _change_url(obj.device)), _("device: %(name)s") % {"name": obj.device})
-            )
+        device = obj.device  # (None without a query when the session has no device)
+        if device is not None:
+            links.append((_safe(lambda: _change_url(device)), _("device: %(name)s") % {"name": device}))
         return _links(links)
 
     @admin.action(description=_("Revoke selected sessions"), permissions=["revoke_tokens"])
@@ -975,7 +983,8 @@ class UserTokensAdminMixin(RevocationAdminMixin):
         actions = super().get_actions(request)  # type: ignore[misc]
         if self.actions is not None and self.has_revoke_tokens_permission(request):  # type: ignore[attr-defined]
             func = UserTokensAdminMixin.revoke_all_user_tokens
-            actions["revoke_all_user_tokens"] = (func, "revoke_all_user_tokens", func.short_description)
+            description = func.short_description  # type: ignore[attr-defined]  # set by @admin.action
+            actions["revoke_all_user_tokens"] = (func, "revoke_all_user_tokens", description)
         return actions
 
     def get_list_display(self, request: HttpRequest) -> Sequence[Any]:

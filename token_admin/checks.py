@@ -12,7 +12,7 @@ from .conf import HOOK_SETTINGS, conf
 
 
 def check_required_apps(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    errors = []
+    errors: list[checks.CheckMessage] = []
     for app, check_id in (("oauth2_provider", "token_admin.E001"), ("rest_framework", "token_admin.E002")):
         if not apps.is_installed(app):
             errors.append(
@@ -26,7 +26,7 @@ def check_required_apps(app_configs: Any = None, **kwargs: Any) -> list[checks.C
 
 
 def check_hooks(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    errors = []
+    errors: list[checks.CheckMessage] = []
     for name in HOOK_SETTINGS:
         try:
             conf.hook(name)

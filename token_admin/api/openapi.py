@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from rest_framework import serializers
 
 HAVE_SPECTACULAR = importlib.util.find_spec("drf_spectacular") is not None
 
 # Parameter locations, as drf-spectacular's OpenApiParameter constants spell them.
-QUERY, PATH, HEADER = "query", "path", "header"
+QUERY: Final = "query"
+PATH: Final = "path"
+HEADER: Final = "header"
 
 if TYPE_CHECKING or HAVE_SPECTACULAR:
     from drf_spectacular.extensions import (

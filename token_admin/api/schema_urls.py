@@ -64,10 +64,14 @@ class TokenAdminSchemaView(SpectacularAPIView):
     # drf-spectacular's own views count on DEFAULT_SCHEMA_CLASS being its AutoSchema; these do not.
     schema = Undocumented()
 
-    @property  # type: ignore[override]  # read on each request, so that override_settings works
-    def custom_settings(self) -> dict[str, Any]:
+    def get(self, request: Request | HttpRequest, *args: Any, **kwargs: Any) -> Response:
+        # Read on each request, so that settings changed after import (override_settings) count.
         project_hooks = getattr(settings, "SPECTACULAR_SETTINGS", {}).get("PREPROCESSING_HOOKS", [])
-        return {**defaults(), "PREPROCESSING_HOOKS": [*project_hooks, f"{__name__}.only_token_admin"]}
+        self.custom_settings = {
+            **defaults(),
+            "PREPROCESSING_HOOKS": [*project_hooks, f"{__name__}.only_token_admin"],
+        }
+        return super().get(request, *args, **kwargs)
 
 
 class TokenAdminSwaggerView(SpectacularSwaggerView):
@@ -76,11 +80,8 @@ class TokenAdminSwaggerView(SpectacularSwaggerView):
     url_name = "token_admin_schema:schema"
     schema = Undocumented()
 
-    @property  # type: ignore[override]
-    def title(self) -> str:
-        return defaults()["TITLE"]
-
     def get(self, request: Request | HttpRequest, *args: Any, **kwargs: Any) -> Response:
+        self.title = defaults()["TITLE"]
         offline: dict[str, Any] = {"SWAGGER_UI_DIST": "SIDECAR", "SWAGGER_UI_FAVICON_HREF": "SIDECAR"}
         ui_settings = spectacular_settings.SWAGGER_UI_SETTINGS
         if isinstance(ui_settings, dict):  # (a string is JavaScript, the project's own business)

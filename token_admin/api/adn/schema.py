@@ -124,18 +124,23 @@ class ADNPageMeta(ADNMeta):
     )
 
 
+# A field named ``data`` shadows Serializer.data for mypy only: DRF's metaclass takes fields off the class.
+
+
 class ADNTokenEnvelope(serializers.Serializer):
-    data = ADNToken()
+    data = ADNToken()  # type: ignore[assignment]
     meta = ADNMeta()
 
 
 class ADNUserIdsEnvelope(serializers.Serializer):
-    data = serializers.ListField(child=serializers.CharField(), help_text="User ids, ascending.")
+    data = serializers.ListField(  # type: ignore[assignment]
+        child=serializers.CharField(), help_text="User ids, ascending."
+    )
     meta = ADNMeta()
 
 
 class ADNTokenPageEnvelope(serializers.Serializer):
-    data = ADNListedToken(many=True, help_text="Newest first.")
+    data = ADNListedToken(many=True, help_text="Newest first.")  # type: ignore[assignment]
     meta = ADNPageMeta()
 
 

@@ -143,7 +143,7 @@ def responses(ok: dict[int, Any]) -> dict[int, Any]:
     }
 
 
-LIST = {
+LIST: dict[str, Any] = {
     "summary": "A user's sessions",
     "description": "One entry per session of the user, newest first. An unknown user and a user without "
     "sessions both get the 404.",
@@ -159,7 +159,7 @@ LIST = {
         }
     ),
 }
-REVOKE = {
+REVOKE: dict[str, Any] = {
     "summary": "Revoke a session",
     "description": "Revokes the session (access token and refresh-token family) if it belongs to the user. "
     "The answer is the same whether or not the user or the session exists.",

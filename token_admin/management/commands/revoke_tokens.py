@@ -99,6 +99,7 @@ class Command(BaseCommand):
                 "--device and --session stand alone: they cannot be combined with any other selector."
             )
 
+        revoke: Callable[..., Revocation]
         if device_values:
             revoke = partial(revocation.revoke_devices, _devices(device_values))
         elif session_values:
