@@ -69,21 +69,24 @@ class Page:
     """A few steps of a staff user's visit, each waiting for the page it leads to."""
 
     def __init__(self, driver: Any, base_url: str) -> None:
-        self.driver, self.base_url, self.by = driver, base_url, By
+        self.driver, self.base_url = driver, base_url
         self.wait = WebDriverWait(driver, WAIT_SECONDS)
-        self.conditions = expected_conditions
 
     def find(self, css: str) -> Any:
-        return self.driver.find_element(self.by.CSS_SELECTOR, css)
+        """The element, waiting for it while the page is still loading."""
+        return self.wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css)))
 
     def find_all(self, css: str) -> list[Any]:
-        return self.driver.find_elements(self.by.CSS_SELECTOR, css)
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
 
     def submit(self, element: Any, enter: bool = False) -> None:
         """Click (or press Enter in) ``element`` and wait until the next page has replaced this one."""
         page = self.find("html")
-        element.submit() if enter else element.click()
-        self.wait.until(self.conditions.staleness_of(page))
+        if enter:
+            element.submit()
+        else:
+            element.click()
+        self.wait.until(expected_conditions.staleness_of(page))
 
     def open(self, path: str) -> None:
         self.driver.get(f"{self.base_url}{path}")
@@ -94,7 +97,7 @@ class Page:
         self.find("#id_username").send_keys(username)
         self.find("#id_password").send_keys(password)
         self.submit(self.find("input[type=submit]"))
-        assert self.find_all("#user-tools"), "the login did not succeed"
+        self.find("#user-tools")  # only a logged-in page has it
 
 
 def staff_user(*codenames: str) -> Any:
