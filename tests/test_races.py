@@ -53,17 +53,11 @@ pytestmark = [
 
 ACTOR = Actor.command("race tests")
 
-# Known bugs, reported with their fixes (SECURITY.md, "Known issues"). Strict where the test
-# forces the window open (it fails every time until fixed: then drop the mark); not strict
-# where free-running threads hit the window most rounds but not necessarily every one.
-STALE_SNAPSHOT = (
-    "revocation._revoke_deferred: the first UPDATE's snapshot misses a refresh token committed while "
-    "it waited, the DELETE's later snapshot deletes that token's access token: ForeignKeyViolation"
-)
-UNCHECKED_LOCK = (
-    "DOT's _save_bearer_token re-reads the refresh token under a lock but never checks it is still live, "
-    "so a refresh validated before a revocation mints a new pair after it"
-)
+# Two bugs these tests found, now fixed: a revocation's UPDATE kept the snapshot it took
+# before waiting on a refresh in progress, so it missed the pair that refresh minted (fixed by
+# a locking read first, ``revocation._lock_live_refresh_tokens``); and DOT mints from a
+# refresh token it validated before the revocation (fixed by a check under the lock in
+# ``TokenAdminOAuth2Validator._save_bearer_token``).
 # Upper bound for any one thread; a deadlock PostgreSQL failed to break would show as a timeout.
 THREAD_TIMEOUT = 30
 
@@ -243,7 +237,6 @@ def assert_nothing_of_the_pair_works(
     assert inconsistent_refresh_tokens() == []
 
 
-@pytest.mark.xfail(strict=False, reason=f"{STALE_SNAPSHOT}; {UNCHECKED_LOCK}")
 @pytest.mark.parametrize("round_", range(6))
 def test_refresh_racing_se_de_authenticate_leaves_nothing_that_works(round_):
     user, app = UserFactory(), ApplicationFactory()
@@ -329,7 +322,6 @@ def deauthorize(user: Any, app: Any) -> Any:
     return revocation.deauthorize([(user, app)], surface="stackexchange", actor=ACTOR)
 
 
-@pytest.mark.xfail(strict=True, reason=STALE_SNAPSHOT)
 def test_de_authorization_waiting_on_a_refresh_in_progress_revokes_what_it_minted(monkeypatch):
     """Refresh holds the family's lock and has minted; de-authorize starts and waits; refresh commits.
 
@@ -375,7 +367,6 @@ def test_de_authorization_waiting_on_a_refresh_in_progress_revokes_what_it_minte
     )
 
 
-@pytest.mark.xfail(strict=True, reason=UNCHECKED_LOCK)
 def test_a_refresh_validated_before_a_de_authorization_mints_nothing_after_it(monkeypatch):
     """Refresh validates the refresh token; de-authorize runs and returns; then the refresh saves.
 

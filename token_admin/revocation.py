@@ -333,15 +333,29 @@ def _revoke(
     return Revocation(event, access_count, refresh_count, grant_count, selection)
 
 
-def _revoke_deferred(selected: Q, rt_condition: Q, now: Any, database: str) -> tuple[int, int]:
-    """Three statements, no ids read into Python (PostgreSQL, SQLite: deferred foreign keys).
+def _lock_live_refresh_tokens(rt_condition: Q) -> list[int]:
+    """Lock the live refresh tokens to revoke, in primary-key order; returns their ids.
 
-    The refresh tokens are marked first, keeping their link to the access token so the
-    delete can find each family's live access token; the links are cleared afterwards,
-    before the deferred foreign-key check at commit.
+    A refresh in progress holds its refresh token's row lock while it mints the next pair.
+    Waiting for it here, in a statement of its own, means the writes that follow take
+    their snapshot after it committed and so see the pair it minted (under READ COMMITTED
+    a statement that waited keeps its older snapshot and would miss it). The fixed order
+    keeps two overlapping revocations from deadlocking.
+    """
+    live = get_refresh_token_model().objects.filter(rt_condition, revoked__isnull=True)
+    return list(live.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
+def _revoke_deferred(selected: Q, rt_condition: Q, now: Any, database: str) -> tuple[int, int]:
+    """Four statements (PostgreSQL, SQLite: deferred foreign keys).
+
+    After the locking read, the refresh tokens are marked, keeping their link to the access
+    token so the delete can find each family's live access token; the links are cleared
+    afterwards, before the deferred foreign-key check at commit.
     """
     access_token_model = get_access_token_model()
     refresh_token_model = get_refresh_token_model()
+    _lock_live_refresh_tokens(rt_condition)
     refresh_count = refresh_token_model.objects.filter(rt_condition, revoked__isnull=True).update(
         revoked=now, updated=now
     )
@@ -356,13 +370,15 @@ def _revoke_by_ids(selected: Q, rt_condition: Q, now: Any, database: str) -> tup
     """Read the ids first, then write by id (MySQL, MariaDB: foreign keys checked at once)."""
     access_token_model = get_access_token_model()
     refresh_token_model = get_refresh_token_model()
-    live = refresh_token_model.objects.filter(rt_condition, revoked__isnull=True)
+    # Locking reads: they see the latest committed rows, not the transaction's snapshot.
+    refresh_ids = _lock_live_refresh_tokens(rt_condition)
+    live = refresh_token_model.objects.filter(pk__in=refresh_ids)
     doomed_ids = list(
-        access_token_model.objects.filter(selected | Q(pk__in=live.values("access_token_id"))).values_list(
-            "pk", flat=True
-        )
+        access_token_model.objects.filter(selected | Q(pk__in=live.values("access_token_id")))
+        .select_for_update()
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    refresh_ids = list(live.values_list("pk", flat=True))
     refresh_count = sum(
         refresh_token_model.objects.filter(pk__in=chunk, revoked__isnull=True).update(
             revoked=now, updated=now, access_token=None
