@@ -43,8 +43,11 @@ class Command(BaseCommand):
 
         staff = User.objects.create_superuser(STAFF_USERNAME, "admin@example.com", STAFF_PASSWORD)
         viewer = User.objects.create_user("viewer", "viewer@example.com", "viewer", is_staff=True)
+        # Sees tokens, sessions, devices and the audit trail; may revoke nothing.
         viewer.user_permissions.set(
-            Permission.objects.filter(content_type__app_label="token_admin", codename__startswith="view_")
+            Permission.objects.filter(
+                content_type__app_label__in=["token_admin", "oauth2_provider"], codename__startswith="view_"
+            )
         )
         users = {
             name: User.objects.create_user(
@@ -76,15 +79,16 @@ class Command(BaseCommand):
         )
         AppProfile.objects.create(application=api_client, end_user_api=True)
 
+        # Registered as DOT's dynamic client registration does: token_admin's receiver gives
+        # it its Device, named after the client.
         tablet_app = Application.objects.create(
-            name=f"{DEMO_PREFIX}Tablet client",
+            name=f"{DEMO_PREFIX}Alice's iPad",
             client_type=Application.CLIENT_PUBLIC,
             authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
             redirect_uris="http://127.0.0.1:8000/callback",
             registration_source="dcr",
             user=users["alice"],
         )
-        Device.objects.create(user=users["alice"], name="Alice's iPad", application=tablet_app)
         phone = Device.objects.create(user=users["bob"], name="Bob's phone", type=Device.Type.FINGER_PRINT)
 
         raw: dict[str, str] = {}
