@@ -38,7 +38,6 @@ from django.utils.translation import ngettext
 from oauth2_provider.models import (
     get_access_token_model,
     get_application_model,
-    get_grant_model,
     get_refresh_token_model,
 )
 from oauth2_provider.settings import oauth2_settings
@@ -93,64 +92,11 @@ def _safe(url: Callable[[], str]) -> str:
         return ""
 
 
-# --- what a revocation will touch, counted before anything changes ------------------------
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Conditions on access tokens, refresh tokens and grants, as the revocation service builds them."""
-
-    access_tokens: Q
-    refresh_tokens: Q | None = None
-    grants: Q | None = None
-
-
-@dataclass(frozen=True)
-class Counts:
-    access_tokens: int
-    refresh_tokens: int
-    grants: int
-
-
-def count_scope(scope: Scope) -> Counts:
-    """Count what ``revocation`` would revoke for ``scope``: three queries, nothing changed.
-
-    It follows the service's rules: the selected access tokens take their refresh-token
-    families along, and a live refresh token takes its access token along. A test checks
-    these counts against what the service then reports.
-    """
-    refresh_token_model = get_refresh_token_model()
-    selected_ids = queries.access_tokens().filter(scope.access_tokens).values("pk")
-    families = refresh_token_model.objects.filter(
-        access_token__in=selected_ids, token_family__isnull=False
-    ).values("token_family")
-    condition = Q(access_token__in=selected_ids) | Q(token_family__in=families)
-    if scope.refresh_tokens is not None:
-        condition |= scope.refresh_tokens
-    live_refresh_tokens = refresh_token_model.objects.filter(condition, revoked__isnull=True)
-    access_tokens = (
-        get_access_token_model()
-        .objects.filter(Q(pk__in=selected_ids) | Q(pk__in=live_refresh_tokens.values("access_token_id")))
-        .count()
-    )
-    grants = get_grant_model().objects.filter(scope.grants).count() if scope.grants is not None else 0
-    return Counts(access_tokens, live_refresh_tokens.count(), grants)
-
-
-def _session_scope(sessions: QuerySet[Session]) -> Scope:
+def _session_conditions(sessions: QuerySet[Session]) -> tuple[Q, Q]:
+    """Conditions on access tokens (lone ones) and refresh tokens (families) of these sessions."""
     lone = sessions.filter(access_token_checksum__isnull=False).values("access_token_checksum")
     families = sessions.filter(token_family__isnull=False).values("token_family")
-    return Scope(Q(token_checksum__in=lone), Q(token_family__in=families))
-
-
-def _device_scope(devices: Sequence[Device]) -> Scope:
-    scope = _session_scope(Session.objects.filter(device__in=[device.pk for device in devices]))
-    at_q, rt_q, grant_q = scope.access_tokens, scope.refresh_tokens or Q(pk__in=[]), Q(pk__in=[])
-    for device in devices:
-        if device.application_id is not None:
-            client = Q(user_id=device.user_id, application_id=device.application_id)
-            at_q, rt_q, grant_q = at_q | client, rt_q | client, grant_q | client
-    return Scope(at_q, rt_q, grant_q)
+    return Q(token_checksum__in=lone), Q(token_family__in=families)
 
 
 # --- list filters that never list every row of a big table -------------------------------
@@ -315,10 +261,10 @@ class DeviceFilter(admin.SimpleListFilter):
 
 class TokenDeviceFilter(DeviceFilter):
     def condition(self, devices: QuerySet[Device]) -> Q:
-        scope = _session_scope(Session.objects.filter(device__in=devices))
-        in_family = get_refresh_token_model().objects.filter(scope.refresh_tokens, access_token__isnull=False)
+        lone_tokens, families = _session_conditions(Session.objects.filter(device__in=devices))
+        in_family = get_refresh_token_model().objects.filter(families, access_token__isnull=False)
         return (
-            scope.access_tokens
+            lone_tokens
             | Q(pk__in=in_family.values("access_token_id"))
             | Q(application__token_admin_device__in=devices)
         )
@@ -349,9 +295,10 @@ class SessionFilter(admin.SimpleListFilter):
         if not self.value():
             return None
         # A value that is not a UUID gives None, which matches no session.
-        scope = _session_scope(Session.objects.filter(public_id=self._public_id()))  # type: ignore[misc]
-        in_family = get_refresh_token_model().objects.filter(scope.refresh_tokens, access_token__isnull=False)
-        return queryset.filter(scope.access_tokens | Q(pk__in=in_family.values("access_token_id")))
+        sessions = Session.objects.filter(public_id=self._public_id())  # type: ignore[misc]
+        lone_tokens, families = _session_conditions(sessions)
+        in_family = get_refresh_token_model().objects.filter(families, access_token__isnull=False)
+        return queryset.filter(lone_tokens | Q(pk__in=in_family.values("access_token_id")))
 
 
 class LiveSessionFilter(admin.SimpleListFilter):
@@ -437,16 +384,16 @@ class RevokeForm(forms.Form):
 
 @dataclass(frozen=True)
 class RevokeAction:
-    """One revoking admin action: what it will touch and which revocation function it calls.
+    """One revoking admin action and the revocation function it calls.
 
-    ``scope(queryset, user)`` gives the conditions to count; ``revoke(queryset, reason, user,
-    select_across)`` calls the revocation service.
+    ``revoke(queryset, reason, user, select_across, dry_run)`` calls the revocation service;
+    with ``dry_run`` the service counts what it would revoke, so the confirmation page shows
+    exactly what the confirmed action then does.
     """
 
     name: str
     title: StrOrPromise
-    scope: Callable[[QuerySet[Any], Any], Scope]
-    revoke: Callable[[QuerySet[Any], str, Any, bool], Revocation]
+    revoke: Callable[[QuerySet[Any], str, Any, bool, bool], Revocation]
     choose_user: bool = False
 
 
@@ -476,10 +423,10 @@ class RevocationAdminMixin:
             typed = request.POST.get("user", "").strip()
             # Revoke only what the page counted: a user typed after the counting is counted first.
             if not action.choose_user or typed == request.POST.get("counted_user", ""):
-                result = action.revoke(queryset, form.cleaned_data["reason"], user, select_across)
+                result = action.revoke(queryset, form.cleaned_data["reason"], user, select_across, False)
                 self.message_user(request, _success_message(result), messages.SUCCESS)  # type: ignore[attr-defined]
                 return None
-        counts = count_scope(action.scope(queryset, user))
+        counts = action.revoke(queryset, "", user, select_across, True)
         counted_user = request.POST.get("user", "").strip() if user is not None else ""
         return self._render_confirmation(request, queryset, action, form, counts, user, counted_user)
 
@@ -489,7 +436,7 @@ class RevocationAdminMixin:
         queryset: QuerySet[Any],
         action: RevokeAction,
         form: RevokeForm,
-        counts: Counts,
+        counts: Revocation,
         user: Any,
         counted_user: str,
     ) -> TemplateResponse:
@@ -550,10 +497,6 @@ def _success_message(result: Revocation) -> str:
 def _ids_or_queryset(queryset: QuerySet[Any], select_across: bool, field: str = "pk") -> Any:
     """The selected ids (so the audit event lists them), or the filtered queryset for "select all"."""
     return queryset if select_across else list(queryset.values_list(field, flat=True))
-
-
-def _pk_scope(queryset: QuerySet[Any], field: str) -> Q:
-    return Q(**{f"{field}__in": queryset.order_by().values("pk")})
 
 
 # --- access and refresh tokens (DOT's models, swappable) --------------------------------
@@ -638,9 +581,8 @@ class AccessTokenAdmin(RevocationAdminMixin, dot_admin.AccessTokenAdmin):
             RevokeAction(
                 name="revoke_selected_tokens",
                 title=_("Revoke access tokens"),
-                scope=lambda qs, user: Scope(_pk_scope(qs, "pk")),
-                revoke=lambda qs, reason, user, across: revocation.revoke_access_tokens(
-                    _ids_or_queryset(qs, across), surface=SURFACE, actor=actor, reason=reason
+                revoke=lambda qs, reason, user, across, dry_run: revocation.revoke_access_tokens(
+                    _ids_or_queryset(qs, across), surface=SURFACE, actor=actor, reason=reason, dry_run=dry_run
                 ),
             ),
         )
@@ -659,16 +601,11 @@ class AccessTokenAdmin(RevocationAdminMixin, dot_admin.AccessTokenAdmin):
                 qs.filter(user__isnull=False).order_by().values_list("user_id", "application_id").distinct()
             )
 
-        def scope(qs: QuerySet[Any], user: Any) -> Scope:
-            pairs = queries.user_pair_filter(pair_ids(qs))
-            # App tokens have no user to de-authorize: they are revoked themselves.
-            app_tokens = Q(pk__in=qs.filter(user__isnull=True).order_by().values("pk"))
-            return Scope(pairs | app_tokens, pairs, pairs)
-
-        def revoke(qs: QuerySet[Any], reason: str, user: Any, across: bool) -> Revocation:
+        def revoke(qs: QuerySet[Any], reason: str, user: Any, across: bool, dry_run: bool) -> Revocation:
             ids = pair_ids(qs)
             users = get_user_model()._default_manager.in_bulk({user_id for user_id, _ in ids})
             apps = get_application_model().objects.in_bulk({app_id for _, app_id in ids})
+            # App tokens have no user to de-authorize: they are revoked themselves.
             app_tokens = qs.filter(user__isnull=True).values_list("pk", flat=True)
             return revocation.deauthorize(
                 [(users[user_id], apps[app_id]) for user_id, app_id in ids],
@@ -676,6 +613,7 @@ class AccessTokenAdmin(RevocationAdminMixin, dot_admin.AccessTokenAdmin):
                 actor=actor,
                 reason=reason,
                 access_tokens=list(app_tokens),
+                dry_run=dry_run,
             )
 
         return self.run_revoke_action(
@@ -684,7 +622,6 @@ class AccessTokenAdmin(RevocationAdminMixin, dot_admin.AccessTokenAdmin):
             RevokeAction(
                 name="deauthorize_selected_tokens",
                 title=_("De-authorize apps for users"),
-                scope=scope,
                 revoke=revoke,
             ),
         )
@@ -779,25 +716,19 @@ class ApplicationAdmin(RevocationAdminMixin, dot_admin.ApplicationAdmin):
     def deauthorize_applications(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
         actor = Actor.staff(request.user)
 
-        def scope(qs: QuerySet[Any], user: Any) -> Scope:
-            condition = _pk_scope(qs, "application_id")
-            if user is not None:
-                condition &= Q(user_id=user.pk)
-            return Scope(condition, condition, condition)
-
         return self.run_revoke_action(
             request,
             queryset,
             RevokeAction(
                 name="deauthorize_applications",
                 title=_("De-authorize apps"),
-                scope=scope,
-                revoke=lambda qs, reason, user, across: revocation.revoke_applications(
+                revoke=lambda qs, reason, user, across, dry_run: revocation.revoke_applications(
                     list(qs.select_related(None).only("pk", "client_id")),
                     surface=SURFACE,
                     actor=actor,
                     user=user,
                     reason=reason,
+                    dry_run=dry_run,
                 ),
                 choose_user=True,
             ),
@@ -869,9 +800,12 @@ class SessionAdmin(RevocationAdminMixin, admin.ModelAdmin):
             RevokeAction(
                 name="revoke_selected_sessions",
                 title=_("Revoke sessions"),
-                scope=lambda qs, user: _session_scope(Session.objects.filter(_pk_scope(qs, "pk"))),
-                revoke=lambda qs, reason, user, across: revocation.revoke_sessions(
-                    qs.values_list("public_id", flat=True), surface=SURFACE, actor=actor, reason=reason
+                revoke=lambda qs, reason, user, across, dry_run: revocation.revoke_sessions(
+                    qs.values_list("public_id", flat=True),
+                    surface=SURFACE,
+                    actor=actor,
+                    reason=reason,
+                    dry_run=dry_run,
                 ),
             ),
         )
@@ -912,9 +846,8 @@ class DeviceAdmin(RevocationAdminMixin, admin.ModelAdmin):
             RevokeAction(
                 name="revoke_selected_devices",
                 title=_("Revoke devices"),
-                scope=lambda qs, user: _device_scope(list(qs)),
-                revoke=lambda qs, reason, user, across: revocation.revoke_devices(
-                    list(qs), surface=SURFACE, actor=actor, reason=reason
+                revoke=lambda qs, reason, user, across, dry_run: revocation.revoke_devices(
+                    list(qs), surface=SURFACE, actor=actor, reason=reason, dry_run=dry_run
                 ),
             ),
         )
@@ -1003,19 +936,18 @@ class UserTokensAdminMixin(RevocationAdminMixin):
     def revoke_all_user_tokens(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
         actor = Actor.staff(request.user)
 
-        def scope(qs: QuerySet[Any], user: Any) -> Scope:
-            owned = _pk_scope(qs, "user_id")
-            return Scope(owned, owned, owned)
-
         return self.run_revoke_action(
             request,
             queryset,
             RevokeAction(
                 name="revoke_all_user_tokens",
                 title=_("Revoke all tokens of users"),
-                scope=scope,
-                revoke=lambda qs, reason, user, across: revocation.revoke_user_tokens(
-                    list(qs.select_related(None).only("pk")), surface=SURFACE, actor=actor, reason=reason
+                revoke=lambda qs, reason, user, across, dry_run: revocation.revoke_user_tokens(
+                    list(qs.select_related(None).only("pk")),
+                    surface=SURFACE,
+                    actor=actor,
+                    reason=reason,
+                    dry_run=dry_run,
                 ),
             ),
         )
