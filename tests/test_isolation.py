@@ -119,7 +119,7 @@ def test_adn_app_tokens_list_only_their_own_apps_user_tokens(client, world, app_
     assert {item["pagination_id"] for item in listed.json()["data"]} == expected_ids
     assert {item["client_id"] for item in listed.json()["data"]} == {world.apps[app_name].client_id}
     assert world.apps[other].client_id not in listed.content.decode()
-    assert user_ids.json()["data"] == sorted(str(user.pk) for user in world.users.values())
+    assert user_ids.json()["data"] == [str(pk) for pk in sorted(user.pk for user in world.users.values())]
     assert_reveals_none(listed, world.secrets_except())
     assert world.live() == set(world.access)
 
