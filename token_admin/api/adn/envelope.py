@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.signals import got_request_exception
 from django.http import Http404
 from rest_framework import exceptions
-from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import BaseParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -128,19 +126,3 @@ class ADNRenderer(JSONRenderer):
         if request is not None and PRETTY_HEADER in request.headers:
             return super().render(data, accepted_media_type, {**context, "indent": 4}) + b"\n"
         return super().render(data, accepted_media_type, context)
-
-
-class AlwaysJSON(BaseContentNegotiation):
-    """The API speaks one format: an ``Accept`` header never turns a response into a 406."""
-
-    def select_parser(self, request: Any, parsers: Iterable[BaseParser]) -> BaseParser | None:
-        for parser in parsers:
-            if request.content_type.partition(";")[0].strip() == parser.media_type:
-                return parser
-        return None
-
-    def select_renderer(
-        self, request: Any, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
-    ) -> tuple[BaseRenderer, str]:
-        renderer = next(iter(renderers))
-        return renderer, renderer.media_type

@@ -16,10 +16,11 @@ from token_admin.conf import conf
 from token_admin.ratelimit import Window, hit
 from token_admin.revocation import Actor, revoke_access_tokens
 
+from ..negotiation import JSONOnly
 from ..openapi import OpenApiResponse, extend_schema, view_schema
 from . import schema as docs
 from .authentication import ADNTokenAuthentication
-from .envelope import PRETTY_HEADER, ADNError, ADNRenderer, AlwaysJSON, envelope, exception_handler
+from .envelope import PRETTY_HEADER, ADNError, ADNRenderer, envelope, exception_handler
 from .pagination import paginate, parse_params
 from .serializers import token_object, token_scopes
 
@@ -32,7 +33,7 @@ class ADNView(APIView):
     throttle_classes: list[Any] = []
     renderer_classes = [ADNRenderer]
     parser_classes = [FormParser, MultiPartParser]
-    content_negotiation_class = AlwaysJSON
+    content_negotiation_class = JSONOnly
     # OPTIONS is not part of the API (CORS preflights are the CORS middleware's business):
     # it gets a 405 like any other method an endpoint lacks.
     http_method_names = ["get", "post", "put", "patch", "delete", "head"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -13,9 +12,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBase
 from rest_framework import exceptions
-from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import BaseParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,6 +21,7 @@ from ...conf import conf
 from ...models import Device, Session
 from ...queries import end_user_sessions
 from ...revocation import Actor, Surface, revoke_sessions
+from ..negotiation import JSONOnly
 from ..openapi import extend_schema, view_schema
 from . import schema as docs
 from .authentication import APIClientAuthentication, IsEndUserAPIClient
@@ -45,19 +43,6 @@ NOT_FOUND = {"code": "not_found", "message": "There is no such resource in the e
 SERVER_ERROR = {"code": "server_error", "message": "The server could not handle the request."}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-class JSONOnly(BaseContentNegotiation):
-    """JSON whatever the ``Accept`` header asks for: the API has one format, never a 406."""
-
-    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
-        return next(iter(parsers), None)
-
-    def select_renderer(
-        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
-    ) -> tuple[BaseRenderer, str]:
-        renderer = next(iter(renderers))
-        return renderer, renderer.media_type
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
 from django.utils.cache import add_never_cache_headers
-from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import BaseParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
@@ -27,6 +24,7 @@ from token_admin.conf import conf
 from token_admin.models import RevocationEvent
 from token_admin.revocation import Actor
 
+from ..negotiation import JSONOnly
 from ..openapi import extend_schema, view_schema
 from . import errors
 from . import schema as docs
@@ -40,19 +38,6 @@ MAX_PAGESIZE = 100
 FILTERS = ("default", "withbody", "none", "total")
 # Whole numbers only ("+1", " 1" and "1.0" are bad); ten digits keep int() cheap.
 NUMBER = re.compile(r"[0-9]{1,10}")
-
-
-class JSONOnly(BaseContentNegotiation):
-    """Always JSON, whatever ``Accept`` or ``?format=`` says: the API has one format."""
-
-    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
-        return next(iter(parsers), None)
-
-    def select_renderer(
-        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
-    ) -> tuple[BaseRenderer, str]:
-        renderer = next(iter(renderers))
-        return renderer, renderer.media_type
 
 
 @dataclass(frozen=True)
