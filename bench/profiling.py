@@ -25,7 +25,7 @@ os.environ.setdefault("BENCH_DB_NAME", "bench_token_admin_profile")
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 
 
-SERVICE_CALLS = ("revoke_app", "revoke_900")
+SERVICE_CALLS = ("revoke_app", "revoke_900", "admin_page")
 
 
 def explain_service_call(name: str, seeded: object, scale: float) -> None:
@@ -41,6 +41,9 @@ def explain_service_call(name: str, seeded: object, scale: float) -> None:
     from bench import seed
     from token_admin.revocation import Actor, revoke_access_tokens, revoke_applications
 
+    if name == "admin_page":
+        explain_admin_page(seeded)
+        return
     if name == "revoke_app":
         count = max(1_000, int(100_000 * scale))
         application = seed.seed_app_tokens(seeded, kind="bulk", name="Bulk app", count=count)
@@ -81,6 +84,41 @@ def explain_service_call(name: str, seeded: object, scale: float) -> None:
                     print(f"        {line}")
         finally:
             cursor.execute("ROLLBACK")
+
+
+def explain_admin_page(seeded: object) -> None:
+    """token_admin's confirmation page for 900 selected tokens: its queries, timed and explained."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from oauth2_provider.models import get_access_token_model
+
+    from bench import seed
+
+    application = seed.seed_app_tokens(seeded, kind="adp", name="Admin page app", count=900)
+    ids = [
+        str(pk)
+        for pk in get_access_token_model()
+        .objects.filter(application=application)
+        .values_list("pk", flat=True)
+    ]
+    client = Client()
+    client.force_login(seeded.admin_user)  # type: ignore[attr-defined]
+    data = {"action": "revoke_selected_tokens", "_selected_action": ids, "index": "0"}
+    client.post("/admin/oauth2_provider/accesstoken/", data)  # warm-up
+    start = time.perf_counter()
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post("/admin/oauth2_provider/accesstoken/", data)
+    elapsed = time.perf_counter() - start
+    print(f"\n=== admin_page: HTTP {response.status_code} in {elapsed * 1000:.0f} ms")
+    with connection.cursor() as cursor:
+        for query in captured.captured_queries:
+            sql = query["sql"]
+            print(f"    [{float(query['time']) * 1000:.0f} ms] SQL: {sql[:900]}")
+            if sql.startswith("SELECT"):
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+                for (line,) in cursor.fetchall():
+                    print(f"        {line}")
 
 
 class _Rollback(Exception):
