@@ -102,13 +102,15 @@ def throughput(srv: server.Server, seeded: Seeded, *, seconds: int, reps: int, c
     for rep in range(reps):
         order = ["floor", "adn"] if rep % 2 == 0 else ["adn", "floor"]
         for name in order:
-            result = server.wrk(srv, paths[name], tokens, seconds=seconds, connections=connections)
+            generate = server.wrk if server.have_wrk() else server.python_load
+            result = generate(srv, paths[name], tokens, seconds=seconds, connections=connections)
             if result.errors:
                 raise RuntimeError(f"wrk {paths[name]}: {result.errors} errors of {result.requests}")
             rates[name].append(result.requests_per_second)
     adn, floor = statistics.median(rates["adn"]), statistics.median(rates["floor"])
     note = (
-        f"wrk -c{connections} {seconds}s x{reps} each, alternated; "
+        f"{'wrk' if server.have_wrk() else 'Python client (no wrk)'} -c{connections} {seconds}s "
+        f"x{reps} each, alternated; "
         f"adn {', '.join(f'{r:.0f}' for r in rates['adn'])}; "
         f"floor {', '.join(f'{r:.0f}' for r in rates['floor'])}"
     )

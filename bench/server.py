@@ -115,7 +115,8 @@ class WrkResult:
 
 
 def have_wrk() -> bool:
-    return shutil.which("wrk") is not None
+    """wrk is on the PATH (and not turned off with ``BENCH_NO_WRK=1``)."""
+    return shutil.which("wrk") is not None and os.environ.get("BENCH_NO_WRK") != "1"
 
 
 def wrk(
@@ -178,6 +179,49 @@ def _parse_wrk(output: str) -> WrkResult:
     if p50:
         latency = float(p50.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[p50.group(2)]
     return WrkResult(rps, total, errors, latency)
+
+
+def python_load(
+    server: Server, path: str, bearer_tokens: Sequence[str], *, seconds: int, connections: int
+) -> WrkResult:
+    """The fallback when wrk is missing: ``connections`` threads, each one request at a time.
+
+    Bounded by ``seconds`` and by 200,000 requests in all. Slower than wrk at generating load,
+    but enough for a server that answers a few hundred requests a second on two cores.
+    """
+    import threading
+
+    deadline = time.monotonic() + seconds
+    lock = threading.Lock()
+    counts = {"done": 0, "errors": 0}
+    latencies: list[float] = []
+
+    def worker(offset: int) -> None:
+        index = offset
+        while time.monotonic() < deadline and counts["done"] < 200_000:
+            token = bearer_tokens[index % len(bearer_tokens)]
+            index += connections
+            start = time.perf_counter()
+            try:
+                status, _ = request(server.port, "GET", path, {"Authorization": f"Bearer {token}"})
+            except OSError:
+                status = 0
+            elapsed = (time.perf_counter() - start) * 1000
+            with lock:
+                counts["done"] += 1
+                latencies.append(elapsed)
+                if status != 200:
+                    counts["errors"] += 1
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(offset,), daemon=True) for offset in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds + 60)
+    elapsed = time.monotonic() - started
+    p50 = statistics.median(latencies) if latencies else None
+    return WrkResult(counts["done"] / elapsed, counts["done"], counts["errors"], p50)
 
 
 # --- a sequential Python client, for latency ------------------------------------------------
