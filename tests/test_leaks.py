@@ -87,13 +87,6 @@ def session_hook_fails(settings: Any) -> None:
     settings.TOKEN_ADMIN = {"SESSION_TYPE_HOOK": raising}
 
 
-# Known issue, reported with its fix (SECURITY.md, "Known issues"): drop the mark once fixed.
-ADN_500_REPORT = (
-    "an App.net-style 500 is logged by django.request with the request: mail_admins' report shows the "
-    "full URL and GET data, so a token passed as ?access_token= reaches the admins' mailboxes"
-)
-
-
 @dataclass(frozen=True)
 class Call:
     method: str
@@ -132,11 +125,8 @@ CALLS = {
     ),
     "adn unknown path": Call("get", lambda s: f"/stream/0/nowhere?access_token={s.access.raw_token}", 404),
     "adn delete": Call("delete", lambda s: f"/stream/0/token?access_token={s.spare.raw_token}", 200),
-    "adn server error, token in query": pytest.param(
-        Call(
-            "get", lambda s: f"/stream/0/token?access_token={s.access.raw_token}", 500, setup=adn_hook_fails
-        ),
-        marks=pytest.mark.xfail(strict=True, reason=ADN_500_REPORT),
+    "adn server error, token in query": Call(
+        "get", lambda s: f"/stream/0/token?access_token={s.access.raw_token}", 500, setup=adn_hook_fails
     ),
     "adn server error, token in header": Call(
         "get", lambda s: "/stream/0/token", 500, bearer("access"), setup=adn_hook_fails

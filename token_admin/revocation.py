@@ -23,7 +23,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connections, router, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.signals import post_delete, pre_delete
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
@@ -347,7 +347,7 @@ def _lock_live_refresh_tokens(rt_condition: Q) -> list[int]:
 
 
 def _revoke_deferred(selected: Q, rt_condition: Q, now: Any, database: str) -> tuple[int, int]:
-    """Four statements (PostgreSQL, SQLite: deferred foreign keys).
+    """Five statements (PostgreSQL, SQLite: deferred foreign keys).
 
     After the locking read, the refresh tokens are marked, keeping their link to the access
     token so the delete can find each family's live access token; the links are cleared
@@ -362,6 +362,13 @@ def _revoke_deferred(selected: Q, rt_condition: Q, now: Any, database: str) -> t
     marked = refresh_token_model.objects.filter(rt_condition, revoked=now, access_token__isnull=False)
     doomed = access_token_model.objects.filter(selected | Q(pk__in=marked.values("access_token_id")))
     access_count = _delete_access_tokens(doomed, database)
+    # A sign-in that committed after the UPDATE's snapshot but before the DELETE's lost its
+    # access token just now: revoke its refresh token too, so none points at nothing.
+    refresh_count += (
+        refresh_token_model.objects.filter(rt_condition, revoked__isnull=True, access_token__isnull=False)
+        .exclude(Exists(access_token_model.objects.filter(pk=OuterRef("access_token_id"))))
+        .update(revoked=now, updated=now)
+    )
     marked.update(access_token=None)
     return access_count, refresh_count
 

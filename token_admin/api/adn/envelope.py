@@ -6,7 +6,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.signals import got_request_exception
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
@@ -103,13 +102,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         if status == 400:
             slug = "bad-request"
     else:
-        # An unexpected error: log it and tell Django's listeners (error reporters, the test
-        # client) as Django's own handler would, but still answer in the envelope.
-        logger.exception("Unhandled error in an App.net-style view", exc_info=exc)
-        got_request_exception.send(sender=None, request=context["request"]._request)
+        # An unexpected error: log it, with the path but never the query string or headers,
+        # which may carry the caller's token (``?access_token=``). Django's own request log
+        # and error reporters would copy the whole request (mail_admins shows the URL and
+        # GET data), so the response is marked as logged and they are not told.
+        request = context["request"]
+        logger.exception("Unhandled error in an App.net-style view: %s %s", request.method, request.path)
         status, message, slug, headers = 500, "Internal server error.", None, {}
     set_rollback()
-    return Response(error_body(status, message, slug), status=status, headers=headers)
+    response = Response(error_body(status, message, slug), status=status, headers=headers)
+    if status >= 500:
+        response._has_been_logged = True  # type: ignore[attr-defined]  # Django: logged already
+    return response
 
 
 class ADNRenderer(JSONRenderer):
