@@ -248,22 +248,22 @@ def revoke_devices(
 # --- the one implementation --------------------------------------------------------------
 
 
-def _session_tokens(sessions: QuerySet[Session]) -> tuple[list[int], Q]:
-    """The ids of these sessions' lone access tokens (one query), and their families' condition."""
+def _session_tokens(sessions: QuerySet[Session]) -> tuple[list[int], list[UUID]]:
+    """The ids of these sessions' lone access tokens and their refresh-token families (two queries)."""
     lone_checksums = sessions.filter(access_token_checksum__isnull=False).values("access_token_checksum")
     token_ids = list(
         get_access_token_model()
         .objects.filter(token_checksum__in=lone_checksums)
         .values_list("pk", flat=True)
     )
-    families = Q(token_family__in=sessions.filter(token_family__isnull=False).values("token_family"))
-    return token_ids, families
+    families = sessions.filter(token_family__isnull=False).values_list("token_family", flat=True)
+    return token_ids, [family for family in families if family is not None]
 
 
 def _revoke(
     *,
     token_ids: Sequence[int] = (),
-    families: Q | None = None,
+    families: Sequence[UUID] = (),
     owned: Q | None = None,
     selection: dict[str, Any],
     surface: str,
@@ -274,35 +274,38 @@ def _revoke(
     access_token_model = get_access_token_model()
     refresh_token_model = get_refresh_token_model()
     database = router.db_for_write(access_token_model)
-    nothing = Q(pk__in=[])
+    token_ids = sorted(set(token_ids))
 
     # DOT's registration tokens manage a client, not a session: never revoked from here.
     not_registration = ~Q(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
-    selected = (Q(pk__in=list(token_ids)) | (owned or nothing)) & not_registration
-    # Refresh tokens to revoke. Every part stays true of the same rows after the access
-    # tokens are deleted (it names ids, or columns of the refresh token itself), so the
-    # statements after the delete still find them. A named access token takes its whole
-    # refresh-token family with it.
-    named_families = refresh_token_model.objects.filter(
-        access_token__in=list(token_ids), token_family__isnull=False
-    ).values("token_family")
-    rt_condition = Q(access_token__in=list(token_ids)) | Q(token_family__in=named_families)
-    rt_condition |= (families or nothing) | (owned or nothing)
+    # A named access token takes its whole refresh-token family with it.
+    named_families = list(
+        refresh_token_model.objects.filter(access_token__in=token_ids, token_family__isnull=False)
+        .values_list("token_family", flat=True)
+        .distinct()
+    )
+    # Which refresh tokens go: every part names ids or columns of the refresh token itself,
+    # each with an index of its own, so the database combines index scans instead of reading
+    # the whole table; and the condition stays true of the same rows after the delete.
+    rt_condition = Q(access_token__in=token_ids) | Q(token_family__in=sorted({*named_families, *families}))
+    if owned is not None:
+        rt_condition |= owned
     grants = get_grant_model().objects.filter(owned) if owned is not None else None
 
     if dry_run:
-        # The same selection, counted: three COUNTs, nothing written, no event, no signal.
+        # The same selection, counted: four COUNTs, nothing written, no event, no signal.
+        named = access_token_model.objects.filter(Q(pk__in=token_ids) | (owned or Q(pk__in=[])))
+        named = named.filter(not_registration)
         live = refresh_token_model.objects.filter(rt_condition, revoked__isnull=True)
-        doomed = access_token_model.objects.filter(selected | Q(pk__in=live.values("access_token_id")))
+        bound = access_token_model.objects.filter(pk__in=live.values("access_token_id")).exclude(
+            pk__in=named.values("pk")
+        )
         grant_count = grants.count() if grants is not None else 0
-        return Revocation(None, doomed.count(), live.count(), grant_count, selection)
+        return Revocation(None, named.count() + bound.count(), live.count(), grant_count, selection)
 
     with transaction.atomic(using=database):
         now = timezone.now()
-        if connections[database].features.can_defer_constraint_checks:
-            access_count, refresh_count = _revoke_deferred(selected, rt_condition, now, database)
-        else:
-            access_count, refresh_count = _revoke_by_ids(selected, rt_condition, now, database)
+        access_count, refresh_count = _revoke_rows(token_ids, owned, rt_condition, now, database)
         grant_count = 0
         if grants is not None:
             # Count grants only, not rows a swapped grant model cascades to.
@@ -333,69 +336,59 @@ def _revoke(
     return Revocation(event, access_count, refresh_count, grant_count, selection)
 
 
-def _lock_live_refresh_tokens(rt_condition: Q) -> list[int]:
-    """Lock the live refresh tokens to revoke, in primary-key order; returns their ids.
+def _revoke_rows(
+    token_ids: list[int], owned: Q | None, rt_condition: Q, now: Any, database: str
+) -> tuple[int, int]:
+    """Revoke the refresh tokens and delete the access tokens; returns (access, refresh) counts.
 
-    A refresh in progress holds its refresh token's row lock while it mints the next pair.
-    Waiting for it here, in a statement of its own, means the writes that follow take
-    their snapshot after it committed and so see the pair it minted (under READ COMMITTED
-    a statement that waited keeps its older snapshot and would miss it). The fixed order
-    keeps two overlapping revocations from deadlocking.
-    """
-    live = get_refresh_token_model().objects.filter(rt_condition, revoked__isnull=True)
-    return list(live.select_for_update().order_by("pk").values_list("pk", flat=True))
+    1. A locking read of the live refresh tokens, in primary-key order. A refresh in
+       progress holds its refresh token's row lock while it mints the next pair: waiting
+       for it here, in a statement of its own, means the writes below see the pair it
+       minted (under READ COMMITTED a statement that waited keeps its older snapshot). The
+       fixed order keeps overlapping revocations from deadlocking. It also reads each
+       refresh token's access token, so nothing below has to look the link up again.
+    2. The refresh tokens are revoked and unlinked in one write per row.
+    3. The access tokens are deleted: those named or owned, and those the refresh tokens
+       were bound to.
+    4. Where foreign keys are checked at commit (PostgreSQL, SQLite), a sign-in that
+       committed after the locking read may have lost its access token to step 3: its
+       refresh token is revoked too, so none is left pointing at nothing. (MySQL and
+       MariaDB check at once; their locking read also locks the gaps a new row would go
+       into, so such a sign-in waits for this transaction instead.)
 
-
-def _revoke_deferred(selected: Q, rt_condition: Q, now: Any, database: str) -> tuple[int, int]:
-    """Five statements (PostgreSQL, SQLite: deferred foreign keys).
-
-    After the locking read, the refresh tokens are marked, keeping their link to the access
-    token so the delete can find each family's live access token; the links are cleared
-    afterwards, before the deferred foreign-key check at commit.
+    Statements by id run in chunks of ``ID_CHUNK_SIZE``: a fixed number up to that many rows.
     """
     access_token_model = get_access_token_model()
     refresh_token_model = get_refresh_token_model()
-    _lock_live_refresh_tokens(rt_condition)
-    refresh_count = refresh_token_model.objects.filter(rt_condition, revoked__isnull=True).update(
-        revoked=now, updated=now
-    )
-    marked = refresh_token_model.objects.filter(rt_condition, revoked=now, access_token__isnull=False)
-    doomed = access_token_model.objects.filter(selected | Q(pk__in=marked.values("access_token_id")))
-    access_count = _delete_access_tokens(doomed, database)
-    # A sign-in that committed after the UPDATE's snapshot but before the DELETE's lost its
-    # access token just now: revoke its refresh token too, so none points at nothing.
-    refresh_count += (
-        refresh_token_model.objects.filter(rt_condition, revoked__isnull=True, access_token__isnull=False)
-        .exclude(Exists(access_token_model.objects.filter(pk=OuterRef("access_token_id"))))
-        .update(revoked=now, updated=now)
-    )
-    marked.update(access_token=None)
-    return access_count, refresh_count
+    not_registration = ~Q(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
 
-
-def _revoke_by_ids(selected: Q, rt_condition: Q, now: Any, database: str) -> tuple[int, int]:
-    """Read the ids first, then write by id (MySQL, MariaDB: foreign keys checked at once)."""
-    access_token_model = get_access_token_model()
-    refresh_token_model = get_refresh_token_model()
-    # Locking reads: they see the latest committed rows, not the transaction's snapshot.
-    refresh_ids = _lock_live_refresh_tokens(rt_condition)
-    live = refresh_token_model.objects.filter(pk__in=refresh_ids)
-    doomed_ids = list(
-        access_token_model.objects.filter(selected | Q(pk__in=live.values("access_token_id")))
+    locked = list(
+        refresh_token_model.objects.filter(rt_condition, revoked__isnull=True)
         .select_for_update()
         .order_by("pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", "access_token_id")
     )
     refresh_count = sum(
-        refresh_token_model.objects.filter(pk__in=chunk, revoked__isnull=True).update(
-            revoked=now, updated=now, access_token=None
+        refresh_token_model.objects.filter(pk__in=chunk).update(revoked=now, updated=now, access_token=None)
+        for chunk in _chunks([pk for pk, _ in locked])
+    )
+
+    access_count = 0
+    if owned is not None:
+        access_count += _delete_access_tokens(
+            access_token_model.objects.filter(owned, not_registration), database
         )
-        for chunk in _chunks(refresh_ids)
-    )
-    access_count = sum(
-        _delete_access_tokens(access_token_model.objects.filter(pk__in=chunk), database)
-        for chunk in _chunks(doomed_ids)
-    )
+    bound = [access_token_id for _, access_token_id in locked if access_token_id is not None]
+    for chunk in _chunks(sorted({*token_ids, *bound})):
+        access_count += _delete_access_tokens(
+            access_token_model.objects.filter(not_registration, pk__in=chunk), database
+        )
+
+    if connections[database].features.can_defer_constraint_checks:
+        gone = ~Exists(access_token_model.objects.filter(pk=OuterRef("access_token_id")))
+        refresh_count += refresh_token_model.objects.filter(
+            rt_condition, gone, revoked__isnull=True, access_token__isnull=False
+        ).update(revoked=now, updated=now, access_token=None)
     return access_count, refresh_count
 
 
