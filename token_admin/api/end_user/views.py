@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from ...conf import conf
 from ...models import Device, Session
-from ...queries import end_user_sessions
+from ...queries import ListedSession, end_user_sessions
 from ...revocation import Actor, Surface, revoke_sessions
 from ..negotiation import JSONOnly
 from ..openapi import extend_schema, view_schema
@@ -143,17 +143,18 @@ def session_type(session: Session, device: Device | None) -> str:
     return Device.Type.DEFAULT.value
 
 
-def token_entry(session: Any) -> dict[str, Any]:
-    """One entry of ``tokens``, for a session annotated by ``queries.end_user_sessions``."""
+def token_entry(listed: ListedSession) -> dict[str, Any]:
+    """One entry of ``tokens``, for a session as ``queries.end_user_sessions`` lists it."""
+    session = listed.session
     entry: dict[str, Any] = {"id": str(session.public_id), "client_name": session.application.name}
     device = session_device(session)
     if device is not None and device.name:
         entry["device_name"] = device.name
     entry["created_at"] = epoch_millis(session.created_at)
-    entry["scopes"] = (session.token_scope or "").split()
+    entry["scopes"] = listed.token_scope.split()
     entry["type"] = session_type(session, device)
     entry["refresh_token_issued"] = session.token_family is not None
-    entry["expired"] = bool(session.token_expired)
+    entry["expired"] = listed.token_expired
     return entry
 
 
