@@ -655,3 +655,29 @@ def test_the_revocation_service_is_called_once_per_request(client, monkeypatch):
     se_get(client, "invalidate", [token.raw_token for token in tokens])
 
     assert calls == [(sorted(token.pk for token in tokens), "stackexchange", Actor)]
+
+
+def test_with_registered_keys_an_unknown_key_is_refused_and_counted_against_the_ip(client, settings):
+    settings.TOKEN_ADMIN = {"SE_KEYS": ["registered"], "SE_QUOTA_MAX": 2}
+    token = AccessTokenFactory()
+
+    refused = client.get(f"/2.2/access-tokens/{token.raw_token}", {"key": "made-up"})
+    assert refused.status_code == 400
+    assert refused.json() == {"error_id": 400, "error_name": "bad_parameter", "error_message": "key"}
+
+    # The made-up key used one of the IP's two requests.
+    anonymous = client.get(f"/2.2/access-tokens/{token.raw_token}")
+    assert anonymous.json()["quota_remaining"] == 0
+    assert anonymous.json()["quota_max"] == 2
+
+    keyed = client.get(f"/2.2/access-tokens/{token.raw_token}", {"key": "registered"})
+    assert keyed.status_code == 200
+    assert (keyed.json()["quota_max"], keyed.json()["quota_remaining"]) == (10000, 9999)
+
+
+def test_without_registered_keys_any_key_has_its_own_quota(client, settings):
+    settings.TOKEN_ADMIN = {"SE_QUOTA_MAX_WITH_KEY": 5}
+    token = AccessTokenFactory()
+    response = client.get(f"/2.2/access-tokens/{token.raw_token}", {"key": "anything"})
+    assert response.status_code == 200
+    assert (response.json()["quota_max"], response.json()["quota_remaining"]) == (5, 4)

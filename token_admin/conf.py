@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "SE_QUOTA_MAX": 300,
     "SE_QUOTA_MAX_WITH_KEY": 10000,
     "SE_QUOTA_PERIOD": 86400,
+    "SE_KEYS": None,
     "END_USER_SECRET_CACHE_SECONDS": 300,
     "SESSION_TYPE_HOOK": None,
 }
@@ -80,6 +81,16 @@ class Settings:
     def SE_QUOTA_PERIOD(self) -> int:
         """Stack Exchange style: length of the quota window, in seconds (a day)."""
         return int(self._get("SE_QUOTA_PERIOD"))
+
+    @property
+    def SE_KEYS(self) -> frozenset[str] | None:
+        """Stack Exchange style: the registered ``key`` values, or None to take any key.
+
+        With a set, an unregistered key is refused (``bad_parameter`` "key") and counted
+        against the caller's IP, so inventing keys cannot escape the IP quota.
+        """
+        keys = self._get("SE_KEYS")
+        return None if keys is None else frozenset(keys)
 
     @property
     def END_USER_SECRET_CACHE_SECONDS(self) -> int:

@@ -121,13 +121,17 @@ class StackExchangeView(APIView):
         super().initial(request, *args, **kwargs)
         # Every request counts, errors included, as on the real API.
         key = request.query_params.get("key")
-        if key:
+        registered = conf.SE_KEYS
+        known_key = bool(key) and (registered is None or key in registered)
+        if known_key:
             identity, limit = f"key:{key}", conf.SE_QUOTA_MAX_WITH_KEY
         else:
             identity, limit = f"ip:{request.META.get('REMOTE_ADDR', '')}", conf.SE_QUOTA_MAX
         self.quota = ratelimit.hit("se", identity, limit=limit, period=conf.SE_QUOTA_PERIOD)
         if self.quota.exceeded:
             raise errors.throttle_violation(self.quota.reset_in)
+        if key and not known_key:
+            raise errors.bad_parameter("key")
         if "callback" in request.query_params:
             # JSONP would let any web page read a caller's tokens.
             raise errors.bad_parameter("callback")
