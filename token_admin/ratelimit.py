@@ -1,7 +1,7 @@
 """Fixed-window counters in Django's cache, shared by every server process using that cache.
 
 Used for the App.net-style rate limit (per token) and the Stack Exchange-style quota
-(per IP or key). ``cache.add`` + ``cache.incr`` are atomic on Redis and memcached, so two
+(per IP or key). ``cache.incr`` and ``cache.add`` are atomic on Redis and memcached, so two
 processes never both see the same count.
 """
 
@@ -40,11 +40,10 @@ def hit(scope: str, identity: str, *, limit: int, period: int, now: float | None
     digest = hashlib.sha256(identity.encode()).hexdigest()[:32]
     key = f"token_admin:{scope}:{digest}:{window_start}"
     cache = caches[conf.CACHE_ALIAS]
-    cache.add(key, 0, timeout=period + 1)
+    # One round trip in the common case: the window's counter exists already.
     try:
         used = cache.incr(key)
-    except ValueError:  # the key expired between add() and incr()
-        cache.add(key, 1, timeout=period + 1)
-        used = 1
+    except ValueError:  # the first request of the window (or the counter just expired)
+        used = 1 if cache.add(key, 1, timeout=period + 1) else cache.incr(key)
     reset_in = max(1, math.ceil(window_start + period - now))
     return Window(limit=limit, used=used, reset_in=reset_in)
