@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
@@ -386,14 +387,14 @@ class RevokeForm(forms.Form):
 class RevokeAction:
     """One revoking admin action and the revocation function it calls.
 
-    ``revoke(queryset, reason, user, select_across, dry_run)`` calls the revocation service;
-    with ``dry_run`` the service counts what it would revoke, so the confirmation page shows
-    exactly what the confirmed action then does.
+    ``select(queryset, user, select_across)`` gives the revocation function with what it
+    revokes bound in; the mixin calls it with the surface, the staff actor, the reason, and
+    first with ``dry_run`` so the confirmation page counts exactly what the action then does.
     """
 
     name: str
     title: StrOrPromise
-    revoke: Callable[[QuerySet[Any], str, Any, bool, bool], Revocation]
+    select: Callable[[QuerySet[Any], Any, bool], Callable[..., Revocation]]
     choose_user: bool = False
 
 
@@ -423,10 +424,14 @@ class RevocationAdminMixin:
             typed = request.POST.get("user", "").strip()
             # Revoke only what the page counted: a user typed after the counting is counted first.
             if not action.choose_user or typed == request.POST.get("counted_user", ""):
-                result = action.revoke(queryset, form.cleaned_data["reason"], user, select_across, False)
+                revoke = action.select(queryset, user, select_across)
+                result = revoke(
+                    surface=SURFACE, actor=Actor.staff(request.user), reason=form.cleaned_data["reason"]
+                )
                 self.message_user(request, _success_message(result), messages.SUCCESS)  # type: ignore[attr-defined]
                 return None
-        counts = action.revoke(queryset, "", user, select_across, True)
+        preview = action.select(queryset, user, select_across)
+        counts = preview(surface=SURFACE, actor=Actor.staff(request.user), dry_run=True)
         counted_user = request.POST.get("user", "").strip() if user is not None else ""
         return self._render_confirmation(request, queryset, action, form, counts, user, counted_user)
 
@@ -574,15 +579,14 @@ class AccessTokenAdmin(RevocationAdminMixin, dot_admin.AccessTokenAdmin):
         description=_("Revoke selected access tokens (with their sessions)"), permissions=["revoke_tokens"]
     )
     def revoke_selected_tokens(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
-        actor = Actor.staff(request.user)
         return self.run_revoke_action(
             request,
             queryset,
             RevokeAction(
                 name="revoke_selected_tokens",
                 title=_("Revoke access tokens"),
-                revoke=lambda qs, reason, user, across, dry_run: revocation.revoke_access_tokens(
-                    _ids_or_queryset(qs, across), surface=SURFACE, actor=actor, reason=reason, dry_run=dry_run
+                select=lambda qs, user, across: partial(
+                    revocation.revoke_access_tokens, _ids_or_queryset(qs, across)
                 ),
             ),
         )
@@ -594,26 +598,21 @@ class AccessTokenAdmin(RevocationAdminMixin, dot_admin.AccessTokenAdmin):
     def deauthorize_selected_tokens(
         self, request: HttpRequest, queryset: QuerySet[Any]
     ) -> HttpResponse | None:
-        actor = Actor.staff(request.user)
-
         def pair_ids(qs: QuerySet[Any]) -> list[tuple[Any, Any]]:
             return list(
                 qs.filter(user__isnull=False).order_by().values_list("user_id", "application_id").distinct()
             )
 
-        def revoke(qs: QuerySet[Any], reason: str, user: Any, across: bool, dry_run: bool) -> Revocation:
+        def select(qs: QuerySet[Any], user: Any, across: bool) -> Callable[..., Revocation]:
             ids = pair_ids(qs)
             users = get_user_model()._default_manager.in_bulk({user_id for user_id, _ in ids})
             apps = get_application_model().objects.in_bulk({app_id for _, app_id in ids})
             # App tokens have no user to de-authorize: they are revoked themselves.
             app_tokens = qs.filter(user__isnull=True).values_list("pk", flat=True)
-            return revocation.deauthorize(
+            return partial(
+                revocation.deauthorize,
                 [(users[user_id], apps[app_id]) for user_id, app_id in ids],
-                surface=SURFACE,
-                actor=actor,
-                reason=reason,
                 access_tokens=list(app_tokens),
-                dry_run=dry_run,
             )
 
         return self.run_revoke_action(
@@ -622,7 +621,7 @@ class AccessTokenAdmin(RevocationAdminMixin, dot_admin.AccessTokenAdmin):
             RevokeAction(
                 name="deauthorize_selected_tokens",
                 title=_("De-authorize apps for users"),
-                revoke=revoke,
+                select=select,
             ),
         )
 
@@ -714,21 +713,16 @@ class ApplicationAdmin(RevocationAdminMixin, dot_admin.ApplicationAdmin):
         description=_("De-authorize selected apps (all users or one)"), permissions=["revoke_tokens"]
     )
     def deauthorize_applications(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
-        actor = Actor.staff(request.user)
-
         return self.run_revoke_action(
             request,
             queryset,
             RevokeAction(
                 name="deauthorize_applications",
                 title=_("De-authorize apps"),
-                revoke=lambda qs, reason, user, across, dry_run: revocation.revoke_applications(
+                select=lambda qs, user, across: partial(
+                    revocation.revoke_applications,
                     list(qs.select_related(None).only("pk", "client_id")),
-                    surface=SURFACE,
-                    actor=actor,
                     user=user,
-                    reason=reason,
-                    dry_run=dry_run,
                 ),
                 choose_user=True,
             ),
@@ -793,19 +787,14 @@ class SessionAdmin(RevocationAdminMixin, admin.ModelAdmin):
     def revoke_selected_sessions(
         self, request: HttpRequest, queryset: QuerySet[Session]
     ) -> HttpResponse | None:
-        actor = Actor.staff(request.user)
         return self.run_revoke_action(
             request,
             queryset,
             RevokeAction(
                 name="revoke_selected_sessions",
                 title=_("Revoke sessions"),
-                revoke=lambda qs, reason, user, across, dry_run: revocation.revoke_sessions(
-                    qs.values_list("public_id", flat=True),
-                    surface=SURFACE,
-                    actor=actor,
-                    reason=reason,
-                    dry_run=dry_run,
+                select=lambda qs, user, across: partial(
+                    revocation.revoke_sessions, qs.values_list("public_id", flat=True)
                 ),
             ),
         )
@@ -839,16 +828,13 @@ class DeviceAdmin(RevocationAdminMixin, admin.ModelAdmin):
     def revoke_selected_devices(
         self, request: HttpRequest, queryset: QuerySet[Device]
     ) -> HttpResponse | None:
-        actor = Actor.staff(request.user)
         return self.run_revoke_action(
             request,
             queryset,
             RevokeAction(
                 name="revoke_selected_devices",
                 title=_("Revoke devices"),
-                revoke=lambda qs, reason, user, across, dry_run: revocation.revoke_devices(
-                    list(qs), surface=SURFACE, actor=actor, reason=reason, dry_run=dry_run
-                ),
+                select=lambda qs, user, across: partial(revocation.revoke_devices, list(qs)),
             ),
         )
 
@@ -934,20 +920,14 @@ class UserTokensAdminMixin(RevocationAdminMixin):
 
     @admin.action(description=_("Revoke all tokens of selected users"))
     def revoke_all_user_tokens(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
-        actor = Actor.staff(request.user)
-
         return self.run_revoke_action(
             request,
             queryset,
             RevokeAction(
                 name="revoke_all_user_tokens",
                 title=_("Revoke all tokens of users"),
-                revoke=lambda qs, reason, user, across, dry_run: revocation.revoke_user_tokens(
-                    list(qs.select_related(None).only("pk")),
-                    surface=SURFACE,
-                    actor=actor,
-                    reason=reason,
-                    dry_run=dry_run,
+                select=lambda qs, user, across: partial(
+                    revocation.revoke_user_tokens, list(qs.select_related(None).only("pk"))
                 ),
             ),
         )
