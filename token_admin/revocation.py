@@ -30,6 +30,7 @@ from oauth2_provider.models import get_access_token_model, get_grant_model, get_
 from oauth2_provider.settings import oauth2_settings
 
 from .models import Device, RevocationEvent, Session
+from .queries import user_pair_filter
 from .signals import tokens_revoked
 
 Surface = RevocationEvent.Surface
@@ -178,9 +179,7 @@ def deauthorize(
     tokens, which have no user to de-authorize.
     """
     unique = {(user.pk, application.pk): (user, application) for user, application in pairs}
-    owned = Q(pk__in=[])
-    for user_id, application_id in unique:
-        owned |= Q(user_id=user_id, application_id=application_id)
+    owned = user_pair_filter(unique)
     token_ids = sorted(set(access_tokens))
     selection: dict[str, Any] = {
         "kind": "user_apps",
@@ -229,10 +228,9 @@ def revoke_devices(
     token_ids, families = _session_tokens(
         Session.objects.filter(device__in=[device.pk for device in devices])
     )
-    owned = Q(pk__in=[])
-    for device in devices:
-        if device.application_id is not None:
-            owned |= Q(user_id=device.user_id, application_id=device.application_id)
+    owned = user_pair_filter(
+        (device.user_id, device.application_id) for device in devices if device.application_id is not None
+    )
     return _revoke(
         token_ids=token_ids,
         families=families,
