@@ -8,7 +8,8 @@ class TokenAdminConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, receivers
+        from . import checks, deletion, receivers
 
         checks.register()
         receivers.connect()
+        deletion.connect()

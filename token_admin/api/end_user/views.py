@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from ...conf import conf
 from ...models import Device, Session
 from ...queries import ListedSession, end_user_sessions
-from ...revocation import Actor, Surface, revoke_sessions
+from ...revocation import Actor, Selection, Surface, revoke
 from ..negotiation import JSONOnly
 from ..openapi import extend_schema, view_schema
 from . import schema as docs
@@ -187,8 +187,10 @@ class UserTokenView(EndUserAPIView):
             if user is not None:
                 # Called even when the session is not this user's (it then revokes nothing),
                 # so every attempt on an existing user is in the audit trail.
-                revoke_sessions(
-                    [session_id], user=user, surface=Surface.END_USER, actor=Actor.api_client(request.auth)
+                revoke(
+                    Selection.sessions([session_id], user=user),
+                    surface=Surface.END_USER,
+                    actor=Actor.api_client(request.auth),
                 )
         return HttpResponse(status=204)
 
