@@ -39,7 +39,7 @@ from tests.factories import (
 from token_admin import revocation
 from token_admin.models import RevocationEvent, Session
 from token_admin.oauth2_validators import TokenAdminOAuth2Validator
-from token_admin.revocation import Actor
+from token_admin.revocation import Actor, Selection, Surface, revoke
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -140,21 +140,23 @@ def test_concurrent_overlapping_revokes_end_consistent_and_audited(round_):
     overlapping = pair(1, 1)["access"] + pair(2, 2)["access"][1:]
     operations: list[Callable[[], Any]] = [
         # The very same selection, three times at once.
-        *[lambda: revocation.revoke_access_tokens(same_tokens, surface="command", actor=ACTOR)] * 3,
-        lambda: revocation.revoke_access_tokens(overlapping, surface="command", actor=ACTOR),
-        lambda: revocation.revoke_user_tokens([users[0], users[1]], surface="command", actor=ACTOR),
-        lambda: revocation.revoke_user_tokens([users[1], users[2]], surface="command", actor=ACTOR),
-        lambda: revocation.deauthorize(
-            [(users[0], apps[0]), (users[2], apps[1])],
-            surface="stackexchange",
+        *[lambda: revoke(Selection.tokens(same_tokens), surface=Surface.COMMAND, actor=ACTOR)] * 3,
+        lambda: revoke(Selection.tokens(overlapping), surface=Surface.COMMAND, actor=ACTOR),
+        lambda: revoke(Selection.users([users[0], users[1]]), surface=Surface.COMMAND, actor=ACTOR),
+        lambda: revoke(Selection.users([users[1], users[2]]), surface=Surface.COMMAND, actor=ACTOR),
+        lambda: revoke(
+            Selection.user_apps([(users[0], apps[0]), (users[2], apps[1])])
+            | Selection.tokens([app_tokens[0]]),
+            surface=Surface.STACKEXCHANGE,
             actor=ACTOR,
-            access_tokens=[app_tokens[0]],
         ),
-        lambda: revocation.revoke_applications([apps[1]], surface="admin", actor=ACTOR),
-        lambda: revocation.revoke_applications([apps[2]], user=users[3], surface="admin", actor=ACTOR),
-        lambda: revocation.revoke_sessions(
-            [session_of_family[str(pair(3, 0)["family"])], session_of_family[str(pair(1, 2)["family"])]],
-            surface="end_user",
+        lambda: revoke(Selection.applications([apps[1]]), surface=Surface.ADMIN, actor=ACTOR),
+        lambda: revoke(Selection.applications([apps[2]], user=users[3]), surface=Surface.ADMIN, actor=ACTOR),
+        lambda: revoke(
+            Selection.sessions(
+                [session_of_family[str(pair(3, 0)["family"])], session_of_family[str(pair(1, 2)["family"])]]
+            ),
+            surface=Surface.END_USER,
             actor=ACTOR,
         ),
     ]
@@ -321,7 +323,7 @@ def wait_until_blocked_on_a_lock(pid: int) -> None:
 
 
 def deauthorize(user: Any, app: Any) -> Any:
-    return revocation.deauthorize([(user, app)], surface="stackexchange", actor=ACTOR)
+    return revoke(Selection.user_apps([(user, app)]), surface=Surface.STACKEXCHANGE, actor=ACTOR)
 
 
 def test_de_authorization_waiting_on_a_refresh_in_progress_revokes_what_it_minted(monkeypatch):

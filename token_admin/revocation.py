@@ -446,8 +446,9 @@ def _revoke_rows(selection: Selection, now: Any, database: str) -> tuple[int, in
     5. Where foreign keys are checked at commit (PostgreSQL, SQLite), a sign-in that
        committed after step 2 may have lost its access token to step 3: its refresh token
        is revoked too, so none is left pointing at nothing. (MySQL and MariaDB check at
-       once; their locking read also locks the gaps a new row would go into, so such a
-       sign-in waits for this transaction instead.)
+       once: step 3 leaves such a sign-in's access token alone, see
+       ``_delete_access_tokens``, and its session lives on, as one begun after the
+       revocation would.)
     """
     access_token_model = get_access_token_model()
     refresh_token_model = get_refresh_token_model()
@@ -595,6 +596,13 @@ def _session_keys(sessions: QuerySet[Session]) -> tuple[frozenset[UUID], frozens
 
 def _delete_access_tokens(queryset: QuerySet[Any], database: str) -> int:
     """Delete access tokens in one statement when nothing else needs to see the rows go."""
+    if not connections[database].features.can_defer_constraint_checks:
+        # MySQL and MariaDB check foreign keys at once: an access token that a refresh token
+        # still points at is one a sign-in committed after this revocation revoked the
+        # refresh tokens (they are unlinked then). Deleting it would fail the whole
+        # revocation; that sign-in raced the revocation and keeps its new session instead.
+        linked = get_refresh_token_model().objects.filter(access_token_id=OuterRef("pk"))
+        queryset = queryset.filter(~Exists(linked))
     if _plain_delete_is_safe(queryset.model):
         # One DELETE ... WHERE, rows never loaded; None when the condition can match nothing.
         return queryset._raw_delete(database) or 0
