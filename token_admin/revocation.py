@@ -23,12 +23,14 @@ marked ``revoked``, because DOT's reuse protection relies on that record.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
-from django.db import connections, router, transaction
+from django.db import OperationalError, connections, router, transaction
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.db.models.signals import post_delete, pre_delete
 from django.utils import timezone
@@ -48,6 +50,8 @@ ID_CHUNK_SIZE = 20_000
 # Each extra read means a refresh committed a rotation of a token of the selection while
 # the previous read waited; reads hold their locks, so a read that waited for none ends it.
 MAX_LOCKING_READS = 10
+# How often a revocation that a deadlock rolled back is run again.
+DEADLOCK_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -390,6 +394,26 @@ def revoke(
     if dry_run:
         return _count(selection)
     database = router.db_for_write(get_access_token_model())
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return _revoke_once(selection, actor, surface, reason, audit_empty, database)
+        except OperationalError as error:
+            # Overlapping revocations can deadlock (InnoDB picks one victim and rolls it back).
+            # The revocation is atomic and idempotent, so it runs again, unless an outer
+            # transaction of the caller's was rolled back with it.
+            if (
+                attempt == DEADLOCK_ATTEMPTS
+                or not _is_deadlock(error)
+                or connections[database].in_atomic_block
+            ):
+                raise
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")
+
+
+def _revoke_once(
+    selection: Selection, actor: Actor, surface: Surface, reason: str, audit_empty: bool, database: str
+) -> Revocation:
     with transaction.atomic(using=database):
         now = timezone.now()
         counts = _revoke_rows(selection, now, database)
@@ -619,6 +643,14 @@ def _plain_delete_is_safe(access_token_model: Any) -> bool:
         if not (relation.related_model is refresh_token_model and relation.field.name == "access_token"):
             return False
     return not (pre_delete.has_listeners(access_token_model) or post_delete.has_listeners(access_token_model))
+
+
+def _is_deadlock(error: OperationalError) -> bool:
+    """MySQL/MariaDB error 1213, or PostgreSQL's deadlock_detected (40P01)."""
+    cause = error.__cause__
+    if getattr(cause, "sqlstate", None) == "40P01" or getattr(cause, "pgcode", None) == "40P01":
+        return True
+    return bool(error.args) and error.args[0] == 1213
 
 
 def _has_family(token: Any) -> bool:
