@@ -75,11 +75,16 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
 
     def _save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
         # Runs inside DOT's transaction. A refresh token DOT validated may have been revoked
-        # since; then nothing may be minted from it. DOT's rotation locks and re-reads the
-        # token itself (checked in ``_create_access_token``); its non-rotating reuse does
-        # not, so that path takes the lock here.
+        # since; then nothing may be minted from it. DOT's rotation locks the token and reads
+        # it again, and that read is checked in ``_create_access_token`` at no cost. Where it
+        # cannot be (DOT's non-rotating reuse locks no refresh token; a model whose own
+        # ``revoke()`` may change the instance), the row is locked and read here first.
         refreshing = request.grant_type == "refresh_token"
-        if refreshing and not self.rotate_refresh_token(request) and self._revoked_since_validation(request):
+        if (
+            refreshing
+            and not (self.rotate_refresh_token(request) and self._revoke_keeps_instance())
+            and self._revoked_since_validation(request)
+        ):
             raise RevokedDuringRefresh(request=request)
         try:
             # The refresh token DOT saves after the access token makes the family's session.
@@ -95,25 +100,26 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
         self, expires: Any, request: Any, token: Any, source_refresh_token: Any = None
     ) -> Any:
         # On rotation DOT passes the refresh token it has just locked (SELECT ... FOR UPDATE)
-        # and read again, and calls this only when no access token was minted from it yet. If
-        # that read shows it revoked, a revocation landed after DOT's validation: refuse
-        # rather than mint a new pair from it. DOT's ``revoke()`` works on a copy and leaves
-        # the instance as read under the lock; a model that overrides ``revoke()`` might
-        # not, so for it the row is read again under the lock.
-        if source_refresh_token is not None:
-            if type(source_refresh_token).revoke is AbstractRefreshToken.revoke:
-                revoked = source_refresh_token.revoked is not None
-            else:
-                revoked = self._revoked_since_validation(request, source_refresh_token)
-            if revoked:
-                raise RevokedDuringRefresh(request=request)
+        # and read again, and calls this only when no access token was minted from it yet.
+        # DOT's ``revoke()`` works on a copy of the row, so the instance still shows it as
+        # read under the lock: revoked means a revocation landed after DOT's validation.
+        if (
+            source_refresh_token is not None
+            and source_refresh_token.revoked is not None
+            and self._revoke_keeps_instance()
+        ):
+            raise RevokedDuringRefresh(request=request)
         return super()._create_access_token(
             expires, request, token, source_refresh_token=source_refresh_token
         )
 
     @staticmethod
-    def _revoked_since_validation(request: Any, instance: Any = None) -> bool:
-        instance = instance or getattr(request, "refresh_token_instance", None)
+    def _revoke_keeps_instance() -> bool:
+        return get_refresh_token_model().revoke is AbstractRefreshToken.revoke
+
+    @staticmethod
+    def _revoked_since_validation(request: Any) -> bool:
+        instance = getattr(request, "refresh_token_instance", None)
         if instance is None:
             return False
         refresh_token_model = get_refresh_token_model()
