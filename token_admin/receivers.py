@@ -107,8 +107,10 @@ def refresh_token_saved(sender: Any, instance: Any, created: bool, raw: bool = F
         return
     if access_token is not None and not _is_registration_token(access_token):
         # The access token's own session becomes the family's, keeping its public id, unless
-        # the family has a session already. One statement that cannot hit the unique
-        # constraint on token_family: it changes no row when that session exists.
+        # the family has a session already: one statement that changes no row when that
+        # session exists, so it cannot hit the unique constraint on token_family. (Only
+        # another transaction inserting the same family's session between this statement's
+        # read and its write could; DOT never does, a new family's id is a fresh uuid4.)
         lone = Session.objects.filter(access_token_checksum=access_token.token_checksum)
         if connections[router.db_for_write(Session)].features.update_can_self_select:
             turned = lone.filter(~Exists(Session.objects.filter(token_family=family))).update(
