@@ -7,17 +7,24 @@
 * **No refresh outlives a revocation.** DOT checks a refresh token before it opens the
   transaction that mints the new pair, and inside it locks the token again without looking
   at it. A revocation that lands in between would be followed by a freshly minted pair;
-  this validator checks again under the lock.
+  this validator refuses it, from the row DOT reads under its own lock (no extra query).
+* **Registration tokens stay at the registration endpoint.** A token of DOT's dynamic
+  client registration (scope ``DCR_REGISTRATION_SCOPE``) is an invalid token wherever the
+  validator authenticates a request.
+* **Sessions for one statement.** It tells ``token_admin.receivers`` when a refresh token
+  follows the access token, so a new token pair costs one INSERT of bookkeeping.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.models import AbstractRefreshToken, get_access_token_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
+from . import receivers
 from .models import AppProfile
 
 
@@ -38,9 +45,10 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
     def validate_grant_type(
         self, client_id: str, grant_type: str, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
-        if grant_type == "client_credentials" and self._may_hold_app_token(request.client):
+        # DOT's own rule first: an app whose grant type allows the request costs no query.
+        if super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs):
             return True
-        return super().validate_grant_type(client_id, grant_type, client, request, *args, **kwargs)
+        return grant_type == "client_credentials" and self._may_hold_app_token(request.client)
 
     @staticmethod
     def _may_hold_app_token(application: Any) -> bool:
@@ -50,12 +58,64 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
             return False
         return AppProfile.objects.filter(application=application, allow_app_token=True).exists()
 
+    def validate_bearer_token(self, token: Any, scopes: Any, request: Any) -> bool:
+        # A registration token of DOT's dynamic client registration only manages its client
+        # at DOT's client configuration endpoint (``/o/register/<client_id>/``), which looks
+        # the token up itself and never asks the validator. Everywhere the validator is asked
+        # (DOT's protected views and middleware, DRF's OAuth2Authentication) it is an invalid
+        # token. Decided from the token DOT loaded: no query of its own.
+        if not super().validate_bearer_token(token, scopes, request):
+            return False
+        if request.access_token.scope != oauth2_settings.DCR_REGISTRATION_SCOPE:
+            return True
+        request.access_token = request.user = request.client = None
+        request.scopes = []
+        self._set_oauth2_error_on_request(request, None, scopes)
+        return False
+
     def _save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
         # Runs inside DOT's transaction. A refresh token DOT validated may have been revoked
-        # since; then nothing may be minted from it.
-        if request.grant_type == "refresh_token" and self._revoked_since_validation(request):
+        # since; then nothing may be minted from it. DOT's rotation locks the token and reads
+        # it again, and that read is checked in ``_create_access_token`` at no cost. Where it
+        # cannot be (DOT's non-rotating reuse locks no refresh token; a model whose own
+        # ``revoke()`` may change the instance), the row is locked and read here first.
+        refreshing = request.grant_type == "refresh_token"
+        if (
+            refreshing
+            and not (self.rotate_refresh_token(request) and self._revoke_keeps_instance())
+            and self._revoked_since_validation(request)
+        ):
             raise RevokedDuringRefresh(request=request)
-        return super()._save_bearer_token(token, request, *args, **kwargs)
+        try:
+            # The refresh token DOT saves after the access token makes the family's session.
+            with receivers.family_follows(bool(token.get("refresh_token"))):
+                return super()._save_bearer_token(token, request, *args, **kwargs)
+        except get_refresh_token_model().DoesNotExist as exc:
+            # Deleted between DOT's validation and its lock.
+            if refreshing:
+                raise RevokedDuringRefresh(request=request) from exc
+            raise
+
+    def _create_access_token(
+        self, expires: Any, request: Any, token: Any, source_refresh_token: Any = None
+    ) -> Any:
+        # On rotation DOT passes the refresh token it has just locked (SELECT ... FOR UPDATE)
+        # and read again, and calls this only when no access token was minted from it yet.
+        # DOT's ``revoke()`` works on a copy of the row, so the instance still shows it as
+        # read under the lock: revoked means a revocation landed after DOT's validation.
+        if (
+            source_refresh_token is not None
+            and source_refresh_token.revoked is not None
+            and self._revoke_keeps_instance()
+        ):
+            raise RevokedDuringRefresh(request=request)
+        return super()._create_access_token(
+            expires, request, token, source_refresh_token=source_refresh_token
+        )
+
+    @staticmethod
+    def _revoke_keeps_instance() -> bool:
+        return get_refresh_token_model().revoke is AbstractRefreshToken.revoke
 
     @staticmethod
     def _revoked_since_validation(request: Any) -> bool:
