@@ -589,3 +589,18 @@ def test_audit_events_are_read_only_even_for_superusers(client):
     assert "delete_selected" not in listing.content.decode()
     other = client.get(url("admin:token_admin_revocationevent_changelist"), {"about": str(uuid.uuid4())})
     assert "Audit me" not in other.content.decode()
+
+
+def test_a_selection_too_large_to_carry_is_refused_with_a_message(client, revoker, monkeypatch):
+    from token_admin import admin as token_admin_admin
+
+    monkeypatch.setattr(token_admin_admin, "SELECTION_MAX_BYTES", 10)
+    token, _ = issue_session(UserFactory(), ApplicationFactory())
+
+    response = post_action(client, url(TOKENS_URL), "revoke_selected_tokens", [token.pk])
+
+    assert messages_of(response) == [
+        "Too many selected to confirm on one page. Revoke by user or app (the de-authorize actions), "
+        "or with the revoke_tokens command."
+    ]
+    assert AccessToken.objects.filter(pk=token.pk).exists()

@@ -403,6 +403,9 @@ class RevokeAction:
 # The confirmation page carries the selection it counted, signed for the staff user who saw
 # it; a page older than this is counted again instead of being revoked.
 SELECTION_MAX_AGE = 60 * 60
+# Well under Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB), which the confirming post must pass:
+# about 100,000 selected sessions. Beyond it, revoke by user or app, or with the command.
+SELECTION_MAX_BYTES = 1_500_000
 
 
 def _sign_selection(
@@ -465,6 +468,16 @@ class RevocationAdminMixin:
         counts = revoke(selection, surface=SURFACE, actor=Actor.staff(request.user), dry_run=True)
         counted_user = request.POST.get("user", "").strip() if user is not None else ""
         signed = _sign_selection(request, action, selection, counted_user)
+        if len(signed) > SELECTION_MAX_BYTES:
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                _(
+                    "Too many selected to confirm on one page. Revoke by user or app (the de-authorize "
+                    "actions), or with the revoke_tokens command."
+                ),
+                messages.ERROR,
+            )
+            return None
         return self._render_confirmation(request, queryset, action, form, counts, user, counted_user, signed)
 
     def _render_confirmation(
