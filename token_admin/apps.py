@@ -8,8 +8,9 @@ class TokenAdminConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, deletion, receivers
+        from . import checks, deletion, policies, receivers
 
         checks.register()
         receivers.connect()
         deletion.connect()
+        policies.connect()

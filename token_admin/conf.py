@@ -25,6 +25,14 @@ DEFAULTS: dict[str, Any] = {
     "SE_KEYS": None,
     "END_USER_SECRET_CACHE_SECONDS": 300,
     "SESSION_TYPE_HOOK": None,
+    "REVOKE_ON_ACCOUNT_EVENTS": ("password_change", "deactivation"),
+    "PASSWORD_CHANGE_KEEPS_APPS": (),
+    "LEAKED_TOKENS_MAX": 1000,
+    "LEAKED_TOKENS_RATE_LIMIT": 60,
+    "LEAKED_TOKENS_RATE_LIMIT_WITH_KEY": 6000,
+    "LEAKED_TOKENS_RATE_LIMIT_PERIOD": 3600,
+    "LEAKED_TOKENS_SCANNER_KEYS": {},
+    "LEAKED_TOKENS_REQUIRE_KEY": False,
 }
 
 #: Settings that name a callable by dotted path; the system check imports each one.
@@ -101,6 +109,50 @@ class Settings:
     def SESSION_TYPE_HOOK(self) -> Callable[..., Any] | None:
         """``callable(session) -> str``: the end-user API ``type`` of a session, or None."""
         return self.hook("SESSION_TYPE_HOOK")
+
+    @property
+    def REVOKE_ON_ACCOUNT_EVENTS(self) -> frozenset[str]:
+        """Account events that revoke all of a user's tokens: ``"password_change"`` (a new
+        password set through ``set_password()`` and saved, by any path) and ``"deactivation"``
+        (``is_active`` saved as False). Deleting a user always revokes first."""
+        return frozenset(self._get("REVOKE_ON_ACCOUNT_EVENTS"))
+
+    @property
+    def PASSWORD_CHANGE_KEEPS_APPS(self) -> frozenset[str]:
+        """Client ids of apps whose sessions survive a password change (e.g. the first-party
+        app the user changed it in); every other app's tokens are revoked."""
+        return frozenset(self._get("PASSWORD_CHANGE_KEEPS_APPS"))
+
+    @property
+    def LEAKED_TOKENS_MAX(self) -> int:
+        """Leaked-token intake: most token values one report may carry."""
+        return int(self._get("LEAKED_TOKENS_MAX"))
+
+    @property
+    def LEAKED_TOKENS_RATE_LIMIT(self) -> int:
+        """Leaked-token intake: reports per period per client IP without a scanner key."""
+        return int(self._get("LEAKED_TOKENS_RATE_LIMIT"))
+
+    @property
+    def LEAKED_TOKENS_RATE_LIMIT_WITH_KEY(self) -> int:
+        """Leaked-token intake: reports per period per scanner key."""
+        return int(self._get("LEAKED_TOKENS_RATE_LIMIT_WITH_KEY"))
+
+    @property
+    def LEAKED_TOKENS_RATE_LIMIT_PERIOD(self) -> int:
+        """Leaked-token intake: length of the rate-limit window, in seconds."""
+        return int(self._get("LEAKED_TOKENS_RATE_LIMIT_PERIOD"))
+
+    @property
+    def LEAKED_TOKENS_SCANNER_KEYS(self) -> dict[str, str]:
+        """Leaked-token intake: ``{key: scanner name}``; a report may carry one in the
+        ``X-Scanner-Key`` header for the higher rate limit and an audit label by name."""
+        return dict(self._get("LEAKED_TOKENS_SCANNER_KEYS"))
+
+    @property
+    def LEAKED_TOKENS_REQUIRE_KEY(self) -> bool:
+        """Leaked-token intake: refuse reports without a registered scanner key (401)."""
+        return bool(self._get("LEAKED_TOKENS_REQUIRE_KEY"))
 
 
 conf = Settings()
