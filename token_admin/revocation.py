@@ -125,8 +125,11 @@ def revoke_sessions(
     user: Any = None,
     reason: str = "",
     dry_run: bool = False,
+    audit_empty: bool = True,
 ) -> Revocation:
     """Revoke sessions by public id; with ``user``, only sessions of that user are touched.
+
+    ``audit_empty=False``: a call that revokes nothing writes no event and sends no signal.
 
     Raises ``ValueError`` for an id that is not a UUID, before anything is read or written.
     """
@@ -146,6 +149,7 @@ def revoke_sessions(
         actor=actor,
         reason=reason,
         dry_run=dry_run,
+        audit_empty=audit_empty,
     )
 
 
@@ -268,6 +272,7 @@ def _revoke(
     actor: Actor,
     reason: str,
     dry_run: bool = False,
+    audit_empty: bool = True,
 ) -> Revocation:
     access_token_model = get_access_token_model()
     refresh_token_model = get_refresh_token_model()
@@ -308,6 +313,8 @@ def _revoke(
         if grants is not None:
             # Count grants only, not rows a swapped grant model cascades to.
             grant_count = grants.delete()[1].get(grants.model._meta.label, 0)
+        if not audit_empty and not (access_count or refresh_count or grant_count):
+            return Revocation(None, 0, 0, 0, selection)
         event = RevocationEvent.objects.create(
             created_at=now,
             surface=surface,
