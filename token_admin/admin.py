@@ -187,6 +187,14 @@ class SecretSafeChangeList(ChangeList):
         order_field = super().get_ordering_field(field_name)
         return None if _expression_reaches_secret(self.model, order_field) else order_field
 
+    def get_ordering(self, request: HttpRequest, queryset: QuerySet[Any]) -> list[Any]:
+        # Also the admin's ``ordering`` attribute and the model's Meta ordering, which Django
+        # reads directly when ``get_ordering()`` is empty.
+        ordering = super().get_ordering(request, queryset)
+        kept = [field for field in ordering if not _expression_reaches_secret(self.model, field)]
+        # A unique secret field made the order total: the primary key makes it total again.
+        return kept if kept == ordering else self._get_deterministic_ordering(kept)  # type: ignore[attr-defined]
+
 
 class SecretFieldsAdminMixin:
     """Refuses filters (400), ordering and search on secret fields, directly or through relations."""
