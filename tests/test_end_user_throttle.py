@@ -28,9 +28,9 @@ from tests.test_end_user_auth import (
     assert_contract_headers,
     assert_unauthorized,
     basic,
-    hasher_calls,  # noqa: F401  (a fixture)
 )
 from token_admin import ratelimit
+from token_admin.api.end_user import authentication
 from token_admin.models import RevocationEvent, Session
 
 pytestmark = pytest.mark.django_db
@@ -53,6 +53,20 @@ def limits(settings):
 @pytest.fixture
 def api_app(db):
     return api_client_app()
+
+
+@pytest.fixture
+def hasher_calls(monkeypatch):
+    """The passwords given to the hasher's check (PBKDF2 in production, about 0.6 s each)."""
+    calls = []
+    real_check = authentication.check_password
+
+    def counting_check(password, encoded, *args, **kwargs):
+        calls.append(password)
+        return real_check(password, encoded, *args, **kwargs)
+
+    monkeypatch.setattr(authentication, "check_password", counting_check)
+    return calls
 
 
 def get(client, client_id: str, secret: str, ip: str = "10.0.0.1"):
