@@ -150,10 +150,7 @@ def _check_text(values: Sequence[str], option: str) -> None:
             malformed.append(value)
     if malformed:
         # The bytes as given, escaped, so the message itself can always be printed.
-        shown = [
-            value.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
-            for value in malformed
-        ]
+        shown = [repr(value.encode("utf-8", "surrogateescape"))[2:-1] for value in malformed]
         raise CommandError(f"Malformed --{option} (not UTF-8 text): {', '.join(shown)}.")
 
 
