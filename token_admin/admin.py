@@ -29,7 +29,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
-from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, IntegerField, Model, OuterRef, Q, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -223,6 +223,49 @@ class SecretFieldsAdminMixin:
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return _secret_safe(super().get_changelist(request, **kwargs))  # type: ignore[misc]
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        check_integer_lookups(self.model, request.GET)
+        return super().get_changelist_instance(request)  # type: ignore[misc]
+
+
+def check_integer_lookups(model: type[Model], params: Any) -> None:
+    """``IncorrectLookupParameters`` for a URL filter on an integer column (an id, a foreign key)
+    whose value is out of the database's range: Django's own filters (``?application__exact=``)
+    pass a 25-digit id to the database, which fails when the list renders (a 500)."""
+    for lookup, values in params.lists():
+        field = _filtered_field(model, lookup)
+        if not isinstance(field, IntegerField):
+            continue
+        for value in values:
+            for part in value.split(",") if lookup.endswith("__in") else [value]:
+                try:
+                    field.run_validators(field.to_python(part))
+                except ValidationError as exc:
+                    raise IncorrectLookupParameters(exc) from exc
+
+
+def _filtered_field(model: type[Model], lookup: str) -> Any:
+    """The column a URL filter compares (a foreign key's target), or None (``isnull``, unknown)."""
+    field: Any = None
+    for part in lookup.split(LOOKUP_SEP):
+        if field is not None and field.is_relation:
+            model = field.related_model
+        elif field is not None:
+            break  # a lookup or transform after a plain column
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None if part == "isnull" or field is None else _compared(field, part)
+    return _compared(field, "exact") if field is not None else None
+
+
+def _compared(field: Any, lookup: str) -> Any:
+    if lookup in ("isnull", "regex", "iregex"):
+        return None
+    if field.is_relation:
+        return getattr(field, "target_field", None) if field.concrete else None
+    return field
 
 
 @cache
