@@ -226,3 +226,28 @@ def test_a_pasted_token_finds_its_one_row_and_nothing_else(client, viewer, seede
         response = client.get(url, {"q": near})
         assert response.status_code == 200
         assert list(response.context["cl"].result_list) == []
+
+
+def test_view_only_staff_never_see_a_clear_text_client_secret(client, viewer):
+    application = ApplicationFactory(hash_client_secret=False)
+    url = reverse(
+        f"admin:{application._meta.app_label}_{application._meta.model_name}_change", args=[application.pk]
+    )
+
+    response = client.get(url)
+
+    assert response.status_code == 200
+    assert application.name.encode() in response.content
+    assert application.raw_secret.encode() not in response.content
+
+
+def test_staff_who_may_change_an_application_still_have_its_secret_field(admin_client):
+    application = ApplicationFactory(hash_client_secret=False)
+    url = reverse(
+        f"admin:{application._meta.app_label}_{application._meta.model_name}_change", args=[application.pk]
+    )
+
+    response = admin_client.get(url)
+
+    assert response.status_code == 200
+    assert "client_secret" in response.context["adminform"].form.fields

@@ -23,7 +23,6 @@ from django.test.utils import CaptureQueriesContext
 from tests.factories import ApplicationFactory, UserFactory, issue_session
 from tests.test_end_user_auth import (
     MOUNT,
-    UNAUTHORIZED,
     api_client_app,
     assert_contract_headers,
     assert_unauthorized,
@@ -226,8 +225,3 @@ def test_no_op_deletes_are_counted_per_client_and_day_and_warned_about_once(
         f"End-user API client {api_app.client_id} made 3 revocations that revoked nothing today"
     ]
     assert not RevocationEvent.objects.exists()
-
-
-def test_unauthorized_body_is_unchanged(client):
-    response = get(client, "nobody", "nothing")
-    assert json.loads(response.content) == UNAUTHORIZED

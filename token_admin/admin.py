@@ -225,15 +225,28 @@ class SecretFieldsAdminMixin:
         return _secret_safe(super().get_changelist(request, **kwargs))  # type: ignore[misc]
 
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
-        check_integer_lookups(self.model, request.GET)
+        check_lookup_values(self.model, request.GET)
         return super().get_changelist_instance(request)  # type: ignore[misc]
 
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+        # Staff who may only view an object do not see its secrets on the change page either
+        # (an application's client secret is shown in clear text when DOT does not hash it).
+        exclude = list(super().get_exclude(request, obj) or ())  # type: ignore[misc]
+        if obj is not None and not self.has_change_permission(request, obj):  # type: ignore[attr-defined]
+            exclude += sorted(secret_fields(self.model) - set(exclude))
+        return exclude
 
-def check_integer_lookups(model: type[Model], params: Any) -> None:
-    """``IncorrectLookupParameters`` for a URL filter on an integer column (an id, a foreign key)
-    whose value is out of the database's range: Django's own filters (``?application__exact=``)
-    pass a 25-digit id to the database, which fails when the list renders (a 500)."""
+
+def check_lookup_values(model: type[Model], params: Any) -> None:
+    """``IncorrectLookupParameters`` (the admin's ``?e=1``) for URL values the database would
+    fail on when the list renders, a 500: Django's own filters and search pass them through.
+
+    * a NUL character anywhere (PostgreSQL refuses it in text);
+    * an integer column (an id, a foreign key) compared with a value out of its range.
+    """
     for lookup, values in params.lists():
+        if any("\x00" in value for value in values):
+            raise IncorrectLookupParameters("NUL character in a URL parameter")
         field = _filtered_field(model, lookup)
         if not isinstance(field, IntegerField):
             continue
