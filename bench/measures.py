@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
 from token_admin import queries
-from token_admin.revocation import Actor, revoke_applications
+from token_admin.revocation import Actor, Selection, Surface, revoke
 
 from . import seed, server
 from .seed import AT, RT, SESSION, Seeded
@@ -332,8 +332,10 @@ def revoke_app(seeded: Seeded, *, reps: int) -> tuple[list[Row], list[tuple[str,
             with count_queries() as counter:
                 start = time.perf_counter()
                 if name == "ours":
-                    result = revoke_applications(
-                        [application], surface="command", actor=Actor.command("bench")
+                    result = revoke(
+                        Selection.applications([application]),
+                        surface=Surface.COMMAND,
+                        actor=Actor.command("bench"),
                     )
                     access, refresh = result.access_tokens, result.refresh_tokens
                 else:

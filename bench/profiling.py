@@ -39,7 +39,7 @@ def explain_service_call(name: str, seeded: object, scale: float) -> None:
     from oauth2_provider.models import get_access_token_model
 
     from bench import seed
-    from token_admin.revocation import Actor, revoke_access_tokens, revoke_applications
+    from token_admin.revocation import Actor, Selection, Surface, revoke
 
     if name == "admin_page":
         explain_admin_page(seeded)
@@ -49,7 +49,9 @@ def explain_service_call(name: str, seeded: object, scale: float) -> None:
         application = seed.seed_app_tokens(seeded, kind="bulk", name="Bulk app", count=count)
 
         def call() -> object:
-            return revoke_applications([application], surface="command", actor=Actor.command("profile"))
+            return revoke(
+                Selection.applications([application]), surface=Surface.COMMAND, actor=Actor.command("profile")
+            )
 
     else:
         application = seed.seed_app_tokens(seeded, kind="adm", name="Admin app", count=900)
@@ -58,7 +60,7 @@ def explain_service_call(name: str, seeded: object, scale: float) -> None:
         )
 
         def call() -> object:
-            return revoke_access_tokens(ids, surface="admin", actor=Actor.command("profile"))
+            return revoke(Selection.tokens(ids), surface=Surface.ADMIN, actor=Actor.command("profile"))
 
     seed.analyze()
     start = time.perf_counter()

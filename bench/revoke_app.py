@@ -3,7 +3,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_revoke .venv/bin/python bench/revoke_app.py 10000
 
 Seeds an app with N access tokens, each with a refresh token (and a second app of the same
-size, left alone), then times ``revocation.revoke_applications`` against a raw SQL ``UPDATE``
+size, left alone), then times ``revocation.revoke(Selection.applications(...))`` against a raw SQL ``UPDATE``
 of the refresh tokens plus ``DELETE`` of the access tokens in one transaction, re-seeding
 before each run, alternating sides. Prints each run and the ratio of the medians. The
 database named in ``DATABASE_URL`` must exist; its tables are created by ``migrate``.
@@ -99,7 +99,11 @@ def seed(count: int) -> object:
 
 
 def ours(app: object) -> None:
-    revocation.revoke_applications([app], surface="command", actor=Actor.command("bench"))
+    revocation.revoke(
+        revocation.Selection.applications([app]),
+        surface=revocation.Surface.COMMAND,
+        actor=Actor.command("bench"),
+    )
 
 
 def floor(app: object) -> None:

@@ -5,7 +5,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path("o/", include("token_admin.oauth_urls", namespace="oauth2_provider")),
     path("stream/0/", include("token_admin.api.adn.urls")),
     path("2.2/", include("token_admin.api.stackexchange.urls")),
     path("oauth/api/v1/", include("token_admin.api.end_user.urls")),

@@ -32,6 +32,7 @@ from tests.factories import (
     UserFactory,
     issue_session,
 )
+from tests.helpers import signed_selection
 from token_admin import admin as token_admin_admin
 from token_admin.models import RevocationEvent, Session
 
@@ -88,7 +89,18 @@ def viewer(client):
 
 
 def post_action(client, changelist: str, action: str, ids, query: str = "", **data: Any):
+    """Post an admin action; a confirming post (``post="yes"``) carries the selection its
+    confirmation page signed, as a browser would, unless the test passes its own."""
     payload = {"action": action, "_selected_action": [str(pk) for pk in ids], **data}
+    if data.get("post") == "yes" and "selection" not in data:
+        preview = {"action": action, "_selected_action": payload["_selected_action"]}
+        if "select_across" in data:
+            preview["select_across"] = data["select_across"]
+        if data.get("user"):
+            # Counted for the typed user: a confirming post for a user not yet counted counts again.
+            preview.update(post="yes", reason="preview", user=data["user"])
+        page = client.post(f"{changelist}{query}", preview)
+        payload["selection"] = signed_selection(page)
     return client.post(f"{changelist}{query}", payload, follow=True)
 
 
@@ -332,7 +344,13 @@ def test_confirm_and_revoke_of_900_tokens_take_a_fixed_small_number_of_queries(
     with django_assert_max_num_queries(20):
         done = client.post(
             changelist,
-            {"action": "revoke_selected_tokens", "_selected_action": ids, "post": "yes", "reason": "Breach"},
+            {
+                "action": "revoke_selected_tokens",
+                "_selected_action": ids,
+                "post": "yes",
+                "reason": "Breach",
+                "selection": signed_selection(confirm),
+            },
         )
     assert done.status_code == 302
     assert not AccessToken.objects.exists()
@@ -449,7 +467,14 @@ def test_deauthorizing_apps_for_everyone_or_one_chosen_user(client):
     assert counts_on_page(everyone) == (2, 2)
     # Typing a user recounts for that user first; nothing is revoked yet.
     recount = post_action(
-        client, changelist, "deauthorize_applications", [app.pk], post="yes", reason="r", user="alice"
+        client,
+        changelist,
+        "deauthorize_applications",
+        [app.pk],
+        post="yes",
+        reason="r",
+        user="alice",
+        selection=signed_selection(everyone),  # the page counted every user
     )
     assert counts_on_page(recount) == (1, 1)
     assert "Only the tokens of alice are counted." in recount.content.decode()
@@ -544,8 +569,11 @@ def test_audit_events_are_read_only_even_for_superusers(client):
     session = Session.objects.get()
     from token_admin import revocation
 
-    revocation.revoke_sessions(
-        [session.public_id], surface="admin", actor=revocation.Actor.command("t"), reason="Audit me"
+    revocation.revoke(
+        revocation.Selection.sessions([session.public_id]),
+        surface=revocation.Surface.ADMIN,
+        actor=revocation.Actor.command("t"),
+        reason="Audit me",
     )
     event = RevocationEvent.objects.get()
 

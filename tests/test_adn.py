@@ -17,7 +17,7 @@ from tests.factories import AccessTokenFactory, ApplicationFactory, AppProfileFa
 from token_admin import ratelimit
 from token_admin.api.adn import views
 from token_admin.models import RevocationEvent
-from token_admin.revocation import Actor, revoke_access_tokens
+from token_admin.revocation import Actor, Selection, Surface, revoke
 
 AccessToken = get_access_token_model()
 
@@ -284,7 +284,7 @@ def test_unknown_token(client, app, method, path):
 @pytest.mark.parametrize("kind", ["user", "app"])
 def test_revoked_token(client, user_token, app_token, kind, method, path):
     token = user_token if kind == "user" else app_token
-    revoke_access_tokens([token.pk], surface="command", actor=Actor.command("tests"))
+    revoke(Selection.tokens([token.pk]), surface=Surface.COMMAND, actor=Actor.command("tests"))
 
     response = getattr(client, method)(path, **bearer(token))
 

@@ -18,6 +18,7 @@ from django.urls import reverse
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
 from tests.factories import AccessTokenFactory, AppProfileFactory, UserFactory, issue_session
+from tests.helpers import confirm_admin_action
 from token_admin.models import Session
 
 AccessToken = get_access_token_model()
@@ -326,7 +327,7 @@ def test_admin_actions_revoke_only_the_selection(client, world, action, revoked)
         "reason": "x",
     }
 
-    response = client.post(reverse(TOKEN_CHANGELIST), payload, follow=True)
+    response = confirm_admin_action(client, reverse(TOKEN_CHANGELIST), payload, follow=True)
 
     assert response.status_code == 200
     assert world.live() == set(world.access) - revoked

@@ -23,6 +23,7 @@ from django.views.debug import ExceptionReporter
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from tests.factories import AccessTokenFactory, AppProfileFactory, UserFactory, issue_session
+from tests.helpers import confirm_admin_action
 from token_admin import queries
 from token_admin.models import RevocationEvent, Session
 
@@ -291,7 +292,8 @@ def test_admin_pages_show_no_token(client, secrets_):
             },
         )
     )
-    client.post(
+    confirm_admin_action(
+        client,
         reverse(f"{token_admin_url}_changelist"),
         {
             "action": "revoke_selected_tokens",

@@ -40,7 +40,9 @@ METHODS = {
 # SAVEPOINT and RELEASE of the revocation's atomic block: read 1; invalidate 9 (SQLite, PostgreSQL)
 # or 8 (MariaDB, which needs no sweep for orphaned refresh tokens); de-authenticate two more: the
 # grants, and the owned access tokens apart from the named app tokens.
-MAX_QUERIES = {"read": 2, "invalidate": 9, "de-authenticate": 11}
+# Revoking methods: the service reads the selection's live refresh tokens twice under lock
+# (the second read finds any pair a refresh committed while the first one waited).
+MAX_QUERIES = {"read": 2, "invalidate": 10, "de-authenticate": 12}
 
 
 def se_get(client, method, tokens, **params):
@@ -333,14 +335,26 @@ def test_running_out_of_quota(client, settings, frozen_time):
         502, "throttle_violation", "too many requests from this IP, more requests available in 6400 seconds"
     )
     assert_body(se_get(client, "read", raw), throttled, status=400)
-    assert_body(se_get(client, "invalidate", raw), throttled, status=400)
-    assert_body(se_get(client, "de-authenticate", raw), throttled, status=400)
     assert_body(client.get("/2.2/unknown"), throttled, status=400)
     assert exists(token) and live(refresh)
 
     # Another client IP has its own quota.
     other_ip = client.get(f"/2.2/access-tokens/{token.raw_token}", REMOTE_ADDR="10.1.2.3")
     assert_body(other_ip, wrapper([item(token)], remaining=2, quota_max=3))
+
+    # Revoking is counted but never refused by the quota: a thief who burns the quota must
+    # not stop the owner from revoking.
+    assert_body(
+        se_get(client, "invalidate", raw),
+        {"backoff": frozen_time, **wrapper([item(token)], remaining=0, quota_max=3)},
+    )
+    assert not exists(token) and not live(refresh)
+    second, second_refresh = issue_session(UserFactory(), ApplicationFactory())
+    assert_body(
+        se_get(client, "de-authenticate", [second.raw_token]),
+        {"backoff": frozen_time, **wrapper([item(second)], remaining=0, quota_max=3)},
+    )
+    assert not exists(second) and not live(second_refresh)
 
 
 def test_a_key_has_its_own_larger_quota(client, settings, frozen_time):
@@ -643,13 +657,13 @@ def test_the_number_of_queries_does_not_depend_on_the_number_of_tokens(
 
 def test_the_revocation_service_is_called_once_per_request(client, monkeypatch):
     calls = []
-    real = revocation.revoke_access_tokens
+    real = revocation.revoke
 
-    def spy(ids, **kwargs):
-        calls.append((sorted(ids), kwargs["surface"], type(kwargs["actor"])))
-        return real(ids, **kwargs)
+    def spy(selection, **kwargs):
+        calls.append((sorted(selection.access_token_ids), kwargs["surface"], type(kwargs["actor"])))
+        return real(selection, **kwargs)
 
-    monkeypatch.setattr(revocation, "revoke_access_tokens", spy)
+    monkeypatch.setattr(revocation, "revoke", spy)
     tokens = AccessTokenFactory.create_batch(3)
 
     se_get(client, "invalidate", [token.raw_token for token in tokens])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
@@ -28,7 +28,9 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db import router, transaction
 from django.db.models import Exists, F, IntegerField, Model, OuterRef, Q, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse
@@ -49,9 +51,9 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.settings import oauth2_settings
 
-from . import queries, revocation
+from . import queries
 from .models import AppProfile, Device, RevocationEvent, Session
-from .revocation import Actor, Revocation
+from .revocation import Actor, Revocation, Selection, revoke
 
 if TYPE_CHECKING:
     from django.db.models import Field
@@ -604,17 +606,44 @@ class RevokeForm(forms.Form):
 
 @dataclass(frozen=True)
 class RevokeAction:
-    """One revoking admin action and the revocation function it calls.
+    """One revoking admin action and the ``Selection`` it revokes.
 
-    ``select(queryset, user, select_across)`` gives the revocation function with what it
-    revokes bound in; the mixin calls it with the surface, the staff actor, the reason, and
-    first with ``dry_run`` so the confirmation page counts exactly what the action then does.
+    ``select(queryset, user, select_across)`` builds the selection when the confirmation
+    page is shown; the page counts it with a dry run and carries it, signed, to the
+    confirming POST, which revokes that very selection. It is keyed on sessions and owners,
+    so a refresh between the two pages cannot empty it.
     """
 
     name: str
     title: StrOrPromise
-    select: Callable[[QuerySet[Any], Any, bool], Callable[..., Revocation]]
+    select: Callable[[QuerySet[Any], Any, bool], Selection]
     choose_user: bool = False
+
+
+# The confirmation page carries the selection it counted, signed for the staff user who saw
+# it; a page older than this is counted again instead of being revoked.
+SELECTION_MAX_AGE = 60 * 60
+
+
+def _sign_selection(
+    request: HttpRequest, action: RevokeAction, selection: Selection, counted_user: str
+) -> str:
+    data = {"selection": selection.to_data(), "counted_user": counted_user}
+    return signing.dumps(data, salt=_selection_salt(request, action), compress=True)
+
+
+def _unsign_selection(request: HttpRequest, action: RevokeAction) -> tuple[Selection, str] | None:
+    """The selection the confirmation page counted, and the user it was counted for."""
+    signed = request.POST.get("selection", "")
+    try:
+        data = signing.loads(signed, salt=_selection_salt(request, action), max_age=SELECTION_MAX_AGE)
+        return Selection.from_data(data["selection"]), str(data["counted_user"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def _selection_salt(request: HttpRequest, action: RevokeAction) -> str:
+    return f"token_admin.admin.revoke:{action.name}:{request.user.pk}"
 
 
 class RevocationAdminMixin:
@@ -642,17 +671,21 @@ class RevocationAdminMixin:
             user = form.cleaned_data.get("user")
             typed = request.POST.get("user", "").strip()
             # Revoke only what the page counted: a user typed after the counting is counted first.
-            if not action.choose_user or typed == request.POST.get("counted_user", ""):
-                revoke = action.select(queryset, user, select_across)
+            counted = _unsign_selection(request, action)
+            if counted is not None and (not action.choose_user or typed == counted[1]):
                 result = revoke(
-                    surface=SURFACE, actor=Actor.staff(request.user), reason=form.cleaned_data["reason"]
+                    counted[0],
+                    surface=SURFACE,
+                    actor=Actor.staff(request.user),
+                    reason=form.cleaned_data["reason"],
                 )
                 self.message_user(request, _success_message(result), messages.SUCCESS)  # type: ignore[attr-defined]
                 return None
-        preview = action.select(queryset, user, select_across)
-        counts = preview(surface=SURFACE, actor=Actor.staff(request.user), dry_run=True)
+        selection = action.select(queryset, user, select_across)
+        counts = revoke(selection, surface=SURFACE, actor=Actor.staff(request.user), dry_run=True)
         counted_user = request.POST.get("user", "").strip() if user is not None else ""
-        return self._render_confirmation(request, queryset, action, form, counts, user, counted_user)
+        signed = _sign_selection(request, action, selection, counted_user)
+        return self._render_confirmation(request, queryset, action, form, counts, user, counted_user, signed)
 
     def _render_confirmation(
         self,
@@ -663,6 +696,7 @@ class RevocationAdminMixin:
         counts: Revocation,
         user: Any,
         counted_user: str,
+        signed_selection: str,
     ) -> TemplateResponse:
         opts = self.model._meta  # type: ignore[attr-defined]
         select_across = request.POST.get("select_across") == "1"
@@ -687,6 +721,8 @@ class RevocationAdminMixin:
             "sample": [self.describe_for_confirmation(obj) for obj in sample],
             "more": max(total - len(sample), 0),
             "counts": counts,
+            "nothing_to_revoke": not counts.revoked_anything,
+            "signed_selection": signed_selection,
             "choose_user": action.choose_user,
             "chosen_user": user,
             "counted_user": counted_user,
@@ -716,11 +752,6 @@ def _success_message(result: Revocation) -> str:
     if not url:
         return f"{text}."
     return format_html('{}. <a href="{}">Audit event {}</a>.', text, url, event.pk)
-
-
-def _ids_or_queryset(queryset: QuerySet[Any], select_across: bool, field: str = "pk") -> Any:
-    """The selected ids (so the audit event lists them), or the filtered queryset for "select all"."""
-    return queryset if select_across else list(queryset.values_list(field, flat=True))
 
 
 # --- access and refresh tokens (DOT's models, swappable) --------------------------------
@@ -806,9 +837,7 @@ class AccessTokenAdmin(
             RevokeAction(
                 name="revoke_selected_tokens",
                 title=_("Revoke access tokens"),
-                select=lambda qs, user, across: partial(
-                    revocation.revoke_access_tokens, _ids_or_queryset(qs, across)
-                ),
+                select=lambda qs, user, across: Selection.tokens(qs),
             ),
         )
 
@@ -824,17 +853,14 @@ class AccessTokenAdmin(
                 qs.filter(user__isnull=False).order_by().values_list("user_id", "application_id").distinct()
             )
 
-        def select(qs: QuerySet[Any], user: Any, across: bool) -> Callable[..., Revocation]:
+        def select(qs: QuerySet[Any], user: Any, across: bool) -> Selection:
             ids = pair_ids(qs)
             users = get_user_model()._default_manager.in_bulk({user_id for user_id, _ in ids})
             apps = get_application_model().objects.in_bulk({app_id for _, app_id in ids})
+            pairs = Selection.user_apps([(users[user_id], apps[app_id]) for user_id, app_id in ids])
             # App tokens have no user to de-authorize: they are revoked themselves.
-            app_tokens = qs.filter(user__isnull=True).values_list("pk", flat=True)
-            return partial(
-                revocation.deauthorize,
-                [(users[user_id], apps[app_id]) for user_id, app_id in ids],
-                access_tokens=list(app_tokens),
-            )
+            app_tokens = list(qs.filter(user__isnull=True).values_list("pk", flat=True))
+            return pairs | Selection.tokens(app_tokens) if app_tokens else pairs
 
         return self.run_revoke_action(
             request,
@@ -930,6 +956,22 @@ class ApplicationAdmin(SecretFieldsAdminMixin, RevocationAdminMixin, dot_admin.A
     def token_links(self, obj: Any) -> str:
         return _token_links(obj) if obj is not None and obj.pk else "-"
 
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.delete_queryset(request, self.model._default_manager.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        # Revoked first, audited with the staff user, then deleted: a cascade alone would
+        # take the tokens with no audit event and no signal.
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            revoke(
+                Selection.applications(queryset.select_related(None).only("pk", "client_id")),
+                surface=SURFACE,
+                actor=Actor.staff(request.user),
+                reason=str(_("Application deleted in the admin")),
+                audit_empty=False,
+            )
+            super().delete_queryset(request, queryset)
+
     @admin.action(
         description=_("De-authorize selected apps (all users or one)"), permissions=["revoke_tokens"]
     )
@@ -940,10 +982,8 @@ class ApplicationAdmin(SecretFieldsAdminMixin, RevocationAdminMixin, dot_admin.A
             RevokeAction(
                 name="deauthorize_applications",
                 title=_("De-authorize apps"),
-                select=lambda qs, user, across: partial(
-                    revocation.revoke_applications,
-                    list(qs.select_related(None).only("pk", "client_id")),
-                    user=user,
+                select=lambda qs, user, across: Selection.applications(
+                    qs.select_related(None).only("pk", "client_id"), user=user
                 ),
                 choose_user=True,
             ),
@@ -986,6 +1026,11 @@ class SessionAdmin(RevocationAdminMixin, admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting the row would revoke nothing, and the next refresh would bring it back
+        # under a new id: "Revoke selected sessions" is the way a session ends.
+        return False
+
     @admin.display(description=_("signed in"), boolean=True)
     def is_live(self, obj: Session) -> bool:
         return bool(obj.live)  # type: ignore[attr-defined]  # annotated by get_queryset
@@ -1014,9 +1059,7 @@ class SessionAdmin(RevocationAdminMixin, admin.ModelAdmin):
             RevokeAction(
                 name="revoke_selected_sessions",
                 title=_("Revoke sessions"),
-                select=lambda qs, user, across: partial(
-                    revocation.revoke_sessions, qs.values_list("public_id", flat=True)
-                ),
+                select=lambda qs, user, across: Selection.sessions(qs),
             ),
         )
 
@@ -1032,6 +1075,11 @@ class DeviceAdmin(RevocationAdminMixin, admin.ModelAdmin):
     raw_id_fields = ("user", "application")
     readonly_fields = ("public_id", "created_at", "token_links")
     actions = ("revoke_selected_devices",)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting the row would leave its sessions and registered client working:
+        # "Revoke selected devices" is the way a device is signed out.
+        return False
 
     @admin.display(description=_("see also"))
     def token_links(self, obj: Device) -> str:
@@ -1055,7 +1103,7 @@ class DeviceAdmin(RevocationAdminMixin, admin.ModelAdmin):
             RevokeAction(
                 name="revoke_selected_devices",
                 title=_("Revoke devices"),
-                select=lambda qs, user, across: partial(revocation.revoke_devices, list(qs)),
+                select=lambda qs, user, across: Selection.devices(qs),
             ),
         )
 
@@ -1130,6 +1178,21 @@ class UserTokensAdminMixin(RevocationAdminMixin):
     def get_list_display(self, request: HttpRequest) -> Sequence[Any]:
         return (*super().get_list_display(request), "oauth_tokens")  # type: ignore[misc]
 
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.delete_queryset(request, type(obj)._default_manager.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        # Revoked first, audited with the staff user, then deleted (see ApplicationAdmin).
+        with transaction.atomic(using=router.db_for_write(queryset.model)):
+            revoke(
+                Selection.users(queryset.values_list("pk", flat=True)),
+                surface=SURFACE,
+                actor=Actor.staff(request.user),
+                reason=str(_("User deleted in the admin")),
+                audit_empty=False,
+            )
+            super().delete_queryset(request, queryset)  # type: ignore[misc]
+
     @admin.display(description=_("OAuth tokens"))
     def oauth_tokens(self, obj: Any) -> str:
         return _links(
@@ -1147,9 +1210,7 @@ class UserTokensAdminMixin(RevocationAdminMixin):
             RevokeAction(
                 name="revoke_all_user_tokens",
                 title=_("Revoke all tokens of users"),
-                select=lambda qs, user, across: partial(
-                    revocation.revoke_user_tokens, list(qs.select_related(None).only("pk"))
-                ),
+                select=lambda qs, user, across: Selection.users(qs.values_list("pk", flat=True)),
             ),
         )
 

@@ -8,10 +8,11 @@ class TokenAdminConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, receivers
+        from . import checks, deletion, receivers
 
         checks.register()
         receivers.connect()
+        deletion.connect()
         if apps.is_installed("django.contrib.admin"):
             # After the admin's autodiscover (it runs in django.contrib.admin's ready()): admins
             # that apps after token_admin registered get the secret-field protection too.

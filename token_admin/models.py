@@ -150,12 +150,17 @@ class RevocationEvent(models.Model):
         STACKEXCHANGE = "stackexchange", _("Stack Exchange-style API")
         END_USER = "end_user", _("End-user token API")
         COMMAND = "command", _("Management command")
+        OAUTH = "oauth", _("OAuth endpoints (RFC 7009, authorized tokens)")
+        DELETION = "deletion", _("Deletion of a user or app")
 
     class ActorType(models.TextChoices):
         STAFF = "staff", _("Staff user")
         API_CLIENT = "api_client", _("API client")
         TOKEN = "token", _("The token itself")
         COMMAND = "command", _("Command")
+        USER = "user", _("The user")
+        OAUTH_CLIENT = "oauth_client", _("OAuth client")
+        SYSTEM = "system", _("System")
 
     created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True, editable=False)
     surface = models.CharField(_("surface"), max_length=20, choices=Surface.choices, editable=False)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from oauth2_provider.models import (
     get_access_token_model,
@@ -53,20 +53,38 @@ def valid_access_tokens() -> QuerySet[Any]:
     return access_tokens().filter(expires__gt=timezone.now())
 
 
+def with_family(tokens: QuerySet[Any]) -> QuerySet[Any]:
+    """Access tokens annotated with their refresh-token family, read in the same statement.
+
+    ``bound_family``: the family of the refresh token bound to the token (the first token of
+    a family has only this link); ``source_family``: the family of the refresh token it was
+    minted from. A refresh that commits later unlinks the first and deletes the token, so a
+    revocation of a token loaded this way still finds its session
+    (``revocation.Selection.tokens``).
+    """
+    bound = (
+        get_refresh_token_model().objects.filter(access_token_id=OuterRef("pk")).values("token_family")[:1]
+    )
+    return tokens.annotate(
+        bound_family=Subquery(bound), source_family=F("source_refresh_token__token_family")
+    )
+
+
 def tokens_by_raw(raw_tokens: Iterable[str]) -> QuerySet[Any]:
-    """Valid access tokens matching any of ``raw_tokens``, with user and app loaded."""
+    """Valid access tokens matching any of ``raw_tokens``, with user, app and family loaded."""
     checksums = {checksum(raw) for raw in raw_tokens}
-    return valid_access_tokens().filter(token_checksum__in=checksums).select_related("user", "application")
+    return with_family(
+        valid_access_tokens().filter(token_checksum__in=checksums).select_related("user", "application")
+    )
 
 
 def token_by_raw(raw_token: str) -> Any | None:
-    """The access token (valid or expired) for a raw token, with user and app, or None."""
-    return (
+    """The access token (valid or expired) for a raw token, with user, app and family, or None."""
+    return with_family(
         access_tokens()
         .filter(token_checksum=checksum(raw_token))
         .select_related("user", "application", "application__token_admin_profile")
-        .first()
-    )
+    ).first()
 
 
 def app_user_tokens(application: Any) -> QuerySet[Any]:

@@ -293,16 +293,20 @@ SERVER_ERROR = OpenApiResponse(
 
 
 def responses(
-    ok: OpenApiResponse, *, app_token_only: bool = False, paginated: bool = False
+    ok: OpenApiResponse, *, app_token_only: bool = False, paginated: bool = False, revokes: bool = False
 ) -> dict[int, Any]:
-    """The responses of an operation: ``ok`` for 200, and the errors it can answer."""
+    """The responses of an operation: ``ok`` for 200, and the errors it can answer.
+
+    A revoking operation counts against the rate limit but is never refused by it: no 429.
+    """
     result: dict[int, Any] = {200: ok}
     if paginated:
         result[400] = BAD_PAGE_PARAMETER
     result[401] = UNAUTHORIZED
     if app_token_only:
         result[403] = APP_TOKEN_REQUIRED
-    result[429] = RATE_LIMITED
+    if not revokes:
+        result[429] = RATE_LIMITED
     result[500] = SERVER_ERROR
     return result
 
@@ -314,9 +318,10 @@ def operation(
     *,
     app_token_only: bool = False,
     paginated: bool = False,
+    revokes: bool = False,
 ) -> dict[str, Any]:
     """``extend_schema`` arguments for one App.net operation."""
-    answers = responses(ok, app_token_only=app_token_only, paginated=paginated)
+    answers = responses(ok, app_token_only=app_token_only, paginated=paginated, revokes=revokes)
     # Only a user token gets a 403 (that is what it is for), and a user token on an endpoint for app
     # tokens never gets further: its scopes go out on the 403 and 429 there, on every answer elsewhere.
     scopes = [403, 429, 500] if app_token_only else [200, 429, 500]

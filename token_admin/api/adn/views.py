@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from token_admin import queries
 from token_admin.conf import conf
 from token_admin.ratelimit import Window, hit
-from token_admin.revocation import Actor, revoke_access_tokens
+from token_admin.revocation import Actor, Selection, Surface, revoke
 
 from ..limits import check_request_limits
 from ..negotiation import JSONOnly
@@ -57,7 +57,9 @@ class ADNView(APIView):
         self.rate_window = hit(
             "adn", token.token_checksum, limit=conf.ADN_RATE_LIMIT, period=conf.ADN_RATE_LIMIT_PERIOD
         )
-        if self.rate_window.exceeded:
+        # Revoking is never refused by the limit: a thief who burns the budget must not stop
+        # the owner from revoking. It still counts.
+        if self.rate_window.exceeded and request.method != "DELETE":
             raise ADNError.rate_limited(self.rate_window.reset_in)
         if self.app_token_only and token.user_id is not None:
             raise ADNError.app_token_required()
@@ -97,6 +99,7 @@ class ADNView(APIView):
             "The token as it was; it is revoked with its refresh-token family, and the next call "
             "with it gets 401 invalid-token.",
         ),
+        revokes=True,
     ),
 )
 class TokenView(ADNView):
@@ -108,7 +111,8 @@ class TokenView(ADNView):
     def delete(self, request: Request) -> Response:
         token: Any = request.auth
         data = token_object(token)  # the token as it was
-        revoke_access_tokens([token.pk], surface="adn", actor=Actor.token(token))
+        # The token as loaded carries its family: a refresh since then cannot hide the session.
+        revoke(Selection.tokens([token]), surface=Surface.ADN, actor=Actor.token(token))
         return envelope(data)
 
 

@@ -21,7 +21,7 @@ from ...conf import conf
 from ...models import Device, Session
 from ...queries import ListedSession, end_user_sessions
 from ...ratelimit import hit
-from ...revocation import Actor, Surface, revoke_sessions
+from ...revocation import Actor, Selection, Surface, revoke
 from ..limits import REQUEST_LIMIT_ERRORS, check_request_limits, message_for, status_for
 from ..negotiation import JSONOnly
 from ..openapi import extend_schema, view_schema
@@ -222,9 +222,8 @@ class UserTokenView(EndUserAPIView):
             # No query for the user: the sessions are filtered by the id itself, so a known and
             # an unknown user, an own and a foreign session run the same queries up to the
             # revocation itself, and nothing in the answer or its timing tells them apart.
-            result = revoke_sessions(
-                [session_id],
-                user=get_user_model()(pk=pk),
+            result = revoke(
+                Selection.sessions([session_id], user=get_user_model()(pk=pk)),
                 surface=Surface.END_USER,
                 actor=Actor.api_client(request.auth),
                 audit_empty=False,

@@ -117,6 +117,9 @@ class StackExchangeView(APIView):
     schema = view_schema(docs.SESchema)
 
     quota: ratelimit.Window
+    #: Revoking methods count against the quota but are never refused by it: a thief who
+    #: burns the quota must not stop the owner from revoking.
+    revokes = False
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         check_request_limits(request)  # before the quota reads ``key`` from the query string
@@ -130,7 +133,7 @@ class StackExchangeView(APIView):
         else:
             identity, limit = f"ip:{request.META.get('REMOTE_ADDR', '')}", conf.SE_QUOTA_MAX
         self.quota = ratelimit.hit("se", identity, limit=limit, period=conf.SE_QUOTA_PERIOD)
-        if self.quota.exceeded:
+        if self.quota.exceeded and not self.revokes:
             raise errors.throttle_violation(self.quota.reset_in)
         if key and not known_key:
             raise errors.bad_parameter("key")
@@ -218,10 +221,12 @@ class AccessTokensView(TokenMethodView):
 class InvalidateView(TokenMethodView):
     """``GET access-tokens/{accessTokens}/invalidate``: revoke each valid token with its family."""
 
+    revokes = True
+
     def act(self, tokens: list[Any]) -> None:
-        revocation.revoke_access_tokens(
-            [token.pk for token in tokens], surface="stackexchange", actor=token_actor(tokens)
-        )
+        # The tokens as loaded carry their families: a refresh since cannot hide a session.
+        selection = revocation.Selection.tokens(tokens)
+        revocation.revoke(selection, surface=revocation.Surface.STACKEXCHANGE, actor=token_actor(tokens))
 
 
 @extend_schema(
@@ -238,14 +243,16 @@ class DeauthenticateView(TokenMethodView):
     Every token, refresh token and grant of each (user, app) is revoked, in one call.
     """
 
+    revokes = True
+
     def act(self, tokens: list[Any]) -> None:
-        revocation.deauthorize(
-            [(token.user, token.application) for token in tokens if token.user_id is not None],
-            surface="stackexchange",
-            actor=token_actor(tokens),
-            # App tokens have no user to de-authorize: exactly these tokens are revoked.
-            access_tokens=[token.pk for token in tokens if token.user_id is None],
+        pairs = revocation.Selection.user_apps(
+            [(token.user, token.application) for token in tokens if token.user_id is not None]
         )
+        # App tokens have no user to de-authorize: exactly these tokens are revoked.
+        app_tokens = [token for token in tokens if token.user_id is None]
+        selection = pairs | revocation.Selection.tokens(app_tokens) if app_tokens else pairs
+        revocation.revoke(selection, surface=revocation.Surface.STACKEXCHANGE, actor=token_actor(tokens))
 
 
 @extend_schema(exclude=True)  # not an operation: what every other path under the mount answers

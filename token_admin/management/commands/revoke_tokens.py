@@ -2,11 +2,11 @@
 
 Selectors, each repeatable:
 
-* ``--user`` alone: every token of these users (``revoke_user_tokens``);
-* ``--app`` alone: every token of these apps (``revoke_applications``);
-* ``--user`` with ``--app``: every (user, app) pair is de-authorized (``deauthorize``);
-* ``--device``: these devices' sessions and registered clients (``revoke_devices``);
-* ``--session``: these sessions (``revoke_sessions``).
+* ``--user`` alone: every token of these users (``Selection.users``);
+* ``--app`` alone: every token of these apps (``Selection.applications``);
+* ``--user`` with ``--app``: every (user, app) pair is de-authorized (``Selection.user_apps``);
+* ``--device``: these devices' sessions and registered clients (``Selection.devices``);
+* ``--session``: these sessions (``Selection.sessions``).
 
 ``--device`` and ``--session`` already name exactly what goes, so they stand alone: mixing
 them with each other or with ``--user``/``--app`` is refused rather than given a meaning
@@ -18,8 +18,7 @@ from __future__ import annotations
 import getpass
 import json
 import uuid
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -28,9 +27,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 from oauth2_provider.models import get_application_model
 
-from token_admin import revocation
-from token_admin.models import Device, RevocationEvent, Session
-from token_admin.revocation import Actor, Revocation
+from token_admin.models import Device, Session
+from token_admin.revocation import Actor, Selection, Surface, revoke
 
 
 class Command(BaseCommand):
@@ -102,20 +100,19 @@ class Command(BaseCommand):
         for name in given:
             _check_text(options[name], name)
 
-        revoke: Callable[..., Revocation]
         if device_values:
-            revoke = partial(revocation.revoke_devices, _devices(device_values))
+            selection = Selection.devices(_devices(device_values))
         elif session_values:
-            revoke = partial(revocation.revoke_sessions, _sessions(session_values))
+            selection = Selection.sessions(_sessions(session_values))
         else:
-            revoke = _users_apps_call(
+            selection = _users_apps_selection(
                 _users(user_values) if user_values else [], _apps(app_values) if app_values else []
             )
 
         dry_run = options["dry_run"]
         # A dry run is the service's own preview: the same selection, counted, nothing written.
         done = revoke(
-            surface=RevocationEvent.Surface.COMMAND, actor=_actor(), reason=options["reason"], dry_run=dry_run
+            selection, surface=Surface.COMMAND, actor=_actor(), reason=options["reason"], dry_run=dry_run
         )
         counts = {
             "access_tokens": done.access_tokens,
@@ -128,12 +125,12 @@ class Command(BaseCommand):
             self.stdout.write(_summary(counts, dry_run))
 
 
-def _users_apps_call(users: list[Any], apps: list[Any]) -> Callable[..., Revocation]:
+def _users_apps_selection(users: list[Any], apps: list[Any]) -> Selection:
     if users and apps:
-        return partial(revocation.deauthorize, [(user, app) for user in users for app in apps])
+        return Selection.user_apps([(user, app) for user in users for app in apps])
     if users:
-        return partial(revocation.revoke_user_tokens, users)
-    return partial(revocation.revoke_applications, apps)
+        return Selection.users(users)
+    return Selection.applications(apps)
 
 
 def _check_text(values: Sequence[str], option: str) -> None:
