@@ -67,6 +67,15 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     DATABASES["default"].setdefault("OPTIONS", {})["charset"] = "utf8mb4"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Parallel writes queue instead of failing with "database is locked": every transaction
+    # takes the write lock when it begins (IMMEDIATE), readers do not block the writer (WAL),
+    # and a writer waits up to 20 s for the lock (busy timeout, in milliseconds).
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
+    }
 
 if os.environ.get("REDIS_URL"):
     CACHES = {

@@ -21,6 +21,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from tests.concurrency import can_mint, dot_accepts, refresh_request
 from tests.factories import ApplicationFactory, UserFactory, issue_session
 from token_admin.models import RevocationEvent
 
@@ -172,3 +173,34 @@ def test_a_view_only_staff_user_sees_tokens_but_no_revoke_action(browser, live_s
     assert not page.find_all("input.action-select")
     page.open("/admin/token_admin/session/")
     assert page.find_all("#result_list tbody tr") and not page.find_all("select[name=action]")
+
+
+def test_a_refresh_between_the_confirmation_page_and_the_confirm_still_revokes_the_session(
+    browser, live_server
+):
+    """Staff open the confirmation page for a token, the app refreshes it, staff confirm.
+
+    The page counted the token's session, and that is what the confirm revokes: the pair the
+    refresh minted is refused, and the audit event counts it.
+    """
+    revoker = staff_user(*VIEW_PERMS, "revoke_tokens")
+    app = ApplicationFactory(name="Stream")
+    token, refresh = issue_session(UserFactory(username="alice"), app)
+    page = Page(browser, live_server.url)
+    page.log_in(revoker.username)
+    page.open(TOKENS_PATH)
+    page.find(f"input.action-select[value='{token.pk}']").click()
+    Select(page.find("select[name=action]")).select_by_value("revoke_selected_tokens")
+    page.submit(page.find("button[name=index]"))
+    assert page.find("#count-access-tokens").text == "1"
+
+    minted = refresh_request(app, refresh.raw_token).json()  # the app refreshes meanwhile
+    assert dot_accepts(minted["access_token"])
+    page.find("textarea[name=reason]").send_keys("Phone lost")
+    page.submit(page.find("input[type=submit][value='Yes, revoke']"))
+
+    assert page.find(".messagelist .success").text.startswith("Revoked 1 access token and 1 refresh token.")
+    assert not dot_accepts(minted["access_token"])
+    assert not can_mint(app, minted["refresh_token"])
+    event = RevocationEvent.objects.get()
+    assert (event.access_tokens_revoked, event.refresh_tokens_revoked) == (1, 1)

@@ -795,6 +795,12 @@ class AccessTokenAdmin(
         # Editing a token would bypass the audit trail: revoking is the only write here.
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # As in DOT's admin, no Delete here: deleting an access token alone would leave its
+        # refresh token able to mint another (revoke it instead). Deleting its user or app
+        # still cascades to it, after revoking (ApplicationAdmin, UserTokensAdminMixin).
+        return _not_on_own_pages(self, request) and admin.ModelAdmin.has_delete_permission(self, request, obj)
+
     @admin.display(description=_("token"))
     def masked_token(self, obj: Any) -> str:
         return _mask_html(obj)
@@ -906,6 +912,11 @@ class RefreshTokenAdmin(PastedTokenSearchMixin, SecretFieldsAdminMixin, dot_admi
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting a live refresh token would revoke nothing of its session, and deleting a
+        # revoked one would erase what DOT's reuse protection relies on.
+        return _not_on_own_pages(self, request) and admin.ModelAdmin.has_delete_permission(self, request, obj)
 
     @admin.display(description=_("token"))
     def masked_token(self, obj: Any) -> str:
@@ -1027,9 +1038,9 @@ class SessionAdmin(RevocationAdminMixin, admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Deleting the row would revoke nothing, and the next refresh would bring it back
-        # under a new id: "Revoke selected sessions" is the way a session ends.
-        return False
+        # Deleting the row would revoke nothing: "Revoke selected sessions" is the way a
+        # session ends. (Deleting its user or app still cascades to it, after revoking.)
+        return _not_on_own_pages(self, request) and super().has_delete_permission(request, obj)
 
     @admin.display(description=_("signed in"), boolean=True)
     def is_live(self, obj: Session) -> bool:
@@ -1078,8 +1089,9 @@ class DeviceAdmin(RevocationAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Deleting the row would leave its sessions and registered client working:
-        # "Revoke selected devices" is the way a device is signed out.
-        return False
+        # "Revoke selected devices" is the way a device is signed out. (Deleting its user
+        # or client still cascades to it, after revoking.)
+        return _not_on_own_pages(self, request) and super().has_delete_permission(request, obj)
 
     @admin.display(description=_("see also"))
     def token_links(self, obj: Device) -> str:
@@ -1106,6 +1118,15 @@ class DeviceAdmin(RevocationAdminMixin, admin.ModelAdmin):
                 select=lambda qs, user, across: Selection.devices(qs),
             ),
         )
+
+
+def _not_on_own_pages(model_admin: admin.ModelAdmin, request: HttpRequest) -> bool:
+    """False on this model admin's own pages (no Delete there); True when the admin asks while
+    deleting something else that cascades to these rows (a user, an app)."""
+    opts = model_admin.model._meta
+    match = getattr(request, "resolver_match", None)
+    url_name = getattr(match, "url_name", None) or ""
+    return not url_name.startswith(f"{opts.app_label}_{opts.model_name}_")
 
 
 # --- the audit trail ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""DOT's URLs with its two revoking views replaced by token_admin's (``token_admin.oauth_views``).
+"""DOT's URLs with its revoking views and token endpoint replaced by token_admin's (``oauth_views``).
 
 Use it where you would include ``oauth2_provider.urls``::
 
@@ -14,11 +14,12 @@ from typing import Any
 from django.urls import URLPattern, path
 from oauth2_provider import urls as dot_urls
 
-from .oauth_views import AuthorizedTokenDeleteView, RevokeTokenView
+from .oauth_views import AuthorizedTokenDeleteView, RevokeTokenView, TokenView
 
 app_name = dot_urls.app_name
 
 _REPLACED: dict[str, Any] = {
+    "token": path("token/", TokenView.as_view(), name="token"),
     "revoke-token": path("revoke_token/", RevokeTokenView.as_view(), name="revoke-token"),
     "authorized-token-delete": path(
         "authorized_tokens/<slug:pk>/delete/",

@@ -1,21 +1,27 @@
-"""Drop-in replacements for DOT's two views that revoke, so they go through the service.
+"""Drop-in replacements for DOT's views that revoke, or that a revocation can race.
 
 DOT's RFC 7009 endpoint (``/o/revoke_token/``) and its "authorized tokens" delete page
 revoke tokens one by one with no audit event and no ``tokens_revoked`` signal. These
 subclasses keep DOT's behaviour on the wire (same status codes, same client scoping) and
-revoke the token's whole session through ``token_admin.revocation``. Mount them with
-``token_admin.oauth_urls`` in place of ``oauth2_provider.urls``.
+revoke the token's whole session through ``token_admin.revocation``. DOT's token endpoint
+reads the token it just minted back after its transaction: a revocation that lands in
+between made it answer 500. Mount them with ``token_admin.oauth_urls`` in place of
+``oauth2_provider.urls``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.signals import app_authorized
 
 from . import queries
 from .revocation import Actor, Selection, Surface, revoke
@@ -93,3 +99,34 @@ class AuthorizedTokenDeleteView(dot_views.AuthorizedTokenDeleteView):
                 reason="Revoked by the user on the authorized-tokens page",
             )
         return HttpResponseRedirect(self.get_success_url())
+
+
+class TokenView(dot_views.TokenView):
+    """DOT's token endpoint, answering ``invalid_grant`` for a pair revoked before the answer.
+
+    DOT commits the new pair, then loads the access token again to send ``app_authorized``.
+    A revocation that committed in between (the session was revoked while it refreshed)
+    deleted that token: the client gets the error its next refresh would get, not a 500.
+    """
+
+    @method_decorator(sensitive_post_parameters("password", "client_secret"))
+    def authorization_flow_token_response(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        url, headers, body, status = self.create_token_response(request)
+        if status == 200:
+            raw = json.loads(body).get("access_token")
+            if raw is not None:
+                checksum = hashlib.sha256(raw.encode("utf-8")).hexdigest()
+                token = get_access_token_model().objects.filter(token_checksum=checksum).first()
+                if token is None:
+                    status = 400
+                    body = json.dumps(
+                        {"error": "invalid_grant", "error_description": "The grant was revoked."}
+                    )
+                else:
+                    app_authorized.send(sender=self, request=request, token=token)
+        response = HttpResponse(content=body, status=status)
+        for key, value in headers.items():
+            response[key] = value
+        return response

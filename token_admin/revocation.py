@@ -23,12 +23,14 @@ marked ``revoked``, because DOT's reuse protection relies on that record.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
-from django.db import connections, router, transaction
+from django.db import OperationalError, connections, router, transaction
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.db.models.signals import post_delete, pre_delete
 from django.utils import timezone
@@ -48,6 +50,8 @@ ID_CHUNK_SIZE = 20_000
 # Each extra read means a refresh committed a rotation of a token of the selection while
 # the previous read waited; reads hold their locks, so a read that waited for none ends it.
 MAX_LOCKING_READS = 10
+# How often a revocation that a deadlock rolled back is run again.
+DEADLOCK_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -390,6 +394,26 @@ def revoke(
     if dry_run:
         return _count(selection)
     database = router.db_for_write(get_access_token_model())
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return _revoke_once(selection, actor, surface, reason, audit_empty, database)
+        except OperationalError as error:
+            # Overlapping revocations can deadlock (InnoDB picks one victim and rolls it back).
+            # The revocation is atomic and idempotent, so it runs again, unless an outer
+            # transaction of the caller's was rolled back with it.
+            if (
+                attempt == DEADLOCK_ATTEMPTS
+                or not _is_deadlock(error)
+                or connections[database].in_atomic_block
+            ):
+                raise
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")
+
+
+def _revoke_once(
+    selection: Selection, actor: Actor, surface: Surface, reason: str, audit_empty: bool, database: str
+) -> Revocation:
     with transaction.atomic(using=database):
         now = timezone.now()
         counts = _revoke_rows(selection, now, database)
@@ -446,8 +470,9 @@ def _revoke_rows(selection: Selection, now: Any, database: str) -> tuple[int, in
     5. Where foreign keys are checked at commit (PostgreSQL, SQLite), a sign-in that
        committed after step 2 may have lost its access token to step 3: its refresh token
        is revoked too, so none is left pointing at nothing. (MySQL and MariaDB check at
-       once; their locking read also locks the gaps a new row would go into, so such a
-       sign-in waits for this transaction instead.)
+       once: step 3 leaves such a sign-in's access token alone, see
+       ``_delete_access_tokens``, and its session lives on, as one begun after the
+       revocation would.)
     """
     access_token_model = get_access_token_model()
     refresh_token_model = get_refresh_token_model()
@@ -595,6 +620,13 @@ def _session_keys(sessions: QuerySet[Session]) -> tuple[frozenset[UUID], frozens
 
 def _delete_access_tokens(queryset: QuerySet[Any], database: str) -> int:
     """Delete access tokens in one statement when nothing else needs to see the rows go."""
+    if not connections[database].features.can_defer_constraint_checks:
+        # MySQL and MariaDB check foreign keys at once: an access token that a refresh token
+        # still points at is one a sign-in committed after this revocation revoked the
+        # refresh tokens (they are unlinked then). Deleting it would fail the whole
+        # revocation; that sign-in raced the revocation and keeps its new session instead.
+        linked = get_refresh_token_model().objects.filter(access_token_id=OuterRef("pk"))
+        queryset = queryset.filter(~Exists(linked))
     if _plain_delete_is_safe(queryset.model):
         # One DELETE ... WHERE, rows never loaded; None when the condition can match nothing.
         return queryset._raw_delete(database) or 0
@@ -611,6 +643,14 @@ def _plain_delete_is_safe(access_token_model: Any) -> bool:
         if not (relation.related_model is refresh_token_model and relation.field.name == "access_token"):
             return False
     return not (pre_delete.has_listeners(access_token_model) or post_delete.has_listeners(access_token_model))
+
+
+def _is_deadlock(error: OperationalError) -> bool:
+    """MySQL/MariaDB error 1213, or PostgreSQL's deadlock_detected (40P01)."""
+    cause = error.__cause__
+    if getattr(cause, "sqlstate", None) == "40P01" or getattr(cause, "pgcode", None) == "40P01":
+        return True
+    return bool(error.args) and error.args[0] == 1213
 
 
 def _has_family(token: Any) -> bool:
