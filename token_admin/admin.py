@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
@@ -24,11 +25,14 @@ import oauth2_provider.admin as dot_admin
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core import signing
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import router, transaction
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, IntegerField, Model, OuterRef, Q, QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
@@ -40,6 +44,9 @@ from django.utils.translation import ngettext
 from oauth2_provider.models import (
     get_access_token_model,
     get_application_model,
+    get_device_grant_model,
+    get_grant_model,
+    get_id_token_model,
     get_refresh_token_model,
 )
 from oauth2_provider.settings import oauth2_settings
@@ -101,7 +108,234 @@ def _session_conditions(sessions: QuerySet[Session]) -> tuple[Q, Q]:
     return Q(token_checksum__in=lone), Q(token_family__in=families)
 
 
+# --- secret fields: never filtered, ordered or searched ------------------------------------
+#
+# Django's ``lookup_allowed`` lets anyone with view permission filter on any field of the model
+# (``?token__gte=<prefix>`` is a binary-search oracle: ~240 requests recover a token), ``o=``
+# orders by any column of ``list_display``, and ``search_fields`` match substrings. Every admin
+# on the default site is given ``SecretFieldsAdminMixin`` (see the registration at the end), which
+# refuses each of these on the fields below, directly or through a relation.
+
+#: Field names, per model, whose value mints or recovers a credential (a checksum is the key to
+#: a token's row and narrows a brute force: it is secret for range and prefix filters too).
+_SECRET_FIELDS: tuple[tuple[Callable[[], Any], tuple[str, ...]], ...] = (
+    (get_access_token_model, ("token", "token_checksum")),
+    (get_refresh_token_model, ("token", "token_checksum")),
+    (get_id_token_model, ("token",)),
+    (get_grant_model, ("code", "code_challenge")),
+    (get_device_grant_model, ("device_code", "user_code")),
+    (get_application_model, ("client_secret",)),
+    (get_user_model, ("password",)),
+    (lambda: Session, ("access_token_checksum",)),
+)
+
+
+def secret_fields(model: type[Model]) -> frozenset[str]:
+    """The secret fields of ``model`` (DOT's models resolved as the project swapped them)."""
+    concrete = model._meta.concrete_model
+    names: set[str] = set()
+    for get_model, fields in _SECRET_FIELDS:
+        if get_model()._meta.concrete_model is concrete:
+            names.update(fields)
+    # Only fields the model has (DOT's ID token keeps no token; a swapped one may).
+    return frozenset(name for name in names if any(field.name == name for field in model._meta.fields))
+
+
+def reaches_secret(model: type[Model], path: str) -> bool:
+    """Whether a lookup, ordering or search path (``application__client_secret__startswith``)
+    touches a secret field of ``model`` or of a model it goes through."""
+    for part in path.lstrip("-^=@").split(LOOKUP_SEP):
+        if part in secret_fields(model):
+            return True
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False  # a lookup or transform (``gte``, ``lower``): the field before it was not secret
+        if not field.is_relation or field.related_model is None:
+            return False
+        model = field.related_model
+    return False
+
+
+def _expression_reaches_secret(model: type[Model], expression: Any) -> bool:
+    if isinstance(expression, str):
+        return reaches_secret(model, expression)
+    flatten = getattr(expression, "flatten", None)
+    nodes = flatten() if flatten is not None else ()
+    names = [node.name for node in nodes if isinstance(node, F)]  # type: ignore[attr-defined]
+    return any(reaches_secret(model, name) for name in names)
+
+
+def _order_target(model_admin: Any, name: Any) -> Any:
+    """What a ``list_display`` entry orders by, the way Django's ``ChangeList`` finds it."""
+    if isinstance(name, str):
+        try:
+            return model_admin.model._meta.get_field(name).name
+        except FieldDoesNotExist:
+            pass
+    attr = (
+        name if callable(name) else getattr(model_admin, name, None) or getattr(model_admin.model, name, None)
+    )
+    if isinstance(attr, property):
+        attr = attr.fget
+    return getattr(attr, "admin_order_field", None)
+
+
+class SecretSafeChangeList(ChangeList):
+    """A changelist on which ``?o=<column>`` never orders by a secret field (Django's own
+    ``get_ordering`` ignores ``sortable_by``)."""
+
+    def get_ordering_field(self, field_name: Any) -> Any:
+        order_field = super().get_ordering_field(field_name)
+        return None if _expression_reaches_secret(self.model, order_field) else order_field
+
+    def get_ordering(self, request: HttpRequest, queryset: QuerySet[Any]) -> list[Any]:
+        # Also the admin's ``ordering`` attribute and the model's Meta ordering, which Django
+        # reads directly when ``get_ordering()`` is empty.
+        ordering = super().get_ordering(request, queryset)
+        kept = [field for field in ordering if not _expression_reaches_secret(self.model, field)]
+        # A unique secret field made the order total: the primary key makes it total again.
+        return kept if kept == ordering else self._get_deterministic_ordering(kept)  # type: ignore[attr-defined]
+
+
+class SecretFieldsAdminMixin:
+    """Refuses filters (400), ordering and search on secret fields, directly or through relations."""
+
+    model: type[Model]
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        if reaches_secret(self.model, lookup):
+            return False  # Django answers DisallowedModelAdminLookup: a 400, the same for every value
+        return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
+
+    def get_search_fields(self, request: HttpRequest) -> Sequence[str]:
+        fields = super().get_search_fields(request)  # type: ignore[misc]
+        return [field for field in fields if not reaches_secret(self.model, field)]
+
+    def get_ordering(self, request: HttpRequest) -> Sequence[Any]:
+        ordering = super().get_ordering(request) or ()  # type: ignore[misc]
+        return [field for field in ordering if not _expression_reaches_secret(self.model, field)]
+
+    def get_sortable_by(self, request: HttpRequest) -> Sequence[str]:
+        # No sorting link on a secret column (the changelist would ignore it anyway).
+        sortable = super().get_sortable_by(request)  # type: ignore[misc]
+        return [
+            name for name in sortable if not _expression_reaches_secret(self.model, _order_target(self, name))
+        ]
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return _secret_safe(super().get_changelist(request, **kwargs))  # type: ignore[misc]
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        check_lookup_values(self.model, request.GET)
+        return super().get_changelist_instance(request)  # type: ignore[misc]
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+        # Staff who may only view an object do not see its secrets on the change page either
+        # (an application's client secret is shown in clear text when DOT does not hash it).
+        exclude = list(super().get_exclude(request, obj) or ())  # type: ignore[misc]
+        if obj is not None and not self.has_change_permission(request, obj):  # type: ignore[attr-defined]
+            exclude += sorted(secret_fields(self.model) - set(exclude))
+        return exclude
+
+
+def check_lookup_values(model: type[Model], params: Any) -> None:
+    """``IncorrectLookupParameters`` (the admin's ``?e=1``) for URL values the database would
+    fail on when the list renders, a 500: Django's own filters and search pass them through.
+
+    * a NUL character anywhere (PostgreSQL refuses it in text);
+    * an integer column (an id, a foreign key) compared with a value out of its range.
+    """
+    for lookup, values in params.lists():
+        if any("\x00" in value for value in values):
+            raise IncorrectLookupParameters("NUL character in a URL parameter")
+        field = _filtered_field(model, lookup)
+        if not isinstance(field, IntegerField):
+            continue
+        for value in values:
+            for part in value.split(",") if lookup.endswith("__in") else [value]:
+                try:
+                    field.run_validators(field.to_python(part))
+                except ValidationError as exc:
+                    raise IncorrectLookupParameters(exc) from exc
+
+
+def _filtered_field(model: type[Model], lookup: str) -> Any:
+    """The column a URL filter compares (a foreign key's target), or None (``isnull``, unknown)."""
+    field: Any = None
+    for part in lookup.split(LOOKUP_SEP):
+        if field is not None and field.is_relation:
+            model = field.related_model
+        elif field is not None:
+            break  # a lookup or transform after a plain column
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None if part == "isnull" or field is None else _compared(field, part)
+    return _compared(field, "exact") if field is not None else None
+
+
+def _compared(field: Any, lookup: str) -> Any:
+    if lookup in ("isnull", "regex", "iregex"):
+        return None
+    if field.is_relation:
+        return getattr(field, "target_field", None) if field.concrete else None
+    return field
+
+
+@cache
+def _secret_safe(changelist: type[ChangeList]) -> type[ChangeList]:
+    if issubclass(changelist, SecretSafeChangeList):
+        return changelist
+    return type(changelist.__name__, (SecretSafeChangeList, changelist), {"__module__": __name__})
+
+
+class PastedTokenSearchMixin:
+    """The search box also takes a pasted full token: the one row whose checksum is the
+    token's sha256, and nothing else (no prefix or substring of a token ever matches).
+
+    Works with DOT's hashed storage, where ``token`` is blank and only the checksum is kept.
+    """
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        term = search_term.strip()
+        if term and not any(character.isspace() for character in term):
+            matching = queryset.filter(token_checksum=queries.checksum(term))
+            if matching.exists():
+                return matching, False
+        return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+
+
 # --- list filters that never list every row of a big table -------------------------------
+
+
+def parse_pk(model: type[Model], value: str) -> Any:
+    """The primary key of ``model`` that ``value`` spells exactly, or ``IncorrectLookupParameters``.
+
+    ``"²".isdigit()`` is true and ``int("²")`` fails; a 25-digit id is out of the column's range on
+    every database: both were 500s. Django's changelist answers the exception the admin's own
+    way (a redirect to ``?e=1``). Negative ids, leading zeros and other spellings are refused too.
+    """
+    field = model._meta.pk
+    assert field is not None
+    try:
+        pk = field.to_python(value)
+        field.run_validators(pk)  # the database's integer range
+    except (ValidationError, ValueError, TypeError, OverflowError) as exc:
+        raise IncorrectLookupParameters(exc) from exc
+    if str(pk) != value or (isinstance(pk, int) and pk < 0):
+        raise IncorrectLookupParameters(f"not a {model._meta.verbose_name} id")
+    return pk
+
+
+def parse_uuid(value: str) -> UUID:
+    """A public id (session, device) as a UUID, or ``IncorrectLookupParameters``."""
+    try:
+        return UUID(value)
+    except ValueError as exc:
+        raise IncorrectLookupParameters(exc) from exc
 
 
 class InputFilter(admin.SimpleListFilter):
@@ -146,7 +380,8 @@ class ApplicationFilter(InputFilter):
         return Q(**{f"{prefix}client_id": value}) | Q(**{f"{prefix}name__iexact": value})
 
     def describe(self, value: str) -> StrOrPromise:
-        names = list(queries.applications().filter(self._condition(value)).values_list("name", flat=True)[:3])
+        condition = self._condition(value)  # (no NUL: check_lookup_values refused it)
+        names = list(queries.applications().filter(condition).values_list("name", flat=True)[:3])
         return ", ".join(names) or _("no such application")
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
@@ -162,10 +397,7 @@ class ChosenObjectFilter(admin.SimpleListFilter):
 
     def _chosen(self) -> Model | None:
         value = self.value()
-        try:
-            return self.model._default_manager.filter(pk=int(value)).first() if value else None
-        except ValueError:
-            return None
+        return self.model._default_manager.filter(pk=parse_pk(self.model, value)).first() if value else None
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         value = self.value()
@@ -178,9 +410,7 @@ class ChosenObjectFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return None
-        if not value.isdigit():
-            return queryset.none()
-        return queryset.filter(**{self.lookup: int(value)})
+        return queryset.filter(**{self.lookup: parse_pk(self.model, value)})
 
 
 class UserFilter(ChosenObjectFilter):
@@ -238,8 +468,8 @@ class DeviceFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         choices: list[tuple[str, StrOrPromise]] = [("any", _("On a device")), ("none", _("Not on a device"))]
         value = self.value()
-        if value and value.isdigit():
-            device = Device.objects.filter(pk=int(value)).first()
+        if value and value not in ("any", "none"):
+            device = Device.objects.filter(pk=parse_pk(Device, value)).first()
             choices.append((value, str(device) if device is not None else _("(not found)")))
         return choices
 
@@ -247,9 +477,9 @@ class DeviceFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "any":
             return Device.objects.all()
-        if value and value.isdigit():
-            return Device.objects.filter(pk=int(value))
-        return Device.objects.none() if value and value != "none" else None
+        if value and value != "none":
+            return Device.objects.filter(pk=parse_pk(Device, value))
+        return None
 
     def condition(self, devices: QuerySet[Device]) -> Q:
         raise NotImplementedError
@@ -283,12 +513,6 @@ class SessionFilter(admin.SimpleListFilter):
     title = _("session")
     parameter_name = "session"
 
-    def _public_id(self) -> UUID | None:
-        try:
-            return UUID(self.value() or "")
-        except ValueError:
-            return None
-
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         value = self.value()
         return [(value, value)] if value else []
@@ -296,8 +520,7 @@ class SessionFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
         if not self.value():
             return None
-        # A value that is not a UUID gives None, which matches no session.
-        sessions = Session.objects.filter(public_id=self._public_id())  # type: ignore[misc]
+        sessions = Session.objects.filter(public_id=parse_uuid(self.value() or ""))
         lone_tokens, families = _session_conditions(sessions)
         in_family = get_refresh_token_model().objects.filter(families, access_token__isnull=False)
         return queryset.filter(lone_tokens | Q(pk__in=in_family.values("access_token_id")))
@@ -341,11 +564,8 @@ class AboutFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return None
-        try:
-            # A UUID is matched as text inside the selection JSON: the same on every database.
-            return queryset.filter(selection__icontains=str(UUID(value)))
-        except ValueError:
-            return queryset.none()
+        # A UUID is matched as text inside the selection JSON: the same on every database.
+        return queryset.filter(selection__icontains=str(parse_uuid(value)))
 
 
 # --- the confirmation page and the revoking actions -------------------------------------
@@ -550,7 +770,9 @@ def _success_message(result: Revocation) -> str:
 # --- access and refresh tokens (DOT's models, swappable) --------------------------------
 
 
-class AccessTokenAdmin(RevocationAdminMixin, dot_admin.AccessTokenAdmin):
+class AccessTokenAdmin(
+    PastedTokenSearchMixin, SecretFieldsAdminMixin, RevocationAdminMixin, dot_admin.AccessTokenAdmin
+):
     """DOT's access-token admin made read-only, fast on big tables, with audited revoke actions."""
 
     list_display = ("masked_token", "user", "application", "scope", "expires", "is_active", "has_refresh")
@@ -564,7 +786,7 @@ class AccessTokenAdmin(RevocationAdminMixin, dot_admin.AccessTokenAdmin):
         UserFilter,
         SessionFilter,
     )
-    # By user and app only: a token value must never end up in a URL or a log.
+    # By user and app; a pasted full token finds its row by checksum (PastedTokenSearchMixin).
     search_fields = ("application__client_id", "application__name", *dot_admin.USER_SEARCH_FIELDS)
     show_full_result_count = False
     show_facets = _NO_FACETS
@@ -684,7 +906,7 @@ def _session_of(access_token: Any) -> Session | None:
     return Session.objects.select_related("device").filter(condition).first()
 
 
-class RefreshTokenAdmin(dot_admin.RefreshTokenAdmin):
+class RefreshTokenAdmin(PastedTokenSearchMixin, SecretFieldsAdminMixin, dot_admin.RefreshTokenAdmin):
     """DOT's refresh-token admin, read-only: revoke through the session or the access token.
 
     DOT's own action revokes one token at a time and writes no audit event, so it is left out.
@@ -743,7 +965,7 @@ def _token_links(application: Any) -> str:
     )
 
 
-class ApplicationAdmin(RevocationAdminMixin, dot_admin.ApplicationAdmin):
+class ApplicationAdmin(SecretFieldsAdminMixin, RevocationAdminMixin, dot_admin.ApplicationAdmin):
     """DOT's application admin with token_admin's profile inline, token links and de-authorize."""
 
     inlines = (AppProfileInline,)
@@ -1057,7 +1279,28 @@ def _add_to_user_admin() -> None:
     admin.site.register(user_model, wrapped)
 
 
+def protect_secret_fields(site: admin.AdminSite = admin.site) -> None:
+    """Give every admin registered on ``site`` ``SecretFieldsAdminMixin`` (DOT's grant and ID-token
+    admins, the user admin, a project's own DOT admin classes, ...), keeping its own behaviour.
+
+    Called when this module loads and again from ``TokenAdminConfig.ready()``, once every app's
+    admin module has been imported, so admins registered after token_admin's are covered too.
+    """
+    for model, model_admin in list(site._registry.items()):
+        registered = type(model_admin)
+        if isinstance(model_admin, SecretFieldsAdminMixin):
+            continue
+        wrapped = type(
+            registered.__name__,
+            (SecretFieldsAdminMixin, registered),
+            {"__module__": registered.__module__, "__doc__": registered.__doc__},
+        )
+        site.unregister(model)
+        site.register(model, wrapped)
+
+
 _replace_dot_admin(get_access_token_model(), dot_admin.AccessTokenAdmin, AccessTokenAdmin)
 _replace_dot_admin(get_refresh_token_model(), dot_admin.RefreshTokenAdmin, RefreshTokenAdmin)
 _replace_dot_admin(get_application_model(), dot_admin.ApplicationAdmin, ApplicationAdmin)
 _add_to_user_admin()
+protect_secret_fields()

@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.utils.translation import gettext_lazy as _
 
 
@@ -14,3 +14,9 @@ class TokenAdminConfig(AppConfig):
         receivers.connect()
         deletion.connect()
         policies.connect()
+        if apps.is_installed("django.contrib.admin"):
+            # After the admin's autodiscover (it runs in django.contrib.admin's ready()): admins
+            # that apps after token_admin registered get the secret-field protection too.
+            from .admin import protect_secret_fields
+
+            protect_secret_fields()

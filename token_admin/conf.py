@@ -24,6 +24,10 @@ DEFAULTS: dict[str, Any] = {
     "SE_QUOTA_PERIOD": 86400,
     "SE_KEYS": None,
     "END_USER_SECRET_CACHE_SECONDS": 300,
+    "END_USER_AUTH_FAILURES_PER_CLIENT": 10,
+    "END_USER_AUTH_FAILURES_PER_IP": 30,
+    "END_USER_AUTH_FAILURE_PERIOD": 300,
+    "END_USER_NOOP_REVOCATIONS_WARNING": 1000,
     "SESSION_TYPE_HOOK": None,
     "REVOKE_ON_ACCOUNT_EVENTS": ("password_change", "deactivation"),
     "PASSWORD_CHANGE_KEEPS_APPS": (),
@@ -104,6 +108,32 @@ class Settings:
     def END_USER_SECRET_CACHE_SECONDS(self) -> int:
         """How long a verified API-client secret is remembered (0 turns the cache off)."""
         return int(self._get("END_USER_SECRET_CACHE_SECONDS"))
+
+    @property
+    def END_USER_AUTH_FAILURES_PER_CLIENT(self) -> int:
+        """Failed end-user API authentications per client id per period before 429 (0: no limit).
+
+        Counted for unknown client ids too. Once reached, attempts with that client id are
+        refused without a hash check, except with the right secret while its success is still
+        remembered (``END_USER_SECRET_CACHE_SECONDS``), so a guesser cannot lock out a busy client.
+        """
+        return int(self._get("END_USER_AUTH_FAILURES_PER_CLIENT"))
+
+    @property
+    def END_USER_AUTH_FAILURES_PER_IP(self) -> int:
+        """Failed end-user API authentications per client IP per period before 429 (0: no limit)."""
+        return int(self._get("END_USER_AUTH_FAILURES_PER_IP"))
+
+    @property
+    def END_USER_AUTH_FAILURE_PERIOD(self) -> int:
+        """Length of the failed-authentication window, in seconds; ``Retry-After`` counts to its end."""
+        return int(self._get("END_USER_AUTH_FAILURE_PERIOD"))
+
+    @property
+    def END_USER_NOOP_REVOCATIONS_WARNING(self) -> int:
+        """End-user ``DELETE`` calls that revoke nothing, per API client per day, at which one
+        WARNING is logged (0: never). They are counted in the cache, never written as audit rows."""
+        return int(self._get("END_USER_NOOP_REVOCATIONS_WARNING"))
 
     @property
     def SESSION_TYPE_HOOK(self) -> Callable[..., Any] | None:
