@@ -50,4 +50,6 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(oauth2_settings.ACCESS_TOKEN_MODEL),
     ]
 
-    operations = [migrations.RunPython(add_indexes, remove_indexes, elidable=False)]
+    # Not atomic: MySQL and MariaDB cannot run DDL inside a transaction (PostgreSQL and
+    # SQLite still run the migration in one).
+    operations = [migrations.RunPython(add_indexes, remove_indexes, atomic=False, elidable=False)]
