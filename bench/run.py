@@ -117,6 +117,8 @@ def print_table(
         )
         if row.note:
             print(f"{'':<4}  {row.note}")
+        if row.ratios:
+            print(f"{'':<4}  {row.rounds_note()}")
     for item in missing:
         print(f"--  {item}: not in the tree, left out")
     print()
@@ -132,9 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--scale", type=float, default=1.0, help="data size factor (1.0: 100,000-token sets)")
     parser.add_argument("--seconds", type=int, default=10, help="seconds per wrk run")
-    parser.add_argument("--reps", type=int, default=3, help="alternated repetitions of each timed comparison")
     parser.add_argument(
-        "--revoke-reps", type=int, default=2, help="runs of each side of measures 3 and 4 (re-seeded each)"
+        "--reps", type=int, default=5, help="alternated rounds of the throughput comparison (at least 5)"
+    )
+    parser.add_argument(
+        "--revoke-reps", type=int, default=5, help="runs of each side of measures 3 and 4 (re-seeded each)"
     )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
