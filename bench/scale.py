@@ -115,11 +115,10 @@ def revoke_one_users_tokens(user_id: int) -> int:
     """
     from django.contrib.auth import get_user_model
 
-    from token_admin import revocation
-    from token_admin.revocation import Actor
+    from token_admin.revocation import Actor, Selection, Surface, revoke
 
     user = get_user_model().objects.get(pk=user_id)
-    result = revocation.revoke_user_tokens([user], surface="command", actor=Actor.command("bench"))
+    result = revoke(Selection.users([user]), surface=Surface.COMMAND, actor=Actor.command("bench"))
     return result.access_tokens
 
 
@@ -214,7 +213,7 @@ MEASURES = [
         "ADN GET /stream/0/token",
         _get("/stream/0/token", **{APP: "Bearer {cast.user_tokens[0]}"}),
     ),
-    Measure("revoke-user", "revoke one user's 1,000 tokens (revoke_user_tokens)", _revoke, before=_restore),
+    Measure("revoke-user", "revoke one user's 1,000 tokens", _revoke, before=_restore),
 ]
 
 

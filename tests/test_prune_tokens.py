@@ -16,9 +16,8 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from tests.factories import ApplicationFactory, UserFactory, issue_session, rotate
-from token_admin import revocation
 from token_admin.models import RevocationEvent, Session
-from token_admin.revocation import Actor
+from token_admin.revocation import Actor, Selection, Surface, revoke
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -50,9 +49,9 @@ def test_ended_sessions_and_revoked_refresh_tokens_go_live_ones_and_audit_events
     user, app = UserFactory(), ApplicationFactory()
     _, live = issue_session(user, app)
     _, ended = issue_session(user, app)
-    revocation.revoke_sessions(
-        Session.objects.filter(token_family=ended.token_family).values_list("public_id", flat=True),
-        surface="command",
+    revoke(
+        Selection.sessions(Session.objects.filter(token_family=ended.token_family)),
+        surface=Surface.COMMAND,
         actor=Actor.command("test"),
     )
     lone, _ = issue_session(user, app, refresh=False)

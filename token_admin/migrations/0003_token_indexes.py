@@ -46,7 +46,7 @@ def remove_indexes(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("token_admin", "0001_initial"),
+        ("token_admin", "0002_revocation_surfaces"),
         migrations.swappable_dependency(oauth2_settings.ACCESS_TOKEN_MODEL),
     ]
 
