@@ -108,7 +108,7 @@ def _session_conditions(sessions: QuerySet[Session]) -> tuple[Q, Q]:
 
 
 class AtLeast(int):
-    """A count that stopped at its limit: it compares as the limit and prints as "10,000+"."""
+    """A count that stopped at its limit: it compares as the limit and prints as "1,000+"."""
 
     def __str__(self) -> str:
         return f"{int(self):,}+"
@@ -123,7 +123,8 @@ class BoundedCountPaginator(Paginator):
     range of the primary-key index. Pages up to the limit stay reachable.
     """
 
-    count_limit = 10_000
+    # 10 pages of 100: past that, staff narrow the list with a filter or a search.
+    count_limit = 1_000
 
     @cached_property
     def count(self) -> int:
