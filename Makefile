@@ -46,5 +46,5 @@ bench-scale: $(VENV)/.installed-$(EXTRAS)
 # Both benches at a tiny size, so that they cannot rot (CI); under a minute, databases of their own.
 bench-smoke: $(VENV)/.installed-$(EXTRAS)
 	BENCH_SCALE_DB_PREFIX=bench_smoke_scale $(BIN)/python bench/scale.py --smoke
-	BENCH_DB_NAME=bench_smoke_peers $(BIN)/python bench/run.py --scale 0.01 --seconds 1 --reps 5 \
-		--revoke-reps 5 --rounds 30
+	BENCH_DB_NAME=bench_smoke_peers $(BIN)/python bench/run.py --scale 0.01 --seconds 1 --reps 2 \
+		--revoke-reps 1 --rounds 10 --admin-tokens 90

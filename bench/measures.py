@@ -5,7 +5,9 @@ A surface whose code is not in the tree is reported as missing, never given a nu
 
 from __future__ import annotations
 
+import html
 import importlib.util
+import re
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -294,8 +296,9 @@ def count_queries() -> Iterator[list[int]]:
 
 
 def admin_revoke(seeded: Seeded, *, reps: int) -> tuple[list[Row], list[tuple[str, int, int]]]:
-    """900 selected tokens: DOT's stock action vs token_admin's, both through the changelist POST."""
+    """N selected tokens (900, fewer in a smoke run): DOT's stock action vs token_admin's, by changelist."""
     application = seeded.extra["admin_app"]
+    count = seeded.extra["admin_tokens"]
     access_token_model = get_access_token_model()
     client = Client()
     client.force_login(seeded.admin_user)
@@ -319,8 +322,8 @@ def admin_revoke(seeded: Seeded, *, reps: int) -> tuple[list[Row], list[tuple[st
         for name in order:
             seed.restore(application.pk, "adm")
             ids = selected()
-            if len(ids) != 900:
-                raise RuntimeError(f"expected 900 tokens, found {len(ids)}")
+            if len(ids) != count:
+                raise RuntimeError(f"expected {count} tokens, found {len(ids)}")
             if name == "stock":
                 data = {"action": "revoke_tokens", "_selected_action": ids, "index": "0"}
                 with count_queries() as counter:
@@ -339,11 +342,16 @@ def admin_revoke(seeded: Seeded, *, reps: int) -> tuple[list[Row], list[tuple[st
                     page_elapsed = time.perf_counter() - start
                 if page.status_code != 200 or b'name="post"' not in page.content:
                     raise RuntimeError(f"token_admin confirmation page answered {page.status_code}")
+                # The confirmed POST carries the selection its confirmation page signed, as a browser does.
+                signed = re.search(rb'name="selection" value="([^"]*)"', page.content)
+                if signed is None:
+                    raise RuntimeError("the confirmation page carries no signed selection")
                 data = {
                     "action": "revoke_selected_tokens",
                     "_selected_action": ids,
                     "post": "yes",
                     "reason": "benchmark",
+                    "selection": html.unescape(signed.group(1).decode()),
                 }
                 with count_queries() as counter:
                     start = time.perf_counter()
@@ -363,7 +371,7 @@ def admin_revoke(seeded: Seeded, *, reps: int) -> tuple[list[Row], list[tuple[st
     rows = [
         speedup_row(
             "3",
-            "Admin revoke 900 selected: token_admin (confirmed POST) vs DOT stock action",
+            f"Admin revoke {count:,} selected: token_admin (confirmed POST) vs DOT stock action",
             ours,
             stock,
             ratios=[s / o for s, o, _ in rounds],
@@ -378,9 +386,13 @@ def admin_revoke(seeded: Seeded, *, reps: int) -> tuple[list[Row], list[tuple[st
     ]
     rows[0].note = f"ratio = stock / token_admin (speed-up); median of {reps}, alternated, re-seeded each run"
     query_rows = [
-        ("admin POST revoke 900 (DOT stock action)", counts["stock"], 302),
-        ("admin POST revoke 900 (token_admin, confirmation page)", counts["ours_page"], 200),
-        ("admin POST revoke 900 (token_admin, confirmed)", counts["ours"], 302),
+        (f"admin POST revoke {count:,} (DOT stock action)", counts["stock"], 302),
+        (
+            f"admin POST revoke {count:,} (token_admin, confirmation page)",
+            counts["ours_page"],
+            200,
+        ),
+        (f"admin POST revoke {count:,} (token_admin, confirmed)", counts["ours"], 302),
     ]
     return rows, query_rows
 

@@ -359,12 +359,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print JSON on stdout instead of the table")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN each statement at the large size")
     parser.add_argument("--keep-db", action="store_true", help="keep the databases (and re-use them)")
-    parser.add_argument("--smoke", action="store_true", help="2,000 and 10,000 tokens, 2 rounds, 2 reps")
+    parser.add_argument("--smoke", action="store_true", help="2,000 and 10,000 tokens, 2 rounds, 1 rep")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--only", action="append", default=[], help="measure keys to run (repeatable)")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.small, args.large, args.rounds, args.reps = 2_000, 10_000, 2, 2
+        args.small, args.large, args.rounds, args.reps = 2_000, 10_000, 2, 1
     if args.rounds < 1 or args.reps < 1 or args.small < 1_000 or args.large < args.small:
         parser.error("need --rounds >= 1, --reps >= 1, --small >= 1000 and --large >= --small")
     started = time.monotonic()
