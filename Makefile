@@ -36,3 +36,15 @@ lint: $(VENV)/.installed-$(EXTRAS)
 .PHONY: bench
 bench: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Scale benchmark (issue 15): 20,000 vs 1,000,000 tokens on PostgreSQL, ~10 minutes the
+# first time (seeding), less with BENCH_ARGS=--keep-db. BENCH_ARGS="--json" or "--explain".
+.PHONY: bench-scale bench-smoke
+bench-scale: $(VENV)/.installed-$(EXTRAS)
+	$(BIN)/python bench/scale.py $(BENCH_ARGS)
+
+# Both benches at a tiny size, so that they cannot rot (CI); under a minute, databases of their own.
+bench-smoke: $(VENV)/.installed-$(EXTRAS)
+	BENCH_SCALE_DB_PREFIX=bench_smoke_scale $(BIN)/python bench/scale.py --smoke
+	BENCH_DB_NAME=bench_smoke_peers $(BIN)/python bench/run.py --scale 0.01 --seconds 1 --reps 2 \
+		--revoke-reps 1 --rounds 10 --admin-tokens 90

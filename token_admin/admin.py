@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 from uuid import UUID
 
 # DOT registers its admin classes on import: import it first so the replacement below works
@@ -30,6 +30,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db import router, transaction
 from django.db.models import Exists, F, IntegerField, Model, OuterRef, Q, QuerySet
 from django.db.models.constants import LOOKUP_SEP
@@ -37,6 +38,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
@@ -306,6 +308,87 @@ class PastedTokenSearchMixin:
             if matching.exists():
                 return matching, False
         return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+
+
+# --- changelists that cost one page, whatever the size of the table ----------------------
+
+
+class AtLeast(int):
+    """A count that stopped at its limit: it compares as the limit and prints as "1,000+"."""
+
+    def __str__(self) -> str:
+        return f"{int(self):,}+"
+
+
+class BoundedCountPaginator(Paginator):
+    """Counts at most ``count_limit`` rows (then says "N+"), never the whole filtered table.
+
+    Django's paginator runs ``COUNT(*)`` over every matching row on every page view: on a
+    table of millions that is the most expensive query of the page. Counting a slice, in
+    primary-key order whatever the page's sort (the number of rows is the same), is a short
+    range of the primary-key index. Pages up to the limit stay reachable.
+    """
+
+    # 10 pages of 100: past that, staff narrow the list with a filter or a search.
+    count_limit = 1_000
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if not hasattr(queryset, "order_by"):
+            return len(queryset)
+        counted = queryset.order_by("-pk")[: self.count_limit + 1].count()
+        return counted if counted <= self.count_limit else AtLeast(self.count_limit)
+
+
+class PageChangeList(ChangeList):
+    """A changelist that hands the rows of its page to ``model_admin.page_loaded`` once.
+
+    Per-row flags ("has a refresh token", "signed in") are then read for the page's rows only,
+    in one query by their ids, instead of by a subquery per row that the database may answer
+    by reading the whole other table.
+    """
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        if not self.list_editable:  # the formset of an editable list needs the queryset itself
+            self.result_list = LoadedPage(self.result_list, cast(Any, self.model_admin).page_loaded)
+
+
+class LoadedPage(Sequence[Any]):
+    """A page's rows, read when first used (an action's POST never reads them), then annotated."""
+
+    def __init__(self, queryset: QuerySet[Any], loaded: Callable[[list[Any]], None]) -> None:
+        self._queryset = queryset
+        self._loaded = loaded
+        self._rows: list[Any] | None = None
+
+    @property
+    def rows(self) -> list[Any]:
+        if self._rows is None:
+            self._rows = list(self._queryset)
+            self._loaded(self._rows)
+        return self._rows
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.rows[index]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class BigTableAdminMixin:
+    """No full count, no facets, a bounded count, and per-page flags: a page costs one page."""
+
+    show_full_result_count: ClassVar[bool] = False
+    show_facets: ClassVar[Any] = _NO_FACETS
+    paginator: ClassVar[type] = BoundedCountPaginator
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return PageChangeList
+
+    def page_loaded(self, objects: list[Any]) -> None:
+        """Annotate the rows of one changelist page (one query at most); nothing by default."""
 
 
 # --- list filters that never list every row of a big table -------------------------------
@@ -771,7 +854,11 @@ def _success_message(result: Revocation) -> str:
 
 
 class AccessTokenAdmin(
-    PastedTokenSearchMixin, SecretFieldsAdminMixin, RevocationAdminMixin, dot_admin.AccessTokenAdmin
+    PastedTokenSearchMixin,
+    SecretFieldsAdminMixin,  # before BigTableAdminMixin: it wraps the changelist that one picks
+    BigTableAdminMixin,
+    RevocationAdminMixin,
+    dot_admin.AccessTokenAdmin,
 ):
     """DOT's access-token admin made read-only, fast on big tables, with audited revoke actions."""
 
@@ -797,12 +884,16 @@ class AccessTokenAdmin(
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # DOT's registration tokens manage a client, not a session: left out, as on every surface.
-        return (
-            super()
-            .get_queryset(request)
-            .exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
-            .annotate(bound_refresh_token=_bound_refresh_token())
+        return super().get_queryset(request).exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
+
+    def page_loaded(self, objects: list[Any]) -> None:
+        bound = set(
+            get_refresh_token_model()
+            .objects.filter(access_token__in=[obj.pk for obj in objects])
+            .values_list("access_token_id", flat=True)
         )
+        for obj in objects:
+            obj.bound_refresh_token = obj.pk in bound
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Editing a token would bypass the audit trail: revoking is the only write here.
@@ -824,6 +915,9 @@ class AccessTokenAdmin(
 
     @admin.display(description=_("refresh token"), boolean=True)
     def has_refresh(self, obj: Any) -> bool:
+        # Set for the page's rows by page_loaded; one query otherwise (e.g. a custom template).
+        if not hasattr(obj, "bound_refresh_token"):
+            self.page_loaded([obj])
         return bool(obj.bound_refresh_token)
 
     @admin.display(description=_("see also"))
@@ -906,7 +1000,9 @@ def _session_of(access_token: Any) -> Session | None:
     return Session.objects.select_related("device").filter(condition).first()
 
 
-class RefreshTokenAdmin(PastedTokenSearchMixin, SecretFieldsAdminMixin, dot_admin.RefreshTokenAdmin):
+class RefreshTokenAdmin(
+    PastedTokenSearchMixin, SecretFieldsAdminMixin, BigTableAdminMixin, dot_admin.RefreshTokenAdmin
+):
     """DOT's refresh-token admin, read-only: revoke through the session or the access token.
 
     DOT's own action revokes one token at a time and writes no audit event, so it is left out.
@@ -965,7 +1061,9 @@ def _token_links(application: Any) -> str:
     )
 
 
-class ApplicationAdmin(SecretFieldsAdminMixin, RevocationAdminMixin, dot_admin.ApplicationAdmin):
+class ApplicationAdmin(
+    SecretFieldsAdminMixin, BigTableAdminMixin, RevocationAdminMixin, dot_admin.ApplicationAdmin
+):
     """DOT's application admin with token_admin's profile inline, token links and de-authorize."""
 
     inlines = (AppProfileInline,)
@@ -1015,7 +1113,7 @@ class ApplicationAdmin(SecretFieldsAdminMixin, RevocationAdminMixin, dot_admin.A
 
 
 @admin.register(AppProfile)
-class AppProfileAdmin(admin.ModelAdmin):
+class AppProfileAdmin(BigTableAdminMixin, admin.ModelAdmin):
     list_display = ("application", "link", "end_user_api", "allow_app_token", "updated_at")
     list_select_related = ("application",)
     list_filter = ("end_user_api", "allow_app_token")
@@ -1028,7 +1126,7 @@ class AppProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(Session)
-class SessionAdmin(RevocationAdminMixin, admin.ModelAdmin):
+class SessionAdmin(BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
     """Signed-in sessions (refresh-token families), read-only, with a revoke action."""
 
     list_display = ("public_id", "user", "application", "device", "created_at", "is_live")
@@ -1041,8 +1139,21 @@ class SessionAdmin(RevocationAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
     actions = ("revoke_selected_sessions",)
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
-        return super().get_queryset(request).annotate(live=_session_is_live())
+    def page_loaded(self, objects: list[Any]) -> None:
+        families = [obj.token_family for obj in objects if obj.token_family is not None]
+        checksums = [obj.access_token_checksum for obj in objects if obj.access_token_checksum]
+        live_families = set(
+            get_refresh_token_model()
+            .objects.filter(token_family__in=families, revoked__isnull=True)
+            .values_list("token_family", flat=True)
+        )
+        live_lone = set(
+            queries.valid_access_tokens()
+            .filter(token_checksum__in=checksums)
+            .values_list("token_checksum", flat=True)
+        )
+        for obj in objects:
+            obj.live = obj.token_family in live_families or obj.access_token_checksum in live_lone
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # sessions are recorded when DOT issues tokens
@@ -1057,7 +1168,10 @@ class SessionAdmin(RevocationAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("signed in"), boolean=True)
     def is_live(self, obj: Session) -> bool:
-        return bool(obj.live)  # type: ignore[attr-defined]  # annotated by get_queryset
+        # Set for the page's rows by page_loaded; two queries otherwise.
+        if not hasattr(obj, "live"):
+            self.page_loaded([obj])
+        return bool(obj.live)  # type: ignore[attr-defined]
 
     @admin.display(description=_("see also"))
     def related(self, obj: Session) -> str:
@@ -1089,7 +1203,7 @@ class SessionAdmin(RevocationAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Device)
-class DeviceAdmin(RevocationAdminMixin, admin.ModelAdmin):
+class DeviceAdmin(BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
     list_display = ("name", "user", "type", "application", "created_at", "token_links")
     list_select_related = ("user", "application")
     list_filter = ("type", UserFilter)
@@ -1146,7 +1260,7 @@ def _not_on_own_pages(model_admin: admin.ModelAdmin, request: HttpRequest) -> bo
 
 
 @admin.register(RevocationEvent)
-class RevocationEventAdmin(admin.ModelAdmin):
+class RevocationEventAdmin(BigTableAdminMixin, admin.ModelAdmin):
     """The audit trail: readable, never added to, changed or deleted from the admin."""
 
     list_display = (
