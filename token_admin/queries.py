@@ -71,21 +71,23 @@ def with_family(tokens: QuerySet[Any]) -> QuerySet[Any]:
     )
 
 
-def tokens_by_raw(raw_tokens: Iterable[str]) -> QuerySet[Any]:
-    """Valid access tokens matching any of ``raw_tokens``, with user, app and family loaded."""
+def tokens_by_raw(raw_tokens: Iterable[str], *, family: bool = False) -> QuerySet[Any]:
+    """Valid access tokens matching any of ``raw_tokens``, with user and app loaded; with
+    ``family``, their refresh-token family too (for a revocation, see ``with_family``)."""
     checksums = {checksum(raw) for raw in raw_tokens}
-    return with_family(
-        valid_access_tokens().filter(token_checksum__in=checksums).select_related("user", "application")
-    )
+    tokens = valid_access_tokens().filter(token_checksum__in=checksums).select_related("user", "application")
+    return with_family(tokens) if family else tokens
 
 
-def token_by_raw(raw_token: str) -> Any | None:
-    """The access token (valid or expired) for a raw token, with user, app and family, or None."""
-    return with_family(
+def token_by_raw(raw_token: str, *, family: bool = False) -> Any | None:
+    """The access token (valid or expired) for a raw token, with user and app, or None; with
+    ``family``, its refresh-token family too (for a revocation, see ``with_family``)."""
+    tokens = (
         access_tokens()
         .filter(token_checksum=checksum(raw_token))
         .select_related("user", "application", "application__token_admin_profile")
-    ).first()
+    )
+    return (with_family(tokens) if family else tokens).first()
 
 
 def app_user_tokens(application: Any) -> QuerySet[Any]:

@@ -175,7 +175,8 @@ class TokenMethodView(StackExchangeView):
     def get(self, request: Request, access_tokens: str) -> Response:
         raw_tokens = parse_tokens(access_tokens)
         paging = parse_paging(request.query_params)
-        found = {token.token_checksum: token for token in queries.tokens_by_raw(raw_tokens)}
+        loaded = queries.tokens_by_raw(raw_tokens, family=self.revokes)
+        found = {token.token_checksum: token for token in loaded}
         # Items in the order passed; unknown, expired, revoked and registration tokens are left out.
         checksums = {raw: queries.checksum(raw) for raw in raw_tokens}
         valid = [(raw, found[checksums[raw]]) for raw in raw_tokens if checksums[raw] in found]
