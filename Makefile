@@ -31,13 +31,13 @@ lint: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/mypy token_admin
 
-# Benchmarks (issue 7): PostgreSQL on 127.0.0.1:5432 and Redis db 9; ~10 minutes.
+# Benchmarks: PostgreSQL on 127.0.0.1:5432 and Redis db 9; ~10 minutes.
 # BENCH_ARGS="--scale 0.1" for a quick run; wrk comes from Debian (apt-get install wrk).
 .PHONY: bench
 bench: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-# Scale benchmark (issue 15): 20,000 vs 1,000,000 tokens on PostgreSQL, ~10 minutes the
+# Scale benchmark: 20,000 vs 1,000,000 tokens on PostgreSQL, ~10 minutes the
 # first time (seeding), less with BENCH_ARGS=--keep-db. BENCH_ARGS="--json" or "--explain".
 .PHONY: bench-scale bench-smoke
 bench-scale: $(VENV)/.installed-$(EXTRAS)

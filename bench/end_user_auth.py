@@ -1,4 +1,4 @@
-"""Failed Basic authentications on the end-user API, before and after issue 13 (item 2).
+"""Failed Basic authentications on the end-user API, before and after the failure throttle and dummy hash.
 
 ``.venv/bin/python bench/end_user_auth.py [--rounds 5] [--tries 200] [--iterations 100000] [--base main]``
 

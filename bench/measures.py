@@ -1,4 +1,4 @@
-"""The measures of issue 7. Each returns ``Row``s: a value, its baseline from the same run, a ratio.
+"""The benchmark measures. Each returns ``Row``s: a value, its baseline from the same run, a ratio.
 
 A surface whose code is not in the tree is reported as missing, never given a number.
 """

@@ -1,4 +1,4 @@
-"""Benchmarks of django-token-admin (issue 7): ``make bench`` or ``.venv/bin/python bench/run.py``.
+"""Benchmarks of django-token-admin: ``make bench`` or ``.venv/bin/python bench/run.py``.
 
 Creates the PostgreSQL database ``bench_token_admin`` (dropped at the end), seeds it, runs
 gunicorn on 127.0.0.1 with wrk and a Python client as load generators, and prints a table of
@@ -101,7 +101,7 @@ def print_table(
     rows: list, missing: list[str], queries: list[tuple[str, int, int]], header: list[str]
 ) -> None:
     print()
-    print("django-token-admin benchmarks (issue 7)")
+    print("django-token-admin benchmarks")
     for line in header:
         print(f"  {line}")
     print()

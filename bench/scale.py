@@ -1,4 +1,4 @@
-"""Scale benchmark (issue 15): does every page and call cost the same at 20 thousand or 1 million tokens?
+"""Scale benchmark: does every page and call cost the same at 20 thousand or 1 million tokens?
 
     .venv/bin/python bench/scale.py                 # 20,000 and 1,000,000 tokens, 5 rounds
     .venv/bin/python bench/scale.py --json          # the same, as JSON on stdout
@@ -307,7 +307,7 @@ def peer_row(results: list[Result]) -> dict[str, Any]:
 
 def print_table(header: list[str], rows: list[dict[str, Any]], peer: dict[str, Any]) -> None:
     print()
-    print("django-token-admin scale benchmark (issue 15): large / small, in-process")
+    print("django-token-admin scale benchmark: large / small, in-process")
     for line in header:
         print(f"  {line}")
     print()

@@ -1,4 +1,4 @@
-"""No admin on the default site filters, orders or searches by a secret field (issue 13, item 1).
+"""No admin on the default site filters, orders or searches by a secret field.
 
 Each test runs as a view-only staff user (view permission on every registered model): the
 attacker of the issue, who recovered tokens by binary search with ``?token__gte=<prefix>``.

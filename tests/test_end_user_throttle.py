@@ -1,4 +1,4 @@
-"""End-user API: refusing is cheap and tells nothing (issue 13, items 2 and 5).
+"""End-user API: refusing is cheap and tells nothing.
 
 * failed Basic authentications are throttled per client id and per IP (429, ``Retry-After``),
   and a throttled attempt computes no hash;

@@ -152,7 +152,7 @@ def test_fuzz(case, seeds):
     case.validate_response(response, excluded_checks=excluded)
 
 
-# --- every method on every URL, with oversized and odd input (issue 13) ------------------------
+# --- every method on every URL, with oversized and odd input ------------------------
 #
 # Schemathesis only sends what the schema describes. These requests go where it does not: every
 # HTTP method on every URL of the three styles and the docs, odd Unicode in every parameter and

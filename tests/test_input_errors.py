@@ -1,4 +1,4 @@
-"""Oversized and malformed input gets a 4xx in each surface's own way, never a 500 (issue 13, item 3).
+"""Oversized and malformed input gets a 4xx in each surface's own way, never a 500.
 
 The three API styles answer Django's ``TooManyFieldsSent`` and ``RequestDataTooBig`` in their own
 format, with one WARNING line and no traceback; the docs page answers OPTIONS; the admin's filters

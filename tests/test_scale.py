@@ -1,4 +1,4 @@
-"""Reads that cost one page whatever the size of the tables (issue 15): what a client sees, query bounds."""
+"""Reads that cost one page whatever the size of the tables: what a client sees, query bounds."""
 
 from __future__ import annotations
 
