@@ -215,3 +215,40 @@ def test_a_scanner_key_names_the_reporter_and_can_be_required(client, settings):
 
     assert report(client, [access.raw_token], HTTP_X_SCANNER_KEY="k-123").status_code == 202
     assert RevocationEvent.objects.get().actor_label == "leaked-token report from scanner Acme scanner"
+
+
+ODD_BODIES = (
+    b"",
+    b"null",
+    b"0",
+    b'"credentials"',
+    b"{}",
+    b'{"credentials": null}',
+    b'{"credentials": {"a": 1}}',
+    b'{"credentials": [null]}',
+    b'{"credentials": [["nested"]]}',
+    b'{"credentials": ["\\u0000"]}',
+    b'{"credentials": ["\\udfff\\ud800"]}',
+    '{"credentials": ["😀²٣\u202e"]}'.encode(),
+    b'{"credentials": ["a"], "credentials": ["b"]}',
+    b"[" * 5000,
+    b'{"credentials": [' + b'"x",' * 1000 + b'"y"]}',
+    b"\xff\xfe\x00",
+    b"a=1&" * 1001,
+)
+ODD_TYPES = ("application/json", "application/json; charset=latin-1", "text/plain", "", "multipart/form-data")
+
+
+def test_odd_reports_never_get_a_5xx_nor_log_an_error(client, caplog):
+    sent = 0
+    with caplog.at_level(logging.WARNING):
+        for body in ODD_BODIES:
+            for content_type in ODD_TYPES:
+                for method in ("POST", "PUT", "GET", "DELETE", "OPTIONS"):
+                    response = client.generic(method, URL, body, content_type)
+                    sent += 1
+                    assert response.status_code < 500, (method, content_type, body[:40], response.content)
+                    assert response["Content-Type"] == "application/json"
+                    assert set(response.json()) <= {"message", "received"}
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert sent == len(ODD_BODIES) * len(ODD_TYPES) * 5
