@@ -161,3 +161,41 @@ def test_deleting_a_registered_client_deletes_its_device(client):
 
     assert response.status_code == 204
     assert not Device.objects.exists()
+
+
+def test_another_users_session_on_a_registered_client_is_never_that_device_s(client, api_header):
+    """Bob signs in on the client Alice registered for her iPad: it is not her device's session,
+    on any surface, and revoking her device leaves it (what every surface shows, it revokes)."""
+    from oauth2_provider.models import get_access_token_model
+
+    from tests.concurrency import dot_accepts
+    from token_admin.revocation import Actor, Selection, Surface, revoke
+
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    registered = register(
+        client, alice, client_name="Alice's iPad", redirect_uris=["https://ipad.example.com/cb"]
+    )
+    device = Device.objects.get()
+    alice_tokens = sign_in_with_code(client, alice, registered, "basic").json()
+    bob_tokens = sign_in_with_code(client, bob, registered, "basic").json()
+
+    bob_listed = client.get(f"/oauth/api/v1/users/{bob.pk}/tokens", HTTP_AUTHORIZATION=api_header).json()
+    assert ["device_name" in entry for entry in bob_listed["tokens"]] == [False]
+    alice_listed = client.get(f"/oauth/api/v1/users/{alice.pk}/tokens", HTTP_AUTHORIZATION=api_header).json()
+    assert [entry["device_name"] for entry in alice_listed["tokens"]] == ["Alice's iPad"]
+
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    token_model = get_access_token_model()
+    tokens_url = f"/admin/{token_model._meta.app_label}/{token_model._meta.model_name}/"
+    on_device = client.get(tokens_url, {"device": device.pk}).context["cl"].result_list
+    assert {token.user_id for token in on_device} == {alice.pk}
+    sessions = client.get("/admin/token_admin/session/", {"device": device.pk}).context["cl"].result_list
+    assert {session.user_id for session in sessions} == {alice.pk}
+    client.logout()
+
+    result = revoke(Selection.devices([device]), surface=Surface.COMMAND, actor=Actor.command("t"))
+
+    assert result.access_tokens == 1
+    assert not dot_accepts(alice_tokens["access_token"])
+    assert dot_accepts(bob_tokens["access_token"])

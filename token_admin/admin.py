@@ -578,16 +578,18 @@ class TokenDeviceFilter(DeviceFilter):
     def condition(self, devices: QuerySet[Device]) -> Q:
         lone_tokens, families = _session_conditions(Session.objects.filter(device__in=devices))
         in_family = get_refresh_token_model().objects.filter(families, access_token__isnull=False)
-        return (
-            lone_tokens
-            | Q(pk__in=in_family.values("access_token_id"))
-            | Q(application__token_admin_device__in=devices)
-        )
+        return lone_tokens | Q(pk__in=in_family.values("access_token_id")) | _own_client_device(devices)
 
 
 class SessionDeviceFilter(DeviceFilter):
     def condition(self, devices: QuerySet[Device]) -> Q:
-        return Q(device__in=devices) | Q(application__token_admin_device__in=devices)
+        return Q(device__in=devices) | _own_client_device(devices)
+
+
+def _own_client_device(devices: QuerySet[Device]) -> Q:
+    """Rows on a device's registered client that belong to the device's own user: another
+    user's session on that client is never the device's (revoking the device leaves it)."""
+    return Q(application__token_admin_device__in=devices) & Q(user=F("application__token_admin_device__user"))
 
 
 class SessionFilter(admin.SimpleListFilter):

@@ -145,10 +145,12 @@ def epoch_millis(moment: datetime) -> int:
 
 
 def session_device(session: Session) -> Device | None:
-    """The session's own device, else the device of its dynamically registered client."""
+    """The session's own device, else the device of its dynamically registered client when
+    the session is that device's user's (another user's session there is not the device's)."""
     if session.device is not None:
         return session.device
-    return getattr(session.application, "token_admin_device", None)
+    device = getattr(session.application, "token_admin_device", None)
+    return device if device is not None and device.user_id == session.user_id else None
 
 
 def session_type(session: Session, device: Device | None) -> str:
