@@ -1,6 +1,7 @@
 # The two commands of the README: `make demo` and `make test`. Both set up .venv first.
 PYTHON ?= python3
 EXTRAS ?= test
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 
@@ -17,10 +18,20 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
 	touch $@
 
-demo: $(VENV)/.installed-$(EXTRAS)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+# The demo needs only the `example` extra. Quiet: the server's log goes to .venv/demo-server.log,
+# and one line says where to go once the server answers (the page there walks you through it).
+# --noreload: one process, so Ctrl-C (trapped below) stops all of it.
+DEMO_URL = http://127.0.0.1:$(PORT)/
+demo: $(VENV)/.installed-example
+	@$(BIN)/python manage.py migrate --noinput -v 0
+	@$(BIN)/python manage.py seed_demo -v 0 --base-url $(DEMO_URL)
+	@$(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT) > $(VENV)/demo-server.log 2>&1 & server=$$!; \
+	trap 'kill $$server 2>/dev/null' INT TERM EXIT; \
+	until $(BIN)/python -c "import urllib.request as u; u.urlopen('$(DEMO_URL)', timeout=1)" 2>/dev/null; do \
+		kill -0 $$server 2>/dev/null || { cat $(VENV)/demo-server.log; exit 1; }; sleep 0.3; \
+	done; \
+	echo "Demo ready: open $(DEMO_URL) (admin / admin; Ctrl-C stops it)"; \
+	wait $$server
 
 test: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/pytest

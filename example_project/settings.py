@@ -96,7 +96,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "static"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-LOGIN_URL = "/admin/login/"
+# The demo users' sign-in page (the admin's login takes staff only): DOT's authorize page sends
+# the browser there.
+LOGIN_URL = "/accounts/login/"
 
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "token_admin.oauth2_validators.TokenAdminOAuth2Validator",

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "SE_KEYS": None,
     "END_USER_SECRET_CACHE_SECONDS": 300,
     "SESSION_TYPE_HOOK": None,
+    "REASON_REQUIRED": True,
 }
 
 #: Settings that name a callable by dotted path; the system check imports each one.
@@ -101,6 +102,13 @@ class Settings:
     def SESSION_TYPE_HOOK(self) -> Callable[..., Any] | None:
         """``callable(session) -> str``: the end-user API ``type`` of a session, or None."""
         return self.hook("SESSION_TYPE_HOOK")
+
+    @property
+    def REASON_REQUIRED(self) -> bool:
+        """Whether staff must give a reason to revoke: the admin's confirmation page and the
+        ``revoke_tokens`` command (``--reason``). Default True. The APIs never ask for one: their
+        callers revoke their own or their users' tokens, and their audit events say which API."""
+        return bool(self._get("REASON_REQUIRED"))
 
 
 conf = Settings()
