@@ -112,6 +112,8 @@ OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": False,
     "DCR_ENABLED": True,
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": os.environ.get("TOKEN_ADMIN_HASHED_TOKENS") == "1",
+    # The demo's script client uses the password grant (RFC 9700 discourages it; a demo shows it).
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": False,
 }
 
 # The OpenAPI schema at /api/schema/ and the Swagger UI at /api/docs/ (token_admin.api.schema_urls).

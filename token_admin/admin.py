@@ -870,7 +870,8 @@ class ApplicationAdmin(RevokeButtonMixin, RevocationAdminMixin, dot_admin.Applic
 
 @admin.register(AppProfile)
 class AppProfileAdmin(admin.ModelAdmin):
-    list_display = ("application", "link", "end_user_api", "allow_app_token", "updated_at")
+    # Narrow enough for a 1366-px screen beside the filters; link and dates are on the change page.
+    list_display = ("application", "end_user_api", "allow_app_token")
     list_select_related = ("application",)
     list_filter = ("end_user_api", "allow_app_token")
     search_fields = ("application__name", "application__client_id")
