@@ -8,15 +8,17 @@ BIN := $(VENV)/bin
 .PHONY: install demo test lint
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
 
 install: $(BIN)/python
 	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
 
-$(VENV)/.installed-$(EXTRAS): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
-	touch $@
+# One stamp per set of extras: `make demo` needs only `example`, `make test` the `test` extra.
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+	@echo "Installing .[$*] into $(VENV) (first run only)..."
+	@$(BIN)/pip install -q --disable-pip-version-check -e '.[$*]'
+	@touch $@
 
 # The demo needs only the `example` extra. Quiet: the server's log goes to .venv/demo-server.log,
 # and one line says where to go once the server answers (the page there walks you through it).
