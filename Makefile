@@ -17,7 +17,8 @@ install: $(BIN)/python
 # One stamp per set of extras: `make demo` needs only `example`, `make test` the `test` extra.
 $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	@echo "Installing .[$*] into $(VENV) (first run only)..."
-	@$(BIN)/pip install -q --disable-pip-version-check -e '.[$*]'
+	@$(BIN)/pip install -q --disable-pip-version-check -e '.[$*]' > $(VENV)/pip.log 2>&1 \
+		|| { cat $(VENV)/pip.log; exit 1; }
 	@touch $@
 
 # The demo needs only the `example` extra. Quiet: the server's log goes to .venv/demo-server.log,
