@@ -901,6 +901,13 @@ class SessionAdmin(RevokeButtonMixin, RevocationAdminMixin, admin.ModelAdmin):
         owner = obj.user.get_username() if obj.user_id and obj.user else _("app")
         return _("Session of %(owner)s on %(app)s") % {"owner": owner, "app": obj.application}
 
+    def describe_for_confirmation(self, obj: Session) -> str:
+        began = timezone.localtime(obj.created_at)
+        return _("%(session)s, began %(began)s") % {
+            "session": self.page_subtitle(obj),
+            "began": f"{began:%Y-%m-%d %H:%M}",
+        }
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
         return super().get_queryset(request).annotate(live=_session_is_live())
 
@@ -1016,18 +1023,19 @@ class RevocationEventAdmin(admin.ModelAdmin):
     search_fields = ("actor_label", "reason")
     show_full_result_count = False
     show_facets = _NO_FACETS
+    # Who, why and how many first: what a reader of the trail comes for.
     fields = (
         "created_at",
         "surface",
-        "actor_type",
         "actor_label",
-        "actor_user",
-        "actor_application",
-        "what",
+        "reason",
         "access_tokens_revoked",
         "refresh_tokens_revoked",
         "grants_revoked",
-        "reason",
+        "what",
+        "actor_type",
+        "actor_user",
+        "actor_application",
     )
     readonly_fields = fields
 
