@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -101,7 +102,7 @@ class SignInView(LoginView):
 
     template_name = "example_project/sign_in.html"
 
-    def get_context_data(self, **kwargs):  # type: ignore[no-untyped-def]
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["show_credentials"] = settings.DEBUG
         context["demo_users"] = demo.DEMO_USERS
