@@ -1,1 +1,1 @@
-"""Benchmarks of token_admin (issue 7): scripts, not tests. Run with ``make bench``."""
+"""Benchmarks of token_admin: scripts, not tests. Run with ``make bench``."""

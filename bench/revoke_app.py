@@ -5,7 +5,8 @@
 Seeds an app with N access tokens, each with a refresh token (and a second app of the same
 size, left alone), then times ``revocation.revoke(Selection.applications(...))`` against a raw SQL ``UPDATE``
 of the refresh tokens plus ``DELETE`` of the access tokens in one transaction, re-seeding
-before each run, alternating sides. Prints each run and the ratio of the medians. The
+before each run, alternating which side goes first. Prints each run and the min/median/max
+of the per-run ratio (default 5 runs), and says when their spread is over +/-10%. The
 database named in ``DATABASE_URL`` must exist; its tables are created by ``migrate``.
 """
 
@@ -122,22 +123,31 @@ def floor(app: object) -> None:
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     if connection.vendor != "postgresql":
         sys.exit("Point DATABASE_URL at PostgreSQL.")
+    if runs < 1:
+        sys.exit("Give at least one run (5 or more for a ratio worth reading).")
     call_command("migrate", verbosity=0)
-    timings: dict[str, list[float]] = {"token_admin": [], "raw SQL": []}
+    sides = {"token_admin": ours, "raw SQL": floor}
+    timings: dict[str, list[float]] = {name: [] for name in sides}
     for run in range(runs):
-        for name, revoke in (("token_admin", ours), ("raw SQL", floor)):
+        # Alternate which side goes first, so neither always runs on a warmer (or busier) machine.
+        order = ["token_admin", "raw SQL"] if run % 2 == 0 else ["raw SQL", "token_admin"]
+        for name in order:
             app = seed(count)
             start = time.perf_counter()
-            revoke(app)
+            sides[name](app)
             timings[name].append((time.perf_counter() - start) * 1000)
             print(f"run {run + 1} {name:>11}: {timings[name][-1]:7.0f} ms")
-    ours_ms, floor_ms = (statistics.median(timings[name]) for name in ("token_admin", "raw SQL"))
+    ours_ms, floor_ms = (statistics.median(timings[name]) for name in sides)
+    ratios = [o / f for o, f in zip(timings["token_admin"], timings["raw SQL"], strict=True)]
+    median = statistics.median(ratios)
+    spread = (max(ratios) - min(ratios)) / 2 / median
     print(
-        f"{count:,} tokens of one app: token_admin {ours_ms:.0f} ms, raw SQL {floor_ms:.0f} ms, "
-        f"ratio {ours_ms / floor_ms:.2f} (medians of {runs})"
+        f"{count:,} tokens of one app: token_admin {ours_ms:.0f} ms, raw SQL {floor_ms:.0f} ms (medians); "
+        f"ratio per run min {min(ratios):.2f} median {median:.2f} max {max(ratios):.2f} over {runs} runs, "
+        f"spread +/-{spread:.0%}" + (" (over +/-10%: not conclusive, add runs)" if spread > 0.10 else "")
     )
 
 

@@ -1,4 +1,4 @@
-"""Benchmarks of django-token-admin (issue 7): ``make bench`` or ``.venv/bin/python bench/run.py``.
+"""Benchmarks of django-token-admin: ``make bench`` or ``.venv/bin/python bench/run.py``.
 
 Creates the PostgreSQL database ``bench_token_admin`` (dropped at the end), seeds it, runs
 gunicorn on 127.0.0.1 with wrk and a Python client as load generators, and prints a table of
@@ -101,7 +101,7 @@ def print_table(
     rows: list, missing: list[str], queries: list[tuple[str, int, int]], header: list[str]
 ) -> None:
     print()
-    print("django-token-admin benchmarks (issue 7)")
+    print("django-token-admin benchmarks")
     for line in header:
         print(f"  {line}")
     print()
@@ -117,6 +117,8 @@ def print_table(
         )
         if row.note:
             print(f"{'':<4}  {row.note}")
+        if row.ratios:
+            print(f"{'':<4}  {row.rounds_note()}")
     for item in missing:
         print(f"--  {item}: not in the tree, left out")
     print()
@@ -132,9 +134,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--scale", type=float, default=1.0, help="data size factor (1.0: 100,000-token sets)")
     parser.add_argument("--seconds", type=int, default=10, help="seconds per wrk run")
-    parser.add_argument("--reps", type=int, default=3, help="alternated repetitions of each timed comparison")
     parser.add_argument(
-        "--revoke-reps", type=int, default=2, help="runs of each side of measures 3 and 4 (re-seeded each)"
+        "--reps", type=int, default=5, help="alternated rounds of the throughput comparison (at least 5)"
+    )
+    parser.add_argument(
+        "--revoke-reps", type=int, default=5, help="runs of each side of measures 3 and 4 (re-seeded each)"
+    )
+    parser.add_argument(
+        "--admin-tokens",
+        type=int,
+        default=900,
+        help="tokens selected in measure 3 (900; fewer for a smoke run)",
     )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
@@ -166,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
             seeded, kind="bulk", name="Bulk app", count=bulk, sessions=False
         )
         seeded.extra["bulk_tokens"] = bulk
-        seeded.extra["admin_app"] = seed.seed_app_tokens(seeded, kind="adm", name="Admin app", count=900)
+        seeded.extra["admin_tokens"] = args.admin_tokens
+        seeded.extra["admin_app"] = seed.seed_app_tokens(
+            seeded, kind="adm", name="Admin app", count=args.admin_tokens
+        )
         measures.deep_page(seeded)
         measures.end_user(seeded)
         log(f"seeded in {time.monotonic() - started:.0f} s")
@@ -211,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
 
         rows.sort(key=lambda row: (int("".join(c for c in row.key if c.isdigit())), row.key))
         header.append(
-            f"data: {seeded.tokens_total + bulk + 901:,} access tokens, {seeded.users:,} users "
+            f"data: {seeded.tokens_total + bulk + args.admin_tokens + 1:,} access tokens, "
+            f"{seeded.users:,} users "
             f"(scale {args.scale}); "
             f"gunicorn {args.workers} sync workers; run took {time.monotonic() - started:.0f} s; "
             f"load average at the end {os.getloadavg()[0]:.2f}"

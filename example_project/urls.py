@@ -17,6 +17,8 @@ urlpatterns = [
     path("stream/0/", include("token_admin.api.adn.urls")),
     path("2.2/", include("token_admin.api.stackexchange.urls")),
     path("oauth/api/v1/", include("token_admin.api.end_user.urls")),
+    # POST credentials/revoke: secret scanners report leaked tokens (as GitHub's endpoint).
+    path("credentials/", include("token_admin.api.leaked.urls")),
     # api/schema/ (OpenAPI 3, YAML; ?format=json for JSON) and api/docs/ (offline Swagger UI).
     path("api/", include("token_admin.api.schema_urls")),
 ]

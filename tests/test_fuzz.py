@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -149,3 +150,161 @@ def test_fuzz(case, seeds):
     if seeded:
         excluded.append(ignored_auth)
     case.validate_response(response, excluded_checks=excluded)
+
+
+# --- every method on every URL, with oversized and odd input ------------------------
+#
+# Schemathesis only sends what the schema describes. These requests go where it does not: every
+# HTTP method on every URL of the three styles and the docs, odd Unicode in every parameter and
+# path segment, 1,001 parameters, a body over DATA_UPLOAD_MAX_MEMORY_SIZE, and the admin's
+# filters, search and ordering. None may answer 5xx or log an ERROR.
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PROPFIND")
+ODD = (
+    "²",  # a Unicode digit: isdigit() is true, int() fails
+    "٣",  # an Arabic-Indic digit: int() takes it
+    "9" * 25,
+    "-1",
+    "0",
+    "\x00",
+    "a\x00b",
+    "😀",
+    "\u202e\u200b",
+    "\r\n",
+    " ",
+    "%",
+    "..",
+    "'\"<>&;",
+    "x" * 5000,
+    "7d507b7e-6221-4f06-a75e-ef6e6f06d32b",
+)
+#: For the admin, whose pages cost more: what broke its filters (a Unicode digit, 25 digits, NUL).
+ADMIN_ODD = ("²", "٣", "9" * 25, "-1", "\x00", "😀\u202e", "'\"<>&;")
+#: Raw path segments, percent-encoded: bytes that are not UTF-8, an encoded slash, an encoded NUL.
+RAW_SEGMENTS = ("%ff%fe", "%2f", "%00", "%c0%af", "%e2%82")
+PARAMETERS = (
+    "access_token",
+    "count",
+    "before_id",
+    "since_id",
+    "page",
+    "pagesize",
+    "filter",
+    "key",
+    "callback",
+    "format",
+)
+TEMPLATES = (
+    "/stream/0/token",
+    "/stream/0/apps/me/tokens/user_ids",
+    "/stream/0/apps/me/tokens",
+    "/stream/0/{x}",
+    "/2.2/access-tokens/{x}",
+    "/2.2/access-tokens/{x}/invalidate",
+    "/2.2/apps/{x}/de-authenticate",
+    "/2.2/{x}",
+    "/oauth/api/v1/users/{x}/tokens",
+    "/oauth/api/v1/users/{x}/tokens/{x}",
+    "/oauth/api/v1/{x}",
+    "/api/schema/",
+    "/api/docs/",
+)
+
+
+def errors_logged(caplog: Any) -> list[logging.LogRecord]:
+    """ERROR records, less Django's ``django.security`` ones: Django answers a SuspiciousOperation
+    raised outside the three styles (the docs page, the admin) with a 400 and logs it there."""
+    return [
+        record
+        for record in caplog.records
+        if record.levelno >= logging.ERROR and not record.name.startswith("django.security.")
+    ]
+
+
+def check_answer(method: str, path: str, response: Any) -> None:
+    """No 5xx; the style's own format (a HEAD has no body to check)."""
+    assert response.status_code < 500, (method, path, response.status_code, response.content[:300])
+    if method == "HEAD" or path.startswith("/api/"):
+        return
+    headers = {name.lower(): [value] for name, value in response.items()}
+    check_style(path, response.status_code, headers, response.content)
+    assert "no-store" in response["Cache-Control"] and response["Pragma"] == "no-cache", path
+
+
+@pytest.fixture
+def credentials(seeds: dict[str, Any]) -> dict[str, str]:
+    """One valid credential per style, so that requests also reach past authentication."""
+    return {
+        "/stream/0/": f"Bearer {AccessTokenFactory(user=None, application=seeds['app']).raw_token}",
+        "/oauth/api/v1/": seeds["basic"],
+    }
+
+
+def test_every_method_on_every_url_with_odd_input_never_gets_a_5xx(client, credentials, settings, caplog):
+    from urllib.parse import quote
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    settings.TOKEN_ADMIN = {"SE_QUOTA_MAX": 10**9, "ADN_RATE_LIMIT": 10**9}
+    sent = 0
+
+    def send(
+        method: str, path: str, query: str = "", body: str | None = None, authorize: bool = True
+    ) -> None:
+        nonlocal sent
+        headers = {}
+        prefix = next((p for p in credentials if path.startswith(p)), None)
+        if authorize and prefix is not None:
+            headers["HTTP_AUTHORIZATION"] = credentials[prefix]
+        url = f"{path}?{query}" if query else path
+        if body is None:
+            response = client.generic(method, url, **headers)
+        else:
+            response = client.generic(method, url, body, "application/x-www-form-urlencoded", **headers)
+        sent += 1
+        check_answer(method, path, response)
+
+    many = "&".join(f"p{n}=1" for n in range(1001))
+    for template in TEMPLATES:
+        plain = template.replace("{x}", "1")
+        for method in METHODS:
+            for value in ODD:
+                # In every path segment, and in every parameter (and the form, for a body).
+                send(method, template.replace("{x}", quote(value, safe="")))
+                query = "&".join(f"{name}={quote(value, safe='')}" for name in PARAMETERS)
+                send(method, plain, query, body=query if method in ("POST", "PUT", "PATCH") else None)
+            for raw in RAW_SEGMENTS:
+                send(method, template.replace("{x}", raw), authorize=False)
+            send(method, plain, many)
+            send(method, plain, body=many)
+            send(method, plain, body="a=" + "x" * 20_000)
+            send(method, plain, body="a=" + "x" * 20_000, authorize=False)
+
+    assert errors_logged(caplog) == []
+    print(f"\nfuzzed requests to the three styles and the docs, no 5xx: {sent}")
+    assert sent == len(TEMPLATES) * len(METHODS) * (2 * len(ODD) + len(RAW_SEGMENTS) + 4)
+
+
+def test_admin_filters_search_and_ordering_with_odd_values_never_get_a_5xx(admin_client, seeds, caplog):
+    from django.contrib import admin
+    from django.contrib.admin.filters import SimpleListFilter
+    from django.urls import reverse
+
+    sent = 0
+    for model, model_admin in admin.site._registry.items():
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        names = ["q", "o", "p", "_to_field"]
+        for item in model_admin.list_filter:
+            if isinstance(item, type) and issubclass(item, SimpleListFilter):
+                names.append(item.parameter_name)
+            elif isinstance(item, str):
+                names.append(f"{item}__exact")
+        for name in names:
+            for value in ADMIN_ODD:
+                response = admin_client.get(url, {name: value})
+                sent += 1
+                assert response.status_code < 500, (url, name, value)
+                assert response.status_code in (200, 302, 400), (url, name, value, response.status_code)
+
+    assert errors_logged(caplog) == []
+    print(f"\nfuzzed admin changelist requests, no 5xx: {sent}")
+    assert sent > 300

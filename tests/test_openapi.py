@@ -386,7 +386,7 @@ def test_stack_exchange_style_responses_match_the_schema(api_client, conformance
 # --- end-user token API -----------------------------------------------------------------------
 
 
-def test_end_user_api_responses_match_the_schema(api_client, conformance, monkeypatch):
+def test_end_user_api_responses_match_the_schema(api_client, conformance, monkeypatch, settings):
     def basic(application):
         credentials = f"{application.client_id}:{application.raw_secret}".encode()
         return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(credentials).decode()}
@@ -422,6 +422,21 @@ def test_end_user_api_responses_match_the_schema(api_client, conformance, monkey
         ids = {"user_id": user.pk, "token_id": uuid.uuid4()}
         call(method, template, 401, headers={}, **ids)
         call(method, template, 403, headers=basic(api_app(granted=False)), **ids)
+
+    # Too many parameters, a body over the limit, too many failed authentications.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    many = "&".join(f"p{n}=1" for n in range(1001))
+    for method, template in (("get", listing), ("delete", revoke)):
+        url = template.format(user_id=user.pk, token_id=uuid.uuid4())
+        for args, status in (((f"{url}?{many}",), 400), ((url, "x" * 200, "text/plain"), 413)):
+            response = api_client.generic(method.upper(), *args, **basic(client_app))
+            conformance.check(response, method, template, status)
+    settings.TOKEN_ADMIN = {"END_USER_AUTH_FAILURES_PER_IP": 1}
+    wrong = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"nobody:wrong").decode()}
+    call("get", listing, 401, headers=wrong, user_id=user.pk)
+    call("get", listing, 429, headers=wrong, user_id=user.pk)
+    call("delete", revoke, 429, headers=wrong, user_id=user.pk, token_id=uuid.uuid4())
+    settings.TOKEN_ADMIN = {}
 
     monkeypatch.setattr(end_user_views, "end_user_sessions", failing)
     call("get", listing, 500, user_id=user.pk)

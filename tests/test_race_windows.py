@@ -185,11 +185,23 @@ PATHS = [
 ]
 
 
+# Paths that name the session by a token value the client holds; every other path names the
+# session, its user, app or device, which a refresh does not change.
+PRESENTS_A_TOKEN = {
+    adn_delete,
+    se_invalidate,
+    se_de_authenticate,
+    rfc7009_access_token,
+    rfc7009_refresh_token,
+}
+
+
 def assert_nothing_of_the_session_works(world: World, minted: dict[str, Any]) -> None:
-    for raw in (world.access.raw_token, minted["access_token"]):
-        assert not dot_accepts(raw)
-    for raw in (world.refresh.raw_token, minted["refresh_token"]):
-        assert not can_mint(world.app, raw)
+    """``minted``: the pair the refresh answered with ({} if it answered invalid_grant)."""
+    for raw in (world.access.raw_token, minted.get("access_token")):
+        assert raw is None or not dot_accepts(raw)
+    for raw in (world.refresh.raw_token, minted.get("refresh_token")):
+        assert raw is None or not can_mint(world.app, raw)
     assert not RefreshToken.objects.filter(
         token_family=world.refresh.token_family, revoked__isnull=True
     ).exists()
@@ -253,18 +265,24 @@ def test_a_storm_of_refreshes_and_revocations_leaves_no_revoked_session_working(
                     responses.append(refresh_request(world.app, responses[0].json()["refresh_token"]))
                 return responses
 
+            events_before = RevocationEvent.objects.count()
             refreshed, revoked = run_together(refresh_twice, revoking_call)
             assert not isinstance(refreshed, BaseException), refreshed
             assert not isinstance(revoked, BaseException), (path.__name__, revoked)
             assert all(response.status_code in (200, 400) for response in refreshed)
             if revoked is not None:
                 assert revoked.status_code < 500, (path.__name__, revoked.content)
+            rounds += 1
+            if RevocationEvent.objects.count() == events_before:
+                # Only a path that presents a token can find nothing: the refresh rotated that
+                # token away before the request looked it up (App.net then answers 401).
+                assert path in PRESENTS_A_TOKEN, (round_, path.__name__)
+                continue
             minted = [response.json() for response in refreshed if response.status_code == 200]
             family = RefreshToken.objects.filter(token_family=refresh.token_family)
             assert not family.filter(revoked__isnull=True).exists(), (round_, path.__name__)
             for pair in minted:
                 assert not dot_accepts(pair["access_token"]), (round_, path.__name__)
                 assert not can_mint(world.app, pair["refresh_token"]), (round_, path.__name__)
-            rounds += 1
     assert not RefreshToken.objects.filter(revoked__isnull=True, access_token__isnull=True).exists()
     assert rounds == 4 * len(PATHS)

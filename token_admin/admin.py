@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from uuid import UUID
 
@@ -24,15 +25,20 @@ import oauth2_provider.admin as dot_admin
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.core import signing
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db import router, transaction
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, IntegerField, Model, OuterRef, Q, QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.text import Truncator
@@ -41,6 +47,9 @@ from django.utils.translation import ngettext
 from oauth2_provider.models import (
     get_access_token_model,
     get_application_model,
+    get_device_grant_model,
+    get_grant_model,
+    get_id_token_model,
     get_refresh_token_model,
 )
 from oauth2_provider.settings import oauth2_settings
@@ -103,7 +112,315 @@ def _session_conditions(sessions: QuerySet[Session]) -> tuple[Q, Q]:
     return Q(token_checksum__in=lone), Q(token_family__in=families)
 
 
+# --- secret fields: never filtered, ordered or searched ------------------------------------
+#
+# Django's ``lookup_allowed`` lets anyone with view permission filter on any field of the model
+# (``?token__gte=<prefix>`` is a binary-search oracle: ~240 requests recover a token), ``o=``
+# orders by any column of ``list_display``, and ``search_fields`` match substrings. Every admin
+# on the default site is given ``SecretFieldsAdminMixin`` (see the registration at the end), which
+# refuses each of these on the fields below, directly or through a relation.
+
+#: Field names, per model, whose value mints or recovers a credential (a checksum is the key to
+#: a token's row and narrows a brute force: it is secret for range and prefix filters too).
+_SECRET_FIELDS: tuple[tuple[Callable[[], Any], tuple[str, ...]], ...] = (
+    (get_access_token_model, ("token", "token_checksum")),
+    (get_refresh_token_model, ("token", "token_checksum")),
+    (get_id_token_model, ("token",)),
+    (get_grant_model, ("code", "code_challenge")),
+    (get_device_grant_model, ("device_code", "user_code")),
+    (get_application_model, ("client_secret",)),
+    (get_user_model, ("password",)),
+    (lambda: Session, ("access_token_checksum",)),
+)
+
+
+def secret_fields(model: type[Model]) -> frozenset[str]:
+    """The secret fields of ``model`` (DOT's models resolved as the project swapped them)."""
+    concrete = model._meta.concrete_model
+    names: set[str] = set()
+    for get_model, fields in _SECRET_FIELDS:
+        if get_model()._meta.concrete_model is concrete:
+            names.update(fields)
+    # Only fields the model has (DOT's ID token keeps no token; a swapped one may).
+    return frozenset(name for name in names if any(field.name == name for field in model._meta.fields))
+
+
+def reaches_secret(model: type[Model], path: str) -> bool:
+    """Whether a lookup, ordering or search path (``application__client_secret__startswith``)
+    touches a secret field of ``model`` or of a model it goes through."""
+    for part in path.lstrip("-^=@").split(LOOKUP_SEP):
+        if part in secret_fields(model):
+            return True
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False  # a lookup or transform (``gte``, ``lower``): the field before it was not secret
+        if not field.is_relation or field.related_model is None:
+            return False
+        model = field.related_model
+    return False
+
+
+def _expression_reaches_secret(model: type[Model], expression: Any) -> bool:
+    if isinstance(expression, str):
+        return reaches_secret(model, expression)
+    flatten = getattr(expression, "flatten", None)
+    nodes = flatten() if flatten is not None else ()
+    names = [node.name for node in nodes if isinstance(node, F)]  # type: ignore[attr-defined]
+    return any(reaches_secret(model, name) for name in names)
+
+
+def _order_target(model_admin: Any, name: Any) -> Any:
+    """What a ``list_display`` entry orders by, the way Django's ``ChangeList`` finds it."""
+    if isinstance(name, str):
+        try:
+            return model_admin.model._meta.get_field(name).name
+        except FieldDoesNotExist:
+            pass
+    attr = (
+        name if callable(name) else getattr(model_admin, name, None) or getattr(model_admin.model, name, None)
+    )
+    if isinstance(attr, property):
+        attr = attr.fget
+    return getattr(attr, "admin_order_field", None)
+
+
+class SecretSafeChangeList(ChangeList):
+    """A changelist on which ``?o=<column>`` never orders by a secret field (Django's own
+    ``get_ordering`` ignores ``sortable_by``)."""
+
+    def get_ordering_field(self, field_name: Any) -> Any:
+        order_field = super().get_ordering_field(field_name)
+        return None if _expression_reaches_secret(self.model, order_field) else order_field
+
+    def get_ordering(self, request: HttpRequest, queryset: QuerySet[Any]) -> list[Any]:
+        # Also the admin's ``ordering`` attribute and the model's Meta ordering, which Django
+        # reads directly when ``get_ordering()`` is empty.
+        ordering = super().get_ordering(request, queryset)
+        kept = [field for field in ordering if not _expression_reaches_secret(self.model, field)]
+        # A unique secret field made the order total: the primary key makes it total again.
+        return kept if kept == ordering else self._get_deterministic_ordering(kept)  # type: ignore[attr-defined]
+
+
+class SecretFieldsAdminMixin:
+    """Refuses filters (400), ordering and search on secret fields, directly or through relations."""
+
+    model: type[Model]
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        if reaches_secret(self.model, lookup):
+            return False  # Django answers DisallowedModelAdminLookup: a 400, the same for every value
+        return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
+
+    def get_search_fields(self, request: HttpRequest) -> Sequence[str]:
+        fields = super().get_search_fields(request)  # type: ignore[misc]
+        return [field for field in fields if not reaches_secret(self.model, field)]
+
+    def get_ordering(self, request: HttpRequest) -> Sequence[Any]:
+        ordering = super().get_ordering(request) or ()  # type: ignore[misc]
+        return [field for field in ordering if not _expression_reaches_secret(self.model, field)]
+
+    def get_sortable_by(self, request: HttpRequest) -> Sequence[str]:
+        # No sorting link on a secret column (the changelist would ignore it anyway).
+        sortable = super().get_sortable_by(request)  # type: ignore[misc]
+        return [
+            name for name in sortable if not _expression_reaches_secret(self.model, _order_target(self, name))
+        ]
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return _secret_safe(super().get_changelist(request, **kwargs))  # type: ignore[misc]
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        check_lookup_values(self.model, request.GET)
+        return super().get_changelist_instance(request)  # type: ignore[misc]
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+        # Staff who may only view an object do not see its secrets on the change page either
+        # (an application's client secret is shown in clear text when DOT does not hash it).
+        exclude = list(super().get_exclude(request, obj) or ())  # type: ignore[misc]
+        if obj is not None and not self.has_change_permission(request, obj):  # type: ignore[attr-defined]
+            exclude += sorted(secret_fields(self.model) - set(exclude))
+        return exclude
+
+
+def check_lookup_values(model: type[Model], params: Any) -> None:
+    """``IncorrectLookupParameters`` (the admin's ``?e=1``) for URL values the database would
+    fail on when the list renders, a 500: Django's own filters and search pass them through.
+
+    * a NUL character anywhere (PostgreSQL refuses it in text);
+    * an integer column (an id, a foreign key) compared with a value out of its range.
+    """
+    for lookup, values in params.lists():
+        if any("\x00" in value for value in values):
+            raise IncorrectLookupParameters("NUL character in a URL parameter")
+        field = _filtered_field(model, lookup)
+        if not isinstance(field, IntegerField):
+            continue
+        for value in values:
+            for part in value.split(",") if lookup.endswith("__in") else [value]:
+                try:
+                    field.run_validators(field.to_python(part))
+                except ValidationError as exc:
+                    raise IncorrectLookupParameters(exc) from exc
+
+
+def _filtered_field(model: type[Model], lookup: str) -> Any:
+    """The column a URL filter compares (a foreign key's target), or None (``isnull``, unknown)."""
+    field: Any = None
+    for part in lookup.split(LOOKUP_SEP):
+        if field is not None and field.is_relation:
+            model = field.related_model
+        elif field is not None:
+            break  # a lookup or transform after a plain column
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None if part == "isnull" or field is None else _compared(field, part)
+    return _compared(field, "exact") if field is not None else None
+
+
+def _compared(field: Any, lookup: str) -> Any:
+    if lookup in ("isnull", "regex", "iregex"):
+        return None
+    if field.is_relation:
+        return getattr(field, "target_field", None) if field.concrete else None
+    return field
+
+
+@cache
+def _secret_safe(changelist: type[ChangeList]) -> type[ChangeList]:
+    if issubclass(changelist, SecretSafeChangeList):
+        return changelist
+    return type(changelist.__name__, (SecretSafeChangeList, changelist), {"__module__": __name__})
+
+
+class PastedTokenSearchMixin:
+    """The search box also takes a pasted full token: the one row whose checksum is the
+    token's sha256, and nothing else (no prefix or substring of a token ever matches).
+
+    Works with DOT's hashed storage, where ``token`` is blank and only the checksum is kept.
+    """
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        term = search_term.strip()
+        if term and not any(character.isspace() for character in term):
+            matching = queryset.filter(token_checksum=queries.checksum(term))
+            if matching.exists():
+                return matching, False
+        return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+
+
+# --- changelists that cost one page, whatever the size of the table ----------------------
+
+
+class AtLeast(int):
+    """A count that stopped at its limit: it compares as the limit and prints as "1,000+"."""
+
+    def __str__(self) -> str:
+        return f"{int(self):,}+"
+
+
+class BoundedCountPaginator(Paginator):
+    """Counts at most ``count_limit`` rows (then says "N+"), never the whole filtered table.
+
+    Django's paginator runs ``COUNT(*)`` over every matching row on every page view: on a
+    table of millions that is the most expensive query of the page. Counting a slice, in
+    primary-key order whatever the page's sort (the number of rows is the same), is a short
+    range of the primary-key index. Pages up to the limit stay reachable.
+    """
+
+    # 10 pages of 100: past that, staff narrow the list with a filter or a search.
+    count_limit = 1_000
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if not hasattr(queryset, "order_by"):
+            return len(queryset)
+        counted = queryset.order_by("-pk")[: self.count_limit + 1].count()
+        return counted if counted <= self.count_limit else AtLeast(self.count_limit)
+
+
+class PageChangeList(ChangeList):
+    """A changelist that hands the rows of its page to ``model_admin.page_loaded`` once.
+
+    Per-row flags ("has a refresh token", "signed in") are then read for the page's rows only,
+    in one query by their ids, instead of by a subquery per row that the database may answer
+    by reading the whole other table.
+    """
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        if not self.list_editable:  # the formset of an editable list needs the queryset itself
+            self.result_list = LoadedPage(self.result_list, cast(Any, self.model_admin).page_loaded)
+
+
+class LoadedPage(Sequence[Any]):
+    """A page's rows, read when first used (an action's POST never reads them), then annotated."""
+
+    def __init__(self, queryset: QuerySet[Any], loaded: Callable[[list[Any]], None]) -> None:
+        self._queryset = queryset
+        self._loaded = loaded
+        self._rows: list[Any] | None = None
+
+    @property
+    def rows(self) -> list[Any]:
+        if self._rows is None:
+            self._rows = list(self._queryset)
+            self._loaded(self._rows)
+        return self._rows
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.rows[index]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class BigTableAdminMixin:
+    """No full count, no facets, a bounded count, and per-page flags: a page costs one page."""
+
+    show_full_result_count: ClassVar[bool] = False
+    show_facets: ClassVar[Any] = _NO_FACETS
+    paginator: ClassVar[type] = BoundedCountPaginator
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return PageChangeList
+
+    def page_loaded(self, objects: list[Any]) -> None:
+        """Annotate the rows of one changelist page (one query at most); nothing by default."""
+
+
 # --- list filters that never list every row of a big table -------------------------------
+
+
+def parse_pk(model: type[Model], value: str) -> Any:
+    """The primary key of ``model`` that ``value`` spells exactly, or ``IncorrectLookupParameters``.
+
+    ``"²".isdigit()`` is true and ``int("²")`` fails; a 25-digit id is out of the column's range on
+    every database: both were 500s. Django's changelist answers the exception the admin's own
+    way (a redirect to ``?e=1``). Negative ids, leading zeros and other spellings are refused too.
+    """
+    field = model._meta.pk
+    assert field is not None
+    try:
+        pk = field.to_python(value)
+        field.run_validators(pk)  # the database's integer range
+    except (ValidationError, ValueError, TypeError, OverflowError) as exc:
+        raise IncorrectLookupParameters(exc) from exc
+    if str(pk) != value or (isinstance(pk, int) and pk < 0):
+        raise IncorrectLookupParameters(f"not a {model._meta.verbose_name} id")
+    return pk
+
+
+def parse_uuid(value: str) -> UUID:
+    """A public id (session, device) as a UUID, or ``IncorrectLookupParameters``."""
+    try:
+        return UUID(value)
+    except ValueError as exc:
+        raise IncorrectLookupParameters(exc) from exc
 
 
 class InputFilter(admin.SimpleListFilter):
@@ -148,7 +465,8 @@ class ApplicationFilter(InputFilter):
         return Q(**{f"{prefix}client_id": value}) | Q(**{f"{prefix}name__iexact": value})
 
     def describe(self, value: str) -> StrOrPromise:
-        names = list(queries.applications().filter(self._condition(value)).values_list("name", flat=True)[:3])
+        condition = self._condition(value)  # (no NUL: check_lookup_values refused it)
+        names = list(queries.applications().filter(condition).values_list("name", flat=True)[:3])
         return ", ".join(names) or _("no such application")
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
@@ -164,10 +482,7 @@ class ChosenObjectFilter(admin.SimpleListFilter):
 
     def _chosen(self) -> Model | None:
         value = self.value()
-        try:
-            return self.model._default_manager.filter(pk=int(value)).first() if value else None
-        except ValueError:
-            return None
+        return self.model._default_manager.filter(pk=parse_pk(self.model, value)).first() if value else None
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         value = self.value()
@@ -180,9 +495,7 @@ class ChosenObjectFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return None
-        if not value.isdigit():
-            return queryset.none()
-        return queryset.filter(**{self.lookup: int(value)})
+        return queryset.filter(**{self.lookup: parse_pk(self.model, value)})
 
 
 class UserFilter(ChosenObjectFilter):
@@ -241,8 +554,8 @@ class DeviceFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         choices: list[tuple[str, StrOrPromise]] = [("any", _("On a device")), ("none", _("Not on a device"))]
         value = self.value()
-        if value and value.isdigit():
-            device = Device.objects.filter(pk=int(value)).first()
+        if value and value not in ("any", "none"):
+            device = Device.objects.filter(pk=parse_pk(Device, value)).first()
             choices.append((value, str(device) if device is not None else _("(not found)")))
         return choices
 
@@ -250,9 +563,9 @@ class DeviceFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "any":
             return Device.objects.all()
-        if value and value.isdigit():
-            return Device.objects.filter(pk=int(value))
-        return Device.objects.none() if value and value != "none" else None
+        if value and value != "none":
+            return Device.objects.filter(pk=parse_pk(Device, value))
+        return None
 
     def condition(self, devices: QuerySet[Device]) -> Q:
         raise NotImplementedError
@@ -286,12 +599,6 @@ class SessionFilter(admin.SimpleListFilter):
     title = _("session")
     parameter_name = "session"
 
-    def _public_id(self) -> UUID | None:
-        try:
-            return UUID(self.value() or "")
-        except ValueError:
-            return None
-
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
         value = self.value()
         return [(value, value)] if value else []
@@ -299,8 +606,7 @@ class SessionFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
         if not self.value():
             return None
-        # A value that is not a UUID gives None, which matches no session.
-        sessions = Session.objects.filter(public_id=self._public_id())  # type: ignore[misc]
+        sessions = Session.objects.filter(public_id=parse_uuid(self.value() or ""))
         lone_tokens, families = _session_conditions(sessions)
         in_family = get_refresh_token_model().objects.filter(families, access_token__isnull=False)
         return queryset.filter(lone_tokens | Q(pk__in=in_family.values("access_token_id")))
@@ -344,11 +650,8 @@ class AboutFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return None
-        try:
-            # A UUID is matched as text inside the selection JSON: the same on every database.
-            return queryset.filter(selection__icontains=str(UUID(value)))
-        except ValueError:
-            return queryset.none()
+        # A UUID is matched as text inside the selection JSON: the same on every database.
+        return queryset.filter(selection__icontains=str(parse_uuid(value)))
 
 
 # --- the confirmation page and the revoking actions -------------------------------------
@@ -413,6 +716,9 @@ class RevokeAction:
 # The confirmation page carries the selection it counted, signed for the staff user who saw
 # it; a page older than this is counted again instead of being revoked.
 SELECTION_MAX_AGE = 60 * 60
+# Well under Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB), which the confirming post must pass:
+# about 100,000 selected sessions. Beyond it, revoke by user or app, or with the command.
+SELECTION_MAX_BYTES = 1_500_000
 
 
 def _sign_selection(
@@ -475,6 +781,16 @@ class RevocationAdminMixin:
         counts = revoke(selection, surface=SURFACE, actor=Actor.staff(request.user), dry_run=True)
         counted_user = request.POST.get("user", "").strip() if user is not None else ""
         signed = _sign_selection(request, action, selection, counted_user)
+        if len(signed) > SELECTION_MAX_BYTES:
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                _(
+                    "Too many selected to confirm on one page. Revoke by user or app (the de-authorize "
+                    "actions), or with the revoke_tokens command."
+                ),
+                messages.ERROR,
+            )
+            return None
         return self._render_confirmation(request, queryset, action, form, counts, user, counted_user, signed)
 
     def _render_confirmation(
@@ -584,7 +900,14 @@ def _success_message(result: Revocation) -> str:
 # --- access and refresh tokens (DOT's models, swappable) --------------------------------
 
 
-class AccessTokenAdmin(RevokeButtonMixin, RevocationAdminMixin, dot_admin.AccessTokenAdmin):
+class AccessTokenAdmin(
+    RevokeButtonMixin,
+    PastedTokenSearchMixin,
+    SecretFieldsAdminMixin,  # before BigTableAdminMixin: it wraps the changelist that one picks
+    BigTableAdminMixin,
+    RevocationAdminMixin,
+    dot_admin.AccessTokenAdmin,
+):
     """DOT's access-token admin made read-only, fast on big tables, with audited revoke actions."""
 
     # Narrow enough for a 1366-px screen beside the filters; the scope is on the change page.
@@ -599,7 +922,7 @@ class AccessTokenAdmin(RevokeButtonMixin, RevocationAdminMixin, dot_admin.Access
         UserFilter,
         SessionFilter,
     )
-    # By user and app only: a token value must never end up in a URL or a log.
+    # By user and app; a pasted full token finds its row by checksum (PastedTokenSearchMixin).
     search_fields = ("application__client_id", "application__name", *dot_admin.USER_SEARCH_FIELDS)
     show_full_result_count = False
     show_facets = _NO_FACETS
@@ -617,12 +940,16 @@ class AccessTokenAdmin(RevokeButtonMixin, RevocationAdminMixin, dot_admin.Access
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # DOT's registration tokens manage a client, not a session: left out, as on every surface.
-        return (
-            super()
-            .get_queryset(request)
-            .exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
-            .annotate(bound_refresh_token=_bound_refresh_token())
+        return super().get_queryset(request).exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
+
+    def page_loaded(self, objects: list[Any]) -> None:
+        bound = set(
+            get_refresh_token_model()
+            .objects.filter(access_token__in=[obj.pk for obj in objects])
+            .values_list("access_token_id", flat=True)
         )
+        for obj in objects:
+            obj.bound_refresh_token = obj.pk in bound
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Editing a token would bypass the audit trail: revoking is the only write here.
@@ -644,6 +971,9 @@ class AccessTokenAdmin(RevokeButtonMixin, RevocationAdminMixin, dot_admin.Access
 
     @admin.display(description=_("refresh token"), boolean=True)
     def has_refresh(self, obj: Any) -> bool:
+        # Set for the page's rows by page_loaded; one query otherwise (e.g. a custom template).
+        if not hasattr(obj, "bound_refresh_token"):
+            self.page_loaded([obj])
         return bool(obj.bound_refresh_token)
 
     @admin.display(description=_("see also"))
@@ -726,7 +1056,14 @@ def _session_of(access_token: Any) -> Session | None:
     return Session.objects.select_related("device").filter(condition).first()
 
 
-class RefreshTokenAdmin(RevokeButtonMixin, RevocationAdminMixin, dot_admin.RefreshTokenAdmin):
+class RefreshTokenAdmin(
+    RevokeButtonMixin,
+    PastedTokenSearchMixin,
+    SecretFieldsAdminMixin,
+    BigTableAdminMixin,
+    RevocationAdminMixin,
+    dot_admin.RefreshTokenAdmin,
+):
     """DOT's refresh-token admin, read-only; its action revokes each token's whole session.
 
     DOT's own action revokes one token at a time and writes no audit event, so it is replaced.
@@ -817,7 +1154,13 @@ def _token_links(application: Any) -> str:
     )
 
 
-class ApplicationAdmin(RevokeButtonMixin, RevocationAdminMixin, dot_admin.ApplicationAdmin):
+class ApplicationAdmin(
+    RevokeButtonMixin,
+    SecretFieldsAdminMixin,
+    BigTableAdminMixin,
+    RevocationAdminMixin,
+    dot_admin.ApplicationAdmin,
+):
     """DOT's application admin with token_admin's profile inline, token links and de-authorize."""
 
     inlines = (AppProfileInline,)
@@ -869,7 +1212,7 @@ class ApplicationAdmin(RevokeButtonMixin, RevocationAdminMixin, dot_admin.Applic
 
 
 @admin.register(AppProfile)
-class AppProfileAdmin(admin.ModelAdmin):
+class AppProfileAdmin(BigTableAdminMixin, admin.ModelAdmin):
     # Narrow enough for a 1366-px screen beside the filters; link and dates are on the change page.
     list_display = ("application", "end_user_api", "allow_app_token")
     list_select_related = ("application",)
@@ -883,7 +1226,7 @@ class AppProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(Session)
-class SessionAdmin(RevokeButtonMixin, RevocationAdminMixin, admin.ModelAdmin):
+class SessionAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
     """Signed-in sessions (refresh-token families), read-only, with a revoke action."""
 
     list_display = ("public_id", "user", "application", "device", "created_at", "is_live")
@@ -908,8 +1251,21 @@ class SessionAdmin(RevokeButtonMixin, RevocationAdminMixin, admin.ModelAdmin):
             "began": f"{began:%Y-%m-%d %H:%M}",
         }
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
-        return super().get_queryset(request).annotate(live=_session_is_live())
+    def page_loaded(self, objects: list[Any]) -> None:
+        families = [obj.token_family for obj in objects if obj.token_family is not None]
+        checksums = [obj.access_token_checksum for obj in objects if obj.access_token_checksum]
+        live_families = set(
+            get_refresh_token_model()
+            .objects.filter(token_family__in=families, revoked__isnull=True)
+            .values_list("token_family", flat=True)
+        )
+        live_lone = set(
+            queries.valid_access_tokens()
+            .filter(token_checksum__in=checksums)
+            .values_list("token_checksum", flat=True)
+        )
+        for obj in objects:
+            obj.live = obj.token_family in live_families or obj.access_token_checksum in live_lone
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # sessions are recorded when DOT issues tokens
@@ -924,7 +1280,10 @@ class SessionAdmin(RevokeButtonMixin, RevocationAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("signed in"), boolean=True)
     def is_live(self, obj: Session) -> bool:
-        return bool(obj.live)  # type: ignore[attr-defined]  # annotated by get_queryset
+        # Set for the page's rows by page_loaded; two queries otherwise.
+        if not hasattr(obj, "live"):
+            self.page_loaded([obj])
+        return bool(obj.live)  # type: ignore[attr-defined]
 
     @admin.display(description=_("see also"))
     def related(self, obj: Session) -> str:
@@ -956,7 +1315,7 @@ class SessionAdmin(RevokeButtonMixin, RevocationAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Device)
-class DeviceAdmin(RevokeButtonMixin, RevocationAdminMixin, admin.ModelAdmin):
+class DeviceAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
     list_display = ("name", "user", "type", "application", "created_at", "token_links")
     list_select_related = ("user", "application")
     list_filter = ("type", UserFilter)
@@ -1014,7 +1373,7 @@ def _not_on_own_pages(model_admin: admin.ModelAdmin, request: HttpRequest) -> bo
 
 
 @admin.register(RevocationEvent)
-class RevocationEventAdmin(admin.ModelAdmin):
+class RevocationEventAdmin(BigTableAdminMixin, admin.ModelAdmin):
     """The audit trail: readable, never added to, changed or deleted from the admin."""
 
     # Counts in one column and the reason cut short: fits 1366 px; all of it on the event's page.
@@ -1155,7 +1514,28 @@ def _add_to_user_admin() -> None:
     admin.site.register(user_model, wrapped)
 
 
+def protect_secret_fields(site: admin.AdminSite = admin.site) -> None:
+    """Give every admin registered on ``site`` ``SecretFieldsAdminMixin`` (DOT's grant and ID-token
+    admins, the user admin, a project's own DOT admin classes, ...), keeping its own behaviour.
+
+    Called when this module loads and again from ``TokenAdminConfig.ready()``, once every app's
+    admin module has been imported, so admins registered after token_admin's are covered too.
+    """
+    for model, model_admin in list(site._registry.items()):
+        registered = type(model_admin)
+        if isinstance(model_admin, SecretFieldsAdminMixin):
+            continue
+        wrapped = type(
+            registered.__name__,
+            (SecretFieldsAdminMixin, registered),
+            {"__module__": registered.__module__, "__doc__": registered.__doc__},
+        )
+        site.unregister(model)
+        site.register(model, wrapped)
+
+
 _replace_dot_admin(get_access_token_model(), dot_admin.AccessTokenAdmin, AccessTokenAdmin)
 _replace_dot_admin(get_refresh_token_model(), dot_admin.RefreshTokenAdmin, RefreshTokenAdmin)
 _replace_dot_admin(get_application_model(), dot_admin.ApplicationAdmin, ApplicationAdmin)
 _add_to_user_admin()
+protect_secret_fields()

@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.utils.translation import gettext_lazy as _
 
 
@@ -8,8 +8,15 @@ class TokenAdminConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, deletion, receivers
+        from . import checks, deletion, policies, receivers
 
         checks.register()
         receivers.connect()
         deletion.connect()
+        policies.connect()
+        if apps.is_installed("django.contrib.admin"):
+            # After the admin's autodiscover (it runs in django.contrib.admin's ready()): admins
+            # that apps after token_admin registered get the secret-field protection too.
+            from .admin import protect_secret_fields
+
+            protect_secret_fields()

@@ -24,8 +24,20 @@ DEFAULTS: dict[str, Any] = {
     "SE_QUOTA_PERIOD": 86400,
     "SE_KEYS": None,
     "END_USER_SECRET_CACHE_SECONDS": 300,
+    "END_USER_AUTH_FAILURES_PER_CLIENT": 10,
+    "END_USER_AUTH_FAILURES_PER_IP": 30,
+    "END_USER_AUTH_FAILURE_PERIOD": 300,
+    "END_USER_NOOP_REVOCATIONS_WARNING": 1000,
     "SESSION_TYPE_HOOK": None,
     "REASON_REQUIRED": True,
+    "REVOKE_ON_ACCOUNT_EVENTS": ("password_change", "deactivation"),
+    "PASSWORD_CHANGE_KEEPS_APPS": (),
+    "LEAKED_TOKENS_MAX": 1000,
+    "LEAKED_TOKENS_RATE_LIMIT": 60,
+    "LEAKED_TOKENS_RATE_LIMIT_WITH_KEY": 6000,
+    "LEAKED_TOKENS_RATE_LIMIT_PERIOD": 3600,
+    "LEAKED_TOKENS_SCANNER_KEYS": {},
+    "LEAKED_TOKENS_REQUIRE_KEY": False,
 }
 
 #: Settings that name a callable by dotted path; the system check imports each one.
@@ -99,9 +111,79 @@ class Settings:
         return int(self._get("END_USER_SECRET_CACHE_SECONDS"))
 
     @property
+    def END_USER_AUTH_FAILURES_PER_CLIENT(self) -> int:
+        """Failed end-user API authentications per client id per period before 429 (0: no limit).
+
+        Counted for unknown client ids too. Once reached, attempts with that client id are
+        refused without a hash check, except with the right secret while its success is still
+        remembered (``END_USER_SECRET_CACHE_SECONDS``), so a guesser cannot lock out a busy client.
+        """
+        return int(self._get("END_USER_AUTH_FAILURES_PER_CLIENT"))
+
+    @property
+    def END_USER_AUTH_FAILURES_PER_IP(self) -> int:
+        """Failed end-user API authentications per client IP per period before 429 (0: no limit)."""
+        return int(self._get("END_USER_AUTH_FAILURES_PER_IP"))
+
+    @property
+    def END_USER_AUTH_FAILURE_PERIOD(self) -> int:
+        """Length of the failed-authentication window, in seconds; ``Retry-After`` counts to its end."""
+        return int(self._get("END_USER_AUTH_FAILURE_PERIOD"))
+
+    @property
+    def END_USER_NOOP_REVOCATIONS_WARNING(self) -> int:
+        """End-user ``DELETE`` calls that revoke nothing, per API client per day, at which one
+        WARNING is logged (0: never). They are counted in the cache, never written as audit rows."""
+        return int(self._get("END_USER_NOOP_REVOCATIONS_WARNING"))
+
+    @property
     def SESSION_TYPE_HOOK(self) -> Callable[..., Any] | None:
         """``callable(session) -> str``: the end-user API ``type`` of a session, or None."""
         return self.hook("SESSION_TYPE_HOOK")
+
+    @property
+    def REVOKE_ON_ACCOUNT_EVENTS(self) -> frozenset[str]:
+        """Account events that revoke all of a user's tokens: ``"password_change"`` (a new
+        password set through ``set_password()`` and saved, by any path) and ``"deactivation"``
+        (``is_active`` saved as False). Deleting a user always revokes first."""
+        return frozenset(self._get("REVOKE_ON_ACCOUNT_EVENTS"))
+
+    @property
+    def PASSWORD_CHANGE_KEEPS_APPS(self) -> frozenset[str]:
+        """Client ids of apps whose sessions survive a password change (e.g. the first-party
+        app the user changed it in); every other app's tokens are revoked."""
+        return frozenset(self._get("PASSWORD_CHANGE_KEEPS_APPS"))
+
+    @property
+    def LEAKED_TOKENS_MAX(self) -> int:
+        """Leaked-token intake: most token values one report may carry."""
+        return int(self._get("LEAKED_TOKENS_MAX"))
+
+    @property
+    def LEAKED_TOKENS_RATE_LIMIT(self) -> int:
+        """Leaked-token intake: reports per period per client IP without a scanner key."""
+        return int(self._get("LEAKED_TOKENS_RATE_LIMIT"))
+
+    @property
+    def LEAKED_TOKENS_RATE_LIMIT_WITH_KEY(self) -> int:
+        """Leaked-token intake: reports per period per scanner key."""
+        return int(self._get("LEAKED_TOKENS_RATE_LIMIT_WITH_KEY"))
+
+    @property
+    def LEAKED_TOKENS_RATE_LIMIT_PERIOD(self) -> int:
+        """Leaked-token intake: length of the rate-limit window, in seconds."""
+        return int(self._get("LEAKED_TOKENS_RATE_LIMIT_PERIOD"))
+
+    @property
+    def LEAKED_TOKENS_SCANNER_KEYS(self) -> dict[str, str]:
+        """Leaked-token intake: ``{key: scanner name}``; a report may carry one in the
+        ``X-Scanner-Key`` header for the higher rate limit and an audit label by name."""
+        return dict(self._get("LEAKED_TOKENS_SCANNER_KEYS"))
+
+    @property
+    def LEAKED_TOKENS_REQUIRE_KEY(self) -> bool:
+        """Leaked-token intake: refuse reports without a registered scanner key (401)."""
+        return bool(self._get("LEAKED_TOKENS_REQUIRE_KEY"))
 
     @property
     def REASON_REQUIRED(self) -> bool:

@@ -152,6 +152,8 @@ class RevocationEvent(models.Model):
         COMMAND = "command", _("Management command")
         OAUTH = "oauth", _("OAuth endpoints (RFC 7009, authorized tokens)")
         DELETION = "deletion", _("Deletion of a user or app")
+        POLICY = "policy", _("Revocation policy")
+        LEAK_REPORT = "leak_report", _("Leaked-token report")
 
     class ActorType(models.TextChoices):
         STAFF = "staff", _("Staff user")
@@ -161,6 +163,8 @@ class RevocationEvent(models.Model):
         USER = "user", _("The user")
         OAUTH_CLIENT = "oauth_client", _("OAuth client")
         SYSTEM = "system", _("System")
+        POLICY = "policy", _("Policy")
+        SCANNER = "scanner", _("Secret scanner")
 
     created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True, editable=False)
     surface = models.CharField(_("surface"), max_length=20, choices=Surface.choices, editable=False)

@@ -97,6 +97,16 @@ class Actor:
         return cls(ActorType.COMMAND, label)
 
     @classmethod
+    def policy(cls, label: str) -> Actor:
+        """A revocation policy acting on an account event (e.g. a password change)."""
+        return cls(ActorType.POLICY, label)
+
+    @classmethod
+    def scanner(cls, label: str) -> Actor:
+        """Whoever reported leaked tokens (a secret scanner, by key, or an IP)."""
+        return cls(ActorType.SCANNER, label)
+
+    @classmethod
     def system(cls, label: str) -> Actor:
         """No person asked: e.g. a user or app is being deleted."""
         return cls(ActorType.SYSTEM, label)

@@ -12,5 +12,15 @@ from django.dispatch import Signal
 #: * ``refresh_tokens``: how many refresh tokens were marked revoked;
 #: * ``grants``: how many authorization grants were deleted.
 #:
-#: A call that found nothing left to revoke still sends it, with zero counts.
+#: A call that found nothing left to revoke still sends it, with zero counts, unless the
+#: caller passed ``audit_empty=False`` (then neither an event nor the signal).
 tokens_revoked = Signal()
+
+#: Sent after a leaked-token report revoked something (``token_admin.api.leaked``), after
+#: ``tokens_revoked``, once its transaction has committed: the hook to tell the people
+#: concerned. ``sender`` is ``RevocationEvent``. Keyword arguments:
+#:
+#: * ``event``: the ``RevocationEvent`` of the revocation;
+#: * ``user_ids``: primary keys of the users whose tokens were reported (app tokens have none);
+#: * ``application_ids``: primary keys of the apps those tokens were issued to (notify their owners).
+leaked_tokens_revoked = Signal()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.settings import patched_settings, spectacular_settings
@@ -89,6 +89,14 @@ class TokenAdminSwaggerView(SpectacularSwaggerView):
             offline["SWAGGER_UI_SETTINGS"] = {**ui_settings, "validatorUrl": None}
         with patched_settings(offline):
             return super().get(request, *args, **kwargs)
+
+    def options(self, request: Request | HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
+        """The page's methods in ``Allow`` (DRF adds it), with no body.
+
+        DRF's own OPTIONS answer is metadata rendered by the page's renderer, an HTML template
+        renderer with no template for it: a 500 (``TemplateDoesNotExist``).
+        """
+        return HttpResponse(status=200)
 
 
 urlpatterns = [

@@ -42,7 +42,8 @@ class ADNTokenAuthentication(BaseAuthentication):
         if raw is None:
             return None
         # One query: the token with its user, app and app profile (looked up by checksum).
-        token = queries.token_by_raw(raw)
+        # A DELETE revokes the token: load its family in the same query (reads do without).
+        token = queries.token_by_raw(raw, family=request.method == "DELETE")
         if token is None or token.application_id is None:
             raise ADNError.invalid_token()
         if token.is_expired():

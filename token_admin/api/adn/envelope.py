@@ -12,6 +12,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from ..limits import REQUEST_LIMIT_ERRORS, message_for, status_for
+
 logger = logging.getLogger(__name__)
 
 PRETTY_HEADER = "X-ADN-Pretty-JSON"
@@ -93,6 +95,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Answer every exception raised in an App.net view in the envelope, never as an HTML page."""
     if isinstance(exc, Http404):
         exc = ADNError.not_found()
+    if isinstance(exc, REQUEST_LIMIT_ERRORS):
+        status = status_for(exc)
+        exc = ADNError(status, message_for(exc), "request-too-large" if status == 413 else "bad-request")
     if isinstance(exc, ADNError):
         status, message, slug, headers = exc.status_code, exc.message, exc.slug, exc.headers
     elif isinstance(exc, exceptions.APIException):

@@ -205,6 +205,10 @@ def response_headers(*, rate_limited: list[int], scopes: list[int]) -> list[Any]
     """
     return [
         OpenApiParameter(
+            "Cache-Control", str, HEADER, response=True, description="Always `no-store`: token data."
+        ),
+        OpenApiParameter("Pragma", str, HEADER, response=True, description="Always `no-cache`."),
+        OpenApiParameter(
             "X-RateLimit-Limit", int, HEADER, response=rate_limited, description="Requests per window."
         ),
         OpenApiParameter(

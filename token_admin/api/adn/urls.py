@@ -11,5 +11,6 @@ urlpatterns = [
     path("apps/me/tokens/user_ids", views.AppTokenUserIdsView.as_view(), name="app-token-user-ids"),
     path("apps/me/tokens", views.AppTokensView.as_view(), name="app-tokens"),
     # Last: every other path under the mount answers a 404 in the envelope, not an HTML page.
-    re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
+    # [\s\S] rather than ".": a decoded %0A in the path must not escape to Django's HTML 404 page.
+    re_path(r"^[\s\S]*$", views.NotFoundView.as_view(), name="not-found"),
 ]

@@ -16,6 +16,7 @@ from token_admin.conf import conf
 from token_admin.ratelimit import Window, hit
 from token_admin.revocation import Actor, Selection, Surface, revoke
 
+from ..limits import check_request_limits
 from ..negotiation import JSONOnly
 from ..openapi import OpenApiResponse, extend_schema, view_schema
 from . import schema as docs
@@ -47,6 +48,7 @@ class ADNView(APIView):
         return exception_handler
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        check_request_limits(request)  # before authentication reads the query string or form
         super().initial(request, *args, **kwargs)
         token: Any = request.auth
         if token is None:
@@ -65,6 +67,9 @@ class ADNView(APIView):
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         patch_vary_headers(response, [PRETTY_HEADER])  # the header changes the body
+        # Responses carry the caller's token data (and errors echo nothing worth caching).
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
         token = getattr(request, "_auth", None)  # set only once authentication has run
         if token is not None and token.user_id is not None:
             response["X-OAuth-Scopes"] = ",".join(token_scopes(token))

@@ -76,6 +76,9 @@ class EndUserError(serializers.Serializer):
         choices=[
             ("unauthorized", "missing or wrong credentials"),
             ("insufficient_permissions", "the API client lacks the end-user API"),
+            ("bad_request", "too many query parameters"),
+            ("request_too_large", "a body over the size limit"),
+            ("too_many_requests", "too many failed authentications from this client id or IP"),
             ("server_error", "an unexpected error"),
         ]
     )
@@ -96,6 +99,7 @@ NO_STORE = [
     OpenApiParameter("Cache-Control", str, HEADER, response=True, description="Always `no-store`."),
     OpenApiParameter("Pragma", str, HEADER, response=True, description="Always `no-cache`."),
     OpenApiParameter("WWW-Authenticate", str, HEADER, response=[401], description=f'Basic realm="{REALM}"'),
+    OpenApiParameter("Retry-After", int, HEADER, response=[429], description="Seconds to wait."),
 ]
 
 
@@ -127,6 +131,31 @@ def responses(ok: dict[int, Any]) -> dict[int, Any]:
                         "insufficient_permissions",
                         "The API client used to authenticate the request does not allow operations on "
                         "the End User API.",
+                    ),
+                )
+            ],
+        ),
+        400: OpenApiResponse(
+            EndUserError,
+            "Too many query parameters (over Django's DATA_UPLOAD_MAX_NUMBER_FIELDS).",
+            examples=[
+                OpenApiExample("Bad request", _error("bad_request", "Too many parameters or form fields."))
+            ],
+        ),
+        413: OpenApiResponse(
+            EndUserError,
+            "A body over Django's DATA_UPLOAD_MAX_MEMORY_SIZE.",
+            examples=[OpenApiExample("Too large", _error("request_too_large", "Request body too large."))],
+        ),
+        429: OpenApiResponse(
+            EndUserError,
+            "Too many failed authentications from this client id or IP; retry after `Retry-After` seconds.",
+            examples=[
+                OpenApiExample(
+                    "Throttled",
+                    _error(
+                        "too_many_requests",
+                        "Too many failed authentication attempts. Retry after the time in Retry-After.",
                     ),
                 )
             ],

@@ -20,7 +20,9 @@ from rest_framework.views import APIView
 from ...conf import conf
 from ...models import Device, Session
 from ...queries import ListedSession, end_user_sessions
+from ...ratelimit import hit
 from ...revocation import Actor, Selection, Surface, revoke
+from ..limits import REQUEST_LIMIT_ERRORS, check_request_limits, message_for, status_for
 from ..negotiation import JSONOnly
 from ..openapi import extend_schema, view_schema
 from . import schema as docs
@@ -39,6 +41,10 @@ FORBIDDEN = {
     ),
 }
 NO_TOKENS = {"error": "No tokens found"}
+TOO_MANY_ATTEMPTS = {
+    "code": "too_many_requests",
+    "message": "Too many failed authentication attempts. Retry after the time in Retry-After.",
+}
 NOT_FOUND = {"code": "not_found", "message": "There is no such resource in the end-user API."}
 SERVER_ERROR = {"code": "server_error", "message": "The server could not handle the request."}
 
@@ -51,10 +57,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         response = Response(UNAUTHORIZED, status=401)
         response["WWW-Authenticate"] = APIClientAuthentication().authenticate_header(context["request"])
         return response
+    if isinstance(exc, exceptions.Throttled):
+        # Too many failed authentications from this client id or IP (token_admin.throttle).
+        response = Response(TOO_MANY_ATTEMPTS, status=429)
+        wait = getattr(exc, "wait", None)  # (set by DRF; its stubs leave it out)
+        response["Retry-After"] = str(wait if wait is not None else 1)
+        return response
     if isinstance(exc, (exceptions.PermissionDenied, DjangoPermissionDenied)):
         return Response(FORBIDDEN, status=403)
     if isinstance(exc, (exceptions.NotFound, Http404)):
         return Response(NOT_FOUND, status=404)
+    if isinstance(exc, REQUEST_LIMIT_ERRORS):
+        status = status_for(exc)
+        code = "request_too_large" if status == 413 else "bad_request"
+        return Response({"code": code, "message": message_for(exc)}, status=status)
     if isinstance(exc, exceptions.APIException):
         # Method not allowed, and anything else DRF may raise: its code and its message.
         message = exc.detail if isinstance(exc.detail, str) else exc.default_detail
@@ -77,6 +93,10 @@ class EndUserAPIView(APIView):
 
     def get_exception_handler(self) -> Any:
         return exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        check_request_limits(request)
+        super().initial(request, *args, **kwargs)
 
     # DRF accepts any HttpResponseBase here (its stubs say Response): the 204 is a plain
     # HttpResponse because DRF drops Content-Type from an empty Response when it renders.
@@ -173,6 +193,22 @@ class UserTokensView(EndUserAPIView):
         return Response({"tokens": entries})
 
 
+def count_noop_revocation(application: Any) -> None:
+    """Count a DELETE that revoked nothing, per API client and day, in the cache.
+
+    Such calls write no audit row (one client could otherwise grow the audit table without
+    limit); the day's count reaching ``END_USER_NOOP_REVOCATIONS_WARNING`` logs one WARNING.
+    """
+    threshold = conf.END_USER_NOOP_REVOCATIONS_WARNING
+    window = hit("end_user_noop_revocation", application.client_id, limit=max(threshold, 1), period=86_400)
+    if threshold > 0 and window.used == threshold:
+        logger.warning(
+            "End-user API client %s made %d revocations that revoked nothing today",
+            application.client_id,
+            window.used,
+        )
+
+
 @extend_schema(**docs.REVOKE)
 class UserTokenView(EndUserAPIView):
     """``DELETE users/{userId}/tokens/{tokenId}``: revoke one session of the user; always 204."""
@@ -183,15 +219,17 @@ class UserTokenView(EndUserAPIView):
         session_id = parse_session_id(token_id)
         pk = parse_user_id(user_id)
         if session_id is not None and pk is not None:
-            user = get_user_model().objects.filter(pk=pk).first()
-            if user is not None:
-                # Called even when the session is not this user's (it then revokes nothing),
-                # so every attempt on an existing user is in the audit trail.
-                revoke(
-                    Selection.sessions([session_id], user=user),
-                    surface=Surface.END_USER,
-                    actor=Actor.api_client(request.auth),
-                )
+            # No query for the user: the sessions are filtered by the id itself, so a known and
+            # an unknown user, an own and a foreign session run the same queries up to the
+            # revocation itself, and nothing in the answer or its timing tells them apart.
+            result = revoke(
+                Selection.sessions([session_id], user=get_user_model()(pk=pk)),
+                surface=Surface.END_USER,
+                actor=Actor.api_client(request.auth),
+                audit_empty=False,
+            )
+            if result.event is None:
+                count_noop_revocation(request.auth)
         return HttpResponse(status=204)
 
 

@@ -125,6 +125,9 @@ NO_CACHE = OpenApiParameter(
     response=[200, 400],
     description="Never cached: the methods that revoke are GETs, and the bodies echo tokens.",
 )
+NO_CACHE_PRAGMA = OpenApiParameter(
+    "Pragma", str, HEADER, response=[200, 400], description="`no-cache`, for HTTP/1.0 caches."
+)
 
 
 QUOTA = (
@@ -160,6 +163,6 @@ def operation(summary: str, description: str, ok: str) -> dict[str, Any]:
     return {
         "summary": summary,
         "description": description + QUOTA,
-        "parameters": [ACCESS_TOKENS, *PAGING, NO_CACHE],
+        "parameters": [ACCESS_TOKENS, *PAGING, NO_CACHE, NO_CACHE_PRAGMA],
         "responses": {200: OpenApiResponse(SEWrapper, ok), 400: ERROR},
     }

@@ -24,6 +24,7 @@ from token_admin.conf import conf
 from token_admin.models import RevocationEvent
 from token_admin.revocation import Actor
 
+from ..limits import REQUEST_LIMIT_ERRORS, check_request_limits, message_for
 from ..negotiation import JSONOnly
 from ..openapi import extend_schema, view_schema
 from . import errors
@@ -121,6 +122,7 @@ class StackExchangeView(APIView):
     revokes = False
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        check_request_limits(request)  # before the quota reads ``key`` from the query string
         super().initial(request, *args, **kwargs)
         # Every request counts, errors included, as on the real API.
         key = request.query_params.get("key")
@@ -143,6 +145,9 @@ class StackExchangeView(APIView):
         raise errors.no_method()
 
     def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, REQUEST_LIMIT_ERRORS):
+            # The real API's answer to a request it cannot take: bad_parameter, HTTP 400.
+            exc = StackExchangeError(400, "bad_parameter", message_for(exc))
         if not isinstance(exc, StackExchangeError):
             logger.exception("Stack Exchange-style API: unexpected error in %s", type(self).__name__)
             set_rollback()
@@ -153,6 +158,7 @@ class StackExchangeView(APIView):
         response = super().finalize_response(request, response, *args, **kwargs)
         # GETs that revoke, and bodies that echo tokens: no cache may keep or replay them.
         add_never_cache_headers(response)
+        response["Pragma"] = "no-cache"  # for HTTP/1.0 caches, as the other two styles send it
         # Django logs every 4xx with its path, and the path holds the caller's tokens: mark the
         # response as logged (Django's own flag) and log the error without the path instead.
         if response.status_code >= 400:
@@ -169,7 +175,8 @@ class TokenMethodView(StackExchangeView):
     def get(self, request: Request, access_tokens: str) -> Response:
         raw_tokens = parse_tokens(access_tokens)
         paging = parse_paging(request.query_params)
-        found = {token.token_checksum: token for token in queries.tokens_by_raw(raw_tokens)}
+        loaded = queries.tokens_by_raw(raw_tokens, family=self.revokes)
+        found = {token.token_checksum: token for token in loaded}
         # Items in the order passed; unknown, expired, revoked and registration tokens are left out.
         checksums = {raw: queries.checksum(raw) for raw in raw_tokens}
         valid = [(raw, found[checksums[raw]]) for raw in raw_tokens if checksums[raw] in found]

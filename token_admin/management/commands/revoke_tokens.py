@@ -101,6 +101,9 @@ class Command(BaseCommand):
                 "--device and --session stand alone: they cannot be combined with any other selector."
             )
 
+        for name in given:
+            _check_text(options[name], name)
+
         if device_values:
             selection = Selection.devices(_devices(device_values))
         elif session_values:
@@ -136,6 +139,24 @@ def _users_apps_selection(users: list[Any], apps: list[Any]) -> Selection:
     return Selection.applications(apps)
 
 
+def _check_text(values: Sequence[str], option: str) -> None:
+    """Refuse values no database can take: bytes that are not UTF-8 (Python passes them on as
+    lone surrogates, which fail to encode in the query) and NUL characters (PostgreSQL)."""
+    malformed = []
+    for value in values:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            malformed.append(value)
+            continue
+        if "\x00" in value:
+            malformed.append(value)
+    if malformed:
+        # The bytes as given, escaped, so the message itself can always be printed.
+        shown = [repr(value.encode("utf-8", "surrogateescape"))[2:-1] for value in malformed]
+        raise CommandError(f"Malformed --{option} (not UTF-8 text): {', '.join(shown)}.")
+
+
 def _users(values: Sequence[str]) -> list[Any]:
     """Users by username or primary key, in one query; unknown or ambiguous values are errors."""
     User = get_user_model()
@@ -143,9 +164,11 @@ def _users(values: Sequence[str]) -> list[Any]:
     pks: dict[str, Any] = {}
     for value in values:
         try:
-            pks[value] = User._meta.pk.to_python(value)
+            pk = User._meta.pk.to_python(value)
+            User._meta.pk.run_validators(pk)  # e.g. 25 digits: out of the column's range
         except ValidationError:
-            pass  # not a primary key: only a username
+            continue  # not a primary key: only a username
+        pks[value] = pk
     found = list(
         User._default_manager.filter(Q(**{f"{username_field}__in": values}) | Q(pk__in=pks.values()))
     )
