@@ -51,6 +51,7 @@ def landing(request: HttpRequest) -> HttpResponse:
             ),
             ("End-user API", "/oauth/api/v1/users/{id}/tokens", "A user's sessions, for an account portal"),
             ("OAuth (django-oauth-toolkit)", "/o/token/", "Token, refresh and revocation endpoints"),
+            ("Leaked-token intake", "/credentials/revoke", "POST: secret scanners report leaked tokens"),
         ],
     }
     return render(request, "example_project/landing.html", context)
