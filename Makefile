@@ -9,7 +9,8 @@ BIN := $(VENV)/bin
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV)
-	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip > $(VENV)/pip.log 2>&1 \
+		|| { cat $(VENV)/pip.log; exit 1; }
 
 install: $(BIN)/python
 	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
