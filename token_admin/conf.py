@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "END_USER_AUTH_FAILURE_PERIOD": 300,
     "END_USER_NOOP_REVOCATIONS_WARNING": 1000,
     "SESSION_TYPE_HOOK": None,
+    "REASON_REQUIRED": True,
     "REVOKE_ON_ACCOUNT_EVENTS": ("password_change", "deactivation"),
     "PASSWORD_CHANGE_KEEPS_APPS": (),
     "LEAKED_TOKENS_MAX": 1000,
@@ -183,6 +184,13 @@ class Settings:
     def LEAKED_TOKENS_REQUIRE_KEY(self) -> bool:
         """Leaked-token intake: refuse reports without a registered scanner key (401)."""
         return bool(self._get("LEAKED_TOKENS_REQUIRE_KEY"))
+
+    @property
+    def REASON_REQUIRED(self) -> bool:
+        """Whether staff must give a reason to revoke: the admin's confirmation page and the
+        ``revoke_tokens`` command (``--reason``). Default True. The APIs never ask for one: their
+        callers revoke their own or their users' tokens, and their audit events say which API."""
+        return bool(self._get("REASON_REQUIRED"))
 
 
 conf = Settings()
