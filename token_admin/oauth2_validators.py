@@ -11,6 +11,10 @@
 * **Registration tokens stay at the registration endpoint.** A token of DOT's dynamic
   client registration (scope ``DCR_REGISTRATION_SCOPE``) is an invalid token wherever the
   validator authenticates a request.
+* **Not-before watermarks** (``token_admin.watermarks``): a token issued before the
+  watermark of its user, its app or everyone is an invalid token, and a refresh token
+  issued before it cannot mint (``invalid_grant``). Read from the cache: the bearer check
+  stays DOT's one query while the cache is warm.
 * **Sessions for one statement.** It tells ``token_admin.receivers`` when a refresh token
   follows the access token, so a new token pair costs one INSERT of bookkeeping.
 """
@@ -24,7 +28,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
-from . import receivers
+from . import receivers, watermarks
 from .models import AppProfile
 
 
@@ -66,12 +70,28 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
         # token. Decided from the token DOT loaded: no query of its own.
         if not super().validate_bearer_token(token, scopes, request):
             return False
-        if request.access_token.scope != oauth2_settings.DCR_REGISTRATION_SCOPE:
+        if (
+            request.access_token.scope != oauth2_settings.DCR_REGISTRATION_SCOPE
+            and not self._before_not_before(request.access_token)
+        ):
             return True
         request.access_token = request.user = request.client = None
         request.scopes = []
         self._set_oauth2_error_on_request(request, None, scopes)
         return False
+
+    @staticmethod
+    def _before_not_before(access_token: Any) -> bool:
+        """Whether the token was issued before a watermark over it (cached: no query warm)."""
+        return watermarks.token_is_before(access_token)
+
+    def validate_refresh_token(
+        self, refresh_token: Any, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        # DOT answers invalid_grant for False, as for any refresh token it does not accept.
+        return not watermarks.token_is_before(request.refresh_token_instance)
 
     def _save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
         # Runs inside DOT's transaction. A refresh token DOT validated may have been revoked
@@ -109,9 +129,20 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
             and self._revoke_keeps_instance()
         ):
             raise RevokedDuringRefresh(request=request)
+        if source_refresh_token is not None and self._minted_before_not_before(source_refresh_token):
+            raise RevokedDuringRefresh(request=request)
         return super()._create_access_token(
             expires, request, token, source_refresh_token=source_refresh_token
         )
+
+    @staticmethod
+    def _minted_before_not_before(refresh_token: Any) -> bool:
+        # A watermark set after ``validate_refresh_token`` read the cache: read again, from
+        # the database, inside DOT's transaction (one query per refresh, none per request).
+        # A user's or app's watermark also revokes the token, which the check above sees;
+        # this is what refuses a refresh racing a global one, which revokes no rows.
+        watermark = watermarks.applicable_uncached(refresh_token.user_id, refresh_token.application_id)
+        return watermarks.issued_before(refresh_token.created, watermark)
 
     @staticmethod
     def _revoke_keeps_instance() -> bool:

@@ -1,0 +1,248 @@
+"""Not-before watermarks: "every token of this user / app / everyone issued before T is invalid".
+
+Entra's ``signInSessionsValidFromDateTime`` and Keycloak's not-before policy, per user, per
+app and global. Setting one writes one row (``NotBefore``, an upsert by target) and goes
+through the revocation service, so it is audited (surface and actor ``policy``) and
+signalled; ``TokenAdminOAuth2Validator`` enforces it at authentication and at refresh.
+
+**The hot path stays DOT's one query.** A bearer check reads the three watermarks that can
+apply (global, the token's user, its app) from Django's cache in one ``get_many``; a cold
+cache costs one indexed query (``key IN (...)``), whose answer, absences included, fills
+the cache. Setting a watermark writes the new value into the cache once its transaction
+commits, so every process sharing the cache sees it at once; with a per-process cache
+(``LocMemCache``) other processes see it within ``NOT_BEFORE_CACHE_SECONDS``.
+
+**What setting one revokes.** For a user or an app, the service revokes (set-based) the
+sessions the watermark ends: all of the target's, for a watermark of "now", or the
+sessions begun before an earlier T. Its locks also close the race with a refresh in
+flight (the refresh holds its refresh token's lock; the revocation waits, then reads again
+and revokes the pair just minted). A **global** watermark deliberately revokes no rows: on
+a big deployment that is millions of rows in one transaction, locking every live refresh
+token, when the watermark already makes each of those tokens invalid at its next use. It
+is recorded through the service as an empty selection (one audit event, one signal, O(1)),
+and the refresh path re-reads the watermarks from the database inside DOT's transaction,
+so a refresh that validated before the watermark committed is refused at its save.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.cache import caches
+from django.db import IntegrityError, router, transaction
+from django.db.models import Q
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
+from oauth2_provider.settings import oauth2_settings
+
+from .conf import conf
+from .models import NotBefore, Session
+from .revocation import Actor, Revocation, Selection, Surface, revoke
+
+Scope = NotBefore.Scope
+CACHE_PREFIX = "token_admin:not_before:"
+# Cached for a target without a watermark, so an absence is a cache hit too.
+NONE = 0.0
+
+
+def row_key(scope: str, pk: Any = None) -> str:
+    """The ``NotBefore.key`` of a target: "global", "user:<pk>" or "app:<pk>"."""
+    return "global" if scope == Scope.GLOBAL else f"{scope}:{pk}"
+
+
+def _keys(user_id: Any, application_id: Any) -> list[str]:
+    keys = [row_key(Scope.GLOBAL)]
+    if user_id is not None:
+        keys.append(row_key(Scope.USER, user_id))
+    if application_id is not None:
+        keys.append(row_key(Scope.APP, application_id))
+    return keys
+
+
+def _read(keys: Iterable[str]) -> dict[str, float]:
+    """Watermarks as epoch seconds (``NONE`` for none) by row key: one cache round trip, and
+    on a miss one indexed query whose answer fills the cache."""
+    keys = sorted(set(keys))
+    cache = caches[conf.CACHE_ALIAS]
+    cached = cache.get_many([CACHE_PREFIX + key for key in keys])
+    found = {key: cached[CACHE_PREFIX + key] for key in keys if CACHE_PREFIX + key in cached}
+    missing = [key for key in keys if key not in found]
+    if missing:
+        loaded = {key: NONE for key in missing}
+        for key, not_before in NotBefore.objects.filter(key__in=missing).values_list("key", "not_before"):
+            loaded[key] = not_before.timestamp()
+        cache.set_many(
+            {CACHE_PREFIX + key: value for key, value in loaded.items()}, conf.NOT_BEFORE_CACHE_SECONDS
+        )
+        found.update(loaded)
+    return found
+
+
+def _as_datetime(timestamp: float) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp > NONE else None
+
+
+def applicable(user_id: Any, application_id: Any) -> datetime | None:
+    """The latest watermark over a token of this user (None for an app token) and app, from
+    the cache; None if there is none or watermarks are off (``NOT_BEFORE_ENABLED``)."""
+    if not conf.NOT_BEFORE_ENABLED:
+        return None
+    return _as_datetime(max(_read(_keys(user_id, application_id)).values()))
+
+
+def applicable_for(pairs: Iterable[tuple[Any, Any]]) -> dict[tuple[Any, Any], datetime | None]:
+    """``applicable`` for many (user id, app id) pairs at once (a page of a list): one cache
+    round trip, and one query for what it misses."""
+    pairs = set(pairs)
+    if not conf.NOT_BEFORE_ENABLED:
+        return dict.fromkeys(pairs)
+    values = _read(key for user_id, app_id in pairs for key in _keys(user_id, app_id))
+    return {
+        (user_id, app_id): _as_datetime(max(values[key] for key in _keys(user_id, app_id)))
+        for user_id, app_id in pairs
+    }
+
+
+def applicable_uncached(user_id: Any, application_id: Any) -> datetime | None:
+    """``applicable`` read from the database (one query), for checks that must see a
+    watermark committed a moment ago, whatever the cache says (a refresh's transaction)."""
+    if not conf.NOT_BEFORE_ENABLED:
+        return None
+    rows = NotBefore.objects.filter(key__in=_keys(user_id, application_id)).values_list(
+        "not_before", flat=True
+    )
+    return max(rows, default=None)
+
+
+def issued_before(created: datetime, watermark: datetime | None) -> bool:
+    return watermark is not None and created < watermark
+
+
+def token_is_before(token: Any) -> bool:
+    """Whether an access or refresh token was issued before a watermark over it: what every
+    surface that authenticates a token asks (one cache round trip, no query when warm)."""
+    return issued_before(token.created, applicable(token.user_id, token.application_id))
+
+
+def drop_before(tokens: Iterable[Any]) -> list[Any]:
+    """The tokens not issued before a watermark over them (one cache round trip for all)."""
+    tokens = list(tokens)
+    if not tokens or not conf.NOT_BEFORE_ENABLED:
+        return tokens
+    marks = applicable_for((token.user_id, token.application_id) for token in tokens)
+    return [
+        token
+        for token in tokens
+        if not issued_before(token.created, marks[token.user_id, token.application_id])
+    ]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What ``set_not_before`` did (or, in a dry run, would do)."""
+
+    watermark: NotBefore | None
+    not_before: datetime
+    revocation: Revocation
+    # Tokens the watermark invalidates without revoking them (a global one; counted in a dry run).
+    tokens_invalidated: int | None = None
+
+
+def set_not_before(
+    scope: str,
+    target: Any = None,
+    *,
+    when: datetime | None = None,
+    set_by: str,
+    reason: str = "",
+    dry_run: bool = False,
+) -> Setting:
+    """Set (upsert) the watermark of ``target`` (a user or an application; None for global) to
+    ``when`` (now by default; never in the future), revoking what it covers through the
+    service, in one transaction; the cache is updated when it commits.
+
+    A watermark only moves forward: an earlier ``when`` than the one set keeps the later.
+    ``set_by`` names who asked (recorded on the row and as the audit event's actor).
+    Raises ``ValueError`` for a time in the future or a target that does not fit the scope.
+    """
+    now = timezone.now()
+    when = now if when is None else when
+    if when > now:
+        raise ValueError("A not-before time cannot be in the future.")
+    if (scope == Scope.GLOBAL) != (target is None) or scope not in Scope.values:
+        raise ValueError(f"Scope {scope!r} does not fit the target {target!r}.")
+    key = row_key(scope, getattr(target, "pk", None))
+    selection = _selection(scope, target, when, now)
+    actor = Actor.policy(f"not-before for {_describe(scope, target)} set by {set_by}"[:255])
+    reason = reason or "Not-before watermark"
+    if dry_run:
+        invalidated = _count_issued_before(when) if scope == Scope.GLOBAL else None
+        done = revoke(selection, surface=Surface.POLICY, actor=actor, reason=reason, dry_run=True)
+        return Setting(None, when, done, invalidated)
+    database = router.db_for_write(NotBefore)
+    with transaction.atomic(using=database):
+        watermark = _upsert(key, scope, target, when, set_by, reason)
+        done = revoke(selection, surface=Surface.POLICY, actor=actor, reason=reason)
+        value = watermark.not_before.timestamp()
+        transaction.on_commit(
+            lambda: caches[conf.CACHE_ALIAS].set(CACHE_PREFIX + key, value, conf.NOT_BEFORE_CACHE_SECONDS),
+            using=database,
+        )
+    return Setting(watermark, watermark.not_before, done)
+
+
+def _upsert(key: str, scope: str, target: Any, when: datetime, set_by: str, reason: str) -> NotBefore:
+    fields = {"set_at": timezone.now(), "set_by": set_by[:255], "reason": reason}
+    watermark = NotBefore.objects.select_for_update().filter(key=key).first()
+    if watermark is None:
+        owner = (
+            {"user": target} if scope == Scope.USER else {"application": target} if scope == Scope.APP else {}
+        )
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent first setting wins the insert
+                return NotBefore.objects.create(key=key, scope=scope, not_before=when, **owner, **fields)
+        except IntegrityError:
+            watermark = NotBefore.objects.select_for_update().get(key=key)
+    watermark.not_before = max(watermark.not_before, when)
+    for name, value in fields.items():
+        setattr(watermark, name, value)
+    watermark.save(update_fields=["not_before", *fields])
+    return watermark
+
+
+def _selection(scope: str, target: Any, when: datetime, now: datetime) -> Selection:
+    described = {"kind": "not_before", "scope": scope, "not_before": when.isoformat()}
+    if scope == Scope.GLOBAL:
+        # No rows: see the module docstring. The event still records the watermark.
+        return Selection(described=described)
+    if when >= now:
+        # Everything of the target began before now: the service's own owner selections,
+        # which also take sessions begun while it waits for its locks.
+        base = Selection.users([target]) if scope == Scope.USER else Selection.applications([target])
+        owner_key = "user_id" if scope == Scope.USER else "client_id"
+        owner = target.pk if scope == Scope.USER else target.client_id
+        return replace(base, described={**described, owner_key: owner})
+    owner_filter = Q(user=target) if scope == Scope.USER else Q(application=target)
+    base = Selection.sessions(Session.objects.filter(owner_filter, created_at__lt=when))
+    return replace(base, described={**base.described, **described})
+
+
+def _count_issued_before(when: datetime) -> int:
+    """Access tokens a global watermark makes invalid (a dry run's figure; a full count)."""
+    return (
+        get_access_token_model()
+        .objects.filter(created__lt=when)
+        .exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
+        .count()
+    )
+
+
+def _describe(scope: str, target: Any) -> str:
+    if scope == Scope.GLOBAL:
+        return "everyone"
+    if scope == Scope.USER:
+        return f"user {target.get_username()}"
+    return f"app {target.client_id}"
