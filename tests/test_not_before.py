@@ -15,8 +15,9 @@ from tests.concurrency import can_mint, dot_accepts, refresh_request
 from tests.factories import ApplicationFactory, UserFactory, issue_session
 from token_admin import watermarks
 from token_admin.models import NotBefore, RevocationEvent
+from token_admin.not_before import set_not_before
 from token_admin.oauth2_validators import TokenAdminOAuth2Validator
-from token_admin.watermarks import Scope, set_not_before
+from token_admin.watermarks import Scope
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
