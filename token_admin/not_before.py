@@ -64,6 +64,7 @@ def set_not_before(
     Raises ``ValueError`` for a time in the future or a target that does not fit the scope.
     """
     now = timezone.now()
+    now_asked = when is None
     when = now if when is None else when
     if when > now:
         raise ValueError("A not-before time cannot be in the future.")
@@ -79,8 +80,23 @@ def set_not_before(
         return Setting(None, when, done, invalidated)
     database = router.db_for_write(NotBefore)
     with transaction.atomic(using=database):
-        watermark = _upsert(key, scope, target, when, set_by, reason)
-        done = revoke(selection, surface=Surface.POLICY, actor=actor, reason=reason)
+        # Lock order, the same as a refresh's: refresh tokens first, then the watermark row (a
+        # refresh holds its refresh token's lock, then reads the watermarks with a shared lock;
+        # see TokenAdminOAuth2Validator._minted_before_not_before).
+        if scope == Scope.GLOBAL:
+            # No refresh tokens to lock. "Now" is taken once the row is locked, that is once
+            # every refresh that read the old watermark has committed: whatever they minted
+            # is then issued before the watermark.
+            watermark = _upsert(key, scope, target, when, set_by, reason, now_asked=now_asked)
+            selection = replace(
+                selection, described={**selection.described, "not_before": watermark.not_before.isoformat()}
+            )
+            done = revoke(selection, surface=Surface.POLICY, actor=actor, reason=reason)
+        else:
+            # A refresh of the target in flight holds its lock: the service waits for it, then
+            # reads again and revokes the pair it minted, whatever time it was issued.
+            done = revoke(selection, surface=Surface.POLICY, actor=actor, reason=reason)
+            watermark = _upsert(key, scope, target, when, set_by, reason)
         value = watermark.not_before.timestamp()
         transaction.on_commit(
             lambda: caches[conf.CACHE_ALIAS].set(CACHE_PREFIX + key, value, conf.NOT_BEFORE_CACHE_SECONDS),
@@ -89,9 +105,13 @@ def set_not_before(
     return Setting(watermark, watermark.not_before, done)
 
 
-def _upsert(key: str, scope: str, target: Any, when: datetime, set_by: str, reason: str) -> NotBefore:
+def _upsert(
+    key: str, scope: str, target: Any, when: datetime, set_by: str, reason: str, *, now_asked: bool = False
+) -> NotBefore:
     fields = {"set_at": timezone.now(), "set_by": set_by[:255], "reason": reason}
     watermark = NotBefore.objects.select_for_update().filter(key=key).first()
+    if now_asked:
+        when = fields["set_at"] = timezone.now()  # after the lock (see set_not_before)
     if watermark is None:
         owner = (
             {"user": target} if scope == Scope.USER else {"application": target} if scope == Scope.APP else {}

@@ -45,6 +45,12 @@ class RevokedDuringRefresh(errors.InvalidGrantError):
         return {"Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
+class IssuedBeforeNotBefore(RevokedDuringRefresh):
+    """``invalid_grant`` for a refresh token issued before a not-before watermark."""
+
+    description = "The refresh token was issued before a not-before time."
+
+
 class TokenAdminOAuth2Validator(OAuth2Validator):
     def validate_grant_type(
         self, client_id: str, grant_type: str, client: Any, request: Any, *args: Any, **kwargs: Any
@@ -90,7 +96,13 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
     ) -> bool:
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             return False
-        # DOT answers invalid_grant for False, as for any refresh token it does not accept.
+        # A rotation checks the watermarks inside DOT's transaction, under the lock
+        # (``_create_access_token``). Without rotation DOT keeps the refresh token and
+        # updates its access token in place (its issue time stays, so a bearer check refuses
+        # it anyway): the cached check here refuses the refresh itself. DOT answers
+        # invalid_grant for False, as for any refresh token it does not accept.
+        if self.rotate_refresh_token(request):
+            return True
         return not watermarks.token_is_before(request.refresh_token_instance)
 
     def _save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
@@ -130,18 +142,19 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
         ):
             raise RevokedDuringRefresh(request=request)
         if source_refresh_token is not None and self._minted_before_not_before(source_refresh_token):
-            raise RevokedDuringRefresh(request=request)
+            raise IssuedBeforeNotBefore(request=request)
         return super()._create_access_token(
             expires, request, token, source_refresh_token=source_refresh_token
         )
 
     @staticmethod
     def _minted_before_not_before(refresh_token: Any) -> bool:
-        # A watermark set after ``validate_refresh_token`` read the cache: read again, from
-        # the database, inside DOT's transaction (one query per refresh, none per request).
-        # A user's or app's watermark also revokes the token, which the check above sees;
-        # this is what refuses a refresh racing a global one, which revokes no rows.
-        watermark = watermarks.applicable_uncached(refresh_token.user_id, refresh_token.application_id)
+        # Inside DOT's transaction, after DOT locked the refresh token: the watermarks read
+        # from the database under a shared lock (one query per rotation, none per request).
+        # A watermark committed a moment ago is seen; one being set waits for this refresh,
+        # then takes "now" after it (a global one revokes no rows, so this is what closes
+        # the race with it; a user's or app's also revokes the pair this refresh mints).
+        watermark = watermarks.applicable_locked(refresh_token.user_id, refresh_token.application_id)
         return watermarks.issued_before(refresh_token.created, watermark)
 
     @staticmethod

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.cache import caches
+from django.db import connections
+from django.utils import timezone
 
 from .conf import conf
 from .models import NotBefore
@@ -54,7 +56,9 @@ def _read(keys: Iterable[str]) -> dict[str, float]:
     missing = [key for key in keys if key not in found]
     if missing:
         loaded = {key: NONE for key in missing}
-        for key, not_before in NotBefore.objects.filter(key__in=missing).values_list("key", "not_before"):
+        for key, not_before in (
+            NotBefore.objects.filter(key__in=missing).order_by().values_list("key", "not_before")
+        ):
             loaded[key] = not_before.timestamp()
         cache.set_many(
             {CACHE_PREFIX + key: value for key, value in loaded.items()}, conf.NOT_BEFORE_CACHE_SECONDS
@@ -97,6 +101,27 @@ def applicable_uncached(user_id: Any, application_id: Any) -> datetime | None:
         "not_before", flat=True
     )
     return max(rows, default=None)
+
+
+def applicable_locked(user_id: Any, application_id: Any) -> datetime | None:
+    """``applicable`` read from the database under a shared lock (one query), inside a
+    refresh's transaction: it sees a watermark committed a moment ago, and a watermark being
+    set waits until the refresh commits (``not_before.set_not_before`` locks the row). SQLite
+    locks the whole database for a write transaction, so a plain read does there."""
+    if not conf.NOT_BEFORE_ENABLED:
+        return None
+    rows = NotBefore.objects.filter(key__in=sorted(_keys(user_id, application_id))).order_by("key")
+    connection = connections[rows.db]
+    share = {"postgresql": " FOR SHARE", "mysql": " LOCK IN SHARE MODE"}.get(connection.vendor)
+    if share is None:
+        return max(rows.values_list("not_before", flat=True), default=None)
+    sql, params = rows.values_list("not_before").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql + share, params)
+        values = [row[0] for row in cursor.fetchall()]
+    # MySQL and MariaDB hand back naive UTC times (USE_TZ); the ORM would make them aware.
+    aware = [value if timezone.is_aware(value) else timezone.make_aware(value, UTC) for value in values]
+    return max(aware, default=None)
 
 
 def issued_before(created: datetime | None, watermark: datetime | None) -> bool:
