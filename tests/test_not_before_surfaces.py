@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from io import StringIO
+from types import SimpleNamespace
 
 import pytest
 from django.contrib import admin
@@ -18,9 +20,14 @@ from tests.factories import ApplicationFactory, UserFactory, issue_session
 from token_admin import queries
 from token_admin.models import NotBefore, RevocationEvent, Session
 from token_admin.not_before import set_not_before
-from token_admin.watermarks import Scope
+from token_admin.watermarks import EPOCH, Scope
 
 pytestmark = pytest.mark.django_db
+
+
+def set_rows():
+    """Watermarks set: the global row the migration creates at the epoch is none."""
+    return NotBefore.objects.exclude(not_before=EPOCH)
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +110,7 @@ def test_the_command_sets_a_users_watermark_now(world):
     output = run("--user", "alice", "--not-before", "now", "--reason", "lost phone", "--format", "json")
 
     data = json.loads(output)
-    row = NotBefore.objects.get()
+    row = set_rows().get()
     assert data == {
         "access_tokens": 2,
         "refresh_tokens": 1,
@@ -128,14 +135,14 @@ def test_the_command_sets_a_users_watermark_now(world):
 
 def test_the_command_sets_a_global_watermark_and_dry_runs_it(world):
     assert run("--global", "--not-before", "now", "--dry-run").startswith("Would set not-before ")
-    assert not NotBefore.objects.exists()
+    assert not set_rows().exists()
 
     output = run("--global", "--not-before", "2026-01-01T00:00:00", "--reason", "r")
 
     assert output == (
         "Set not-before 2026-01-01T00:00:00+00:00. Revoked 0 access tokens, 0 refresh tokens and 0 grants."
     )
-    assert NotBefore.objects.get().key == "global"
+    assert set_rows().get().key == "global"
 
 
 @pytest.mark.parametrize(
@@ -160,7 +167,7 @@ def test_the_command_sets_a_global_watermark_and_dry_runs_it(world):
 def test_the_command_refuses_bad_input(world, args, message):
     with pytest.raises(CommandError, match=re.escape(message)):
         run(*args)
-    assert not NotBefore.objects.exists()
+    assert not set_rows().exists()
 
 
 # --- the admin ---------------------------------------------------------------------------------
@@ -182,18 +189,18 @@ def test_the_admin_sets_a_watermark_after_showing_the_dry_run_counts(client, wor
     html = preview.content.decode()
     assert preview.status_code == 200
     assert 'id="count-access-tokens">2<' in html and 'id="count-refresh-tokens">1<' in html
-    assert not NotBefore.objects.exists()
+    assert not set_rows().exists()
     previewed = re.search(r'name="previewed" value="([^"]+)"', html).group(1)
 
     # A changed field counts again instead of setting.
     again = client.post(add, {**fields, "reason": "other", "confirm": "yes", "previewed": previewed})
     assert 'id="not-before-preview"' in again.content.decode()
-    assert not NotBefore.objects.exists()
+    assert not set_rows().exists()
 
     done = client.post(add, {**fields, "confirm": "yes", "previewed": previewed}, follow=True)
 
     assert done.redirect_chain == [(reverse("admin:token_admin_notbefore_changelist"), 302)]
-    row = NotBefore.objects.get()
+    row = set_rows().get()
     assert (row.user, row.reason, row.set_by) == (world["alice"], "stolen laptop", "staff staff")
     assert not dot_accepts(world["alice_stream"][0].raw_token)
     assert "alice" in done.content.decode()
@@ -209,7 +216,25 @@ def test_the_admin_form_reports_bad_input(client, world):
     html = response.content.decode()
     assert "No application has this client_id." in html
     assert "A reason is required" in html
-    assert not NotBefore.objects.exists()
+    assert not set_rows().exists()
+
+
+def test_the_migrations_global_row_is_no_watermark_and_is_not_listed(client, world):
+    # Created by migration 0004 (run again here: a transactional test's flush removes it).
+    from django.apps import apps
+    from django.db import connection
+
+    migration = importlib.import_module("token_admin.migrations.0004_not_before_watermarks")
+    migration.create_global_row(apps, SimpleNamespace(connection=connection))
+    migration.create_global_row(apps, SimpleNamespace(connection=connection))  # idempotent
+    assert NotBefore.objects.get(key="global").not_before == EPOCH  # locked by refreshes from the start
+    assert dot_accepts(world["alice_stream"][0].raw_token)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    set_not_before(Scope.USER, world["bob"], set_by="tests")
+
+    response = client.get(reverse("admin:token_admin_notbefore_changelist"))
+
+    assert [str(row) for row in response.context["cl"].result_list] == [str(set_rows().get())]
 
 
 def test_staff_without_the_revoke_permission_cannot_set_one(client, world):

@@ -24,6 +24,7 @@ from oauth2_provider.models import get_application_model
 from .conf import conf
 from .models import NotBefore
 from .not_before import set_not_before
+from .watermarks import EPOCH
 
 Scope = NotBefore.Scope
 SIGNING_SALT = "token_admin.not_before_admin"
@@ -76,6 +77,10 @@ class NotBeforeAdmin(admin.ModelAdmin):
     show_full_result_count = False
     readonly_fields = ("key", "scope", "user", "application", "not_before", "set_at", "set_by", "reason")
     fields = readonly_fields
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        # The global row the migration creates at the epoch is no watermark: not listed.
+        return super().get_queryset(request).exclude(not_before=EPOCH)
 
     @admin.display(description=_("target"))
     def target(self, obj: NotBefore) -> str:

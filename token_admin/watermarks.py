@@ -30,6 +30,8 @@ Scope = NotBefore.Scope
 CACHE_PREFIX = "token_admin:not_before:"
 # Cached for a target without a watermark, so an absence is a cache hit too.
 NONE = 0.0
+# The global row's value until a global watermark is set (migration 0004): before every token.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def row_key(scope: str, pk: Any = None) -> str:

@@ -1,10 +1,28 @@
-"""Not-before watermarks (issue 19): one row per target, unique by ``key``."""
+"""Not-before watermarks (issue 19): one row per target, unique by ``key``.
+
+The global row is created here, at the epoch (a watermark before every token): a refresh
+takes a shared lock on the rows that apply to its token, and a row that does not exist yet
+cannot be locked, so the first global watermark ever set could otherwise miss a refresh in
+flight (``token_admin.not_before``).
+"""
+
+from datetime import UTC, datetime
 
 import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 from oauth2_provider.settings import oauth2_settings
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def create_global_row(apps, schema_editor):
+    NotBefore = apps.get_model("token_admin", "NotBefore")
+    NotBefore.objects.using(schema_editor.connection.alias).get_or_create(
+        key="global", defaults={"scope": "global", "not_before": EPOCH, "set_by": "migration"}
+    )
 
 
 class Migration(migrations.Migration):
@@ -70,4 +88,5 @@ class Migration(migrations.Migration):
                 "ordering": ["-set_at", "-id"],
             },
         ),
+        migrations.RunPython(create_global_row, migrations.RunPython.noop),
     ]
