@@ -114,7 +114,8 @@ def applicable_locked(user_id: Any, application_id: Any) -> datetime | None:
         return None
     rows = NotBefore.objects.filter(key__in=sorted(_keys(user_id, application_id))).order_by("key")
     connection = connections[rows.db]
-    share = {"postgresql": " FOR SHARE", "mysql": " LOCK IN SHARE MODE"}.get(connection.vendor)
+    # PostgreSQL's weakest row lock is enough: it conflicts with the setter's FOR UPDATE only.
+    share = {"postgresql": " FOR KEY SHARE", "mysql": " LOCK IN SHARE MODE"}.get(connection.vendor)
     if share is None:
         return max(rows.values_list("not_before", flat=True), default=None)
     sql, params = rows.values_list("not_before").query.sql_with_params()
