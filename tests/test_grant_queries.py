@@ -93,7 +93,9 @@ ADDED = {
     "password": 1,  # the family's session (one INSERT)
     "authorization_code": 1,  # the family's session
     "client_credentials": 1,  # the lone token's session
-    "refresh_token": 0,  # the family's session exists; the revocation check uses DOT's lock
+    # The family's session exists; the revocation check uses DOT's lock; the not-before
+    # watermarks are read once, under a shared lock, in DOT's transaction.
+    "refresh_token": 1,
 }
 
 
@@ -105,10 +107,12 @@ def test_token_admin_adds_at_most_one_statement_to_a_token_request(client, setti
 
     assert len(statements) == dot + ADDED[grant] <= dot + 1
     session_writes = [sql for sql in statements if "token_admin_session" in sql]
-    assert len(session_writes) == ADDED[grant]
+    watermark_reads = [sql for sql in statements if "token_admin_notbefore" in sql]
+    assert len(session_writes) + len(watermark_reads) == ADDED[grant]
+    assert len(watermark_reads) == (grant == "refresh_token")
     assert all(sql.startswith("INSERT") for sql in session_writes)
     # Bookkeeping done: one more session for a new token, none for a rotation.
-    assert sessions_added == ADDED[grant]
+    assert sessions_added == len(session_writes)
 
 
 def test_client_credentials_of_a_client_credentials_app_reads_no_profile(client):

@@ -14,7 +14,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory, issue_session, rotate
 from token_admin import admin as token_admin_admin
-from token_admin import queries
+from token_admin import queries, watermarks
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -144,6 +144,7 @@ def test_end_user_sessions_never_read_ended_sessions(django_assert_num_queries):
         refresh.revoke()  # an ended session: the history a user builds up
         ended.append(refresh.token_family.hex)
     lone, _ = issue_session(user, app, refresh=False)
+    watermarks.applicable_for([(user.pk, app.pk)])  # cached, as in a running server
 
     with CaptureQueriesContext(connection) as captured:
         listed = queries.end_user_sessions(user.pk)

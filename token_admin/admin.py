@@ -54,7 +54,7 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.settings import oauth2_settings
 
-from . import queries
+from . import queries, watermarks
 from .conf import conf
 from .models import AppProfile, Device, RevocationEvent, Session
 from .revocation import Actor, Revocation, Selection, revoke
@@ -1256,18 +1256,26 @@ class SessionAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, 
     def page_loaded(self, objects: list[Any]) -> None:
         families = [obj.token_family for obj in objects if obj.token_family is not None]
         checksums = [obj.access_token_checksum for obj in objects if obj.access_token_checksum]
-        live_families = set(
+        # Issue times, so a session whose tokens all predate a not-before watermark shows as
+        # ended: the watermarks of the page's (user, app) pairs cost one cache round trip.
+        live_families: dict[Any, Any] = {}
+        for family, created in (
             get_refresh_token_model()
             .objects.filter(token_family__in=families, revoked__isnull=True)
-            .values_list("token_family", flat=True)
-        )
-        live_lone = set(
+            .values_list("token_family", "created")
+        ):
+            live_families[family] = max(created, live_families.get(family, created))
+        live_lone = dict(
             queries.valid_access_tokens()
             .filter(token_checksum__in=checksums)
-            .values_list("token_checksum", flat=True)
+            .values_list("token_checksum", "created")
         )
+        marks = watermarks.applicable_for((obj.user_id, obj.application_id) for obj in objects)
         for obj in objects:
-            obj.live = obj.token_family in live_families or obj.access_token_checksum in live_lone
+            issued = live_families.get(obj.token_family) or live_lone.get(obj.access_token_checksum)
+            obj.live = issued is not None and not watermarks.issued_before(
+                issued, marks[obj.user_id, obj.application_id]
+            )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # sessions are recorded when DOT issues tokens
@@ -1541,3 +1549,6 @@ _replace_dot_admin(get_refresh_token_model(), dot_admin.RefreshTokenAdmin, Refre
 _replace_dot_admin(get_application_model(), dot_admin.ApplicationAdmin, ApplicationAdmin)
 _add_to_user_admin()
 protect_secret_fields()
+
+# Not-before watermarks: their own module (a form and a confirmation, no revoke actions).
+from . import not_before_admin  # noqa: E402,F401

@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "LEAKED_TOKENS_RATE_LIMIT_PERIOD": 3600,
     "LEAKED_TOKENS_SCANNER_KEYS": {},
     "LEAKED_TOKENS_REQUIRE_KEY": False,
+    "NOT_BEFORE_ENABLED": True,
+    "NOT_BEFORE_CACHE_SECONDS": 300,
 }
 
 #: Settings that name a callable by dotted path; the system check imports each one.
@@ -191,6 +193,19 @@ class Settings:
         ``revoke_tokens`` command (``--reason``). Default True. The APIs never ask for one: their
         callers revoke their own or their users' tokens, and their audit events say which API."""
         return bool(self._get("REASON_REQUIRED"))
+
+    @property
+    def NOT_BEFORE_ENABLED(self) -> bool:
+        """Whether not-before watermarks are enforced at authentication and refresh (and
+        shown in the session lists). Off, setting one still revokes what it covers."""
+        return bool(self._get("NOT_BEFORE_ENABLED"))
+
+    @property
+    def NOT_BEFORE_CACHE_SECONDS(self) -> int:
+        """How long a watermark (or its absence) stays in the cache (``CACHE_ALIAS``). Setting
+        one updates the cache at once; the timeout bounds staleness only with a cache that
+        is not shared between processes (``LocMemCache``)."""
+        return int(self._get("NOT_BEFORE_CACHE_SECONDS"))
 
 
 conf = Settings()

@@ -217,3 +217,57 @@ class RevocationEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise TypeError("Revocation events are append-only.")
+
+
+class NotBefore(models.Model):
+    """A not-before watermark: every token of its target issued before ``not_before`` is invalid.
+
+    One row per target (global, a user, an app), so setting one is an upsert: O(1) writes
+    whatever the number of tokens. ``key`` ("global", "user:<pk>", "app:<pk>") carries the
+    uniqueness, as a unique constraint over nullable columns means different things on
+    different databases; it is also the cache key's suffix (``token_admin.watermarks``).
+    """
+
+    class Scope(models.TextChoices):
+        GLOBAL = "global", _("Global")
+        USER = "user", _("User")
+        APP = "app", _("Application")
+
+    key = models.CharField(_("key"), max_length=80, unique=True, editable=False)
+    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("user"),
+    )
+    application = models.ForeignKey(
+        oauth2_settings.APPLICATION_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("application"),
+    )
+    not_before = models.DateTimeField(_("tokens issued before this are invalid"), editable=False)
+    set_at = models.DateTimeField(_("set"), default=timezone.now, editable=False)
+    set_by = models.CharField(_("set by"), max_length=255, blank=True, editable=False)
+    reason = models.TextField(_("reason"), blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("not-before watermark")
+        verbose_name_plural = _("not-before watermarks")
+        ordering = ["-set_at", "-id"]
+
+    def __str__(self) -> str:
+        if self.scope == self.Scope.GLOBAL:
+            target = str(_("everyone"))
+        elif self.scope == self.Scope.USER:
+            target = str(self.user) if self.user_id else self.key
+        else:
+            target = str(self.application) if self.application_id else self.key
+        return f"Not before {self.not_before:%Y-%m-%d %H:%M:%S} for {target}"

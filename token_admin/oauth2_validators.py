@@ -11,6 +11,10 @@
 * **Registration tokens stay at the registration endpoint.** A token of DOT's dynamic
   client registration (scope ``DCR_REGISTRATION_SCOPE``) is an invalid token wherever the
   validator authenticates a request.
+* **Not-before watermarks** (``token_admin.watermarks``): a token issued before the
+  watermark of its user, its app or everyone is an invalid token, and a refresh token
+  issued before it cannot mint (``invalid_grant``). Read from the cache: the bearer check
+  stays DOT's one query while the cache is warm.
 * **Sessions for one statement.** It tells ``token_admin.receivers`` when a refresh token
   follows the access token, so a new token pair costs one INSERT of bookkeeping.
 """
@@ -24,7 +28,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
-from . import receivers
+from . import receivers, watermarks
 from .models import AppProfile
 
 
@@ -39,6 +43,12 @@ class RevokedDuringRefresh(errors.InvalidGrantError):
     @property
     def headers(self) -> dict[str, str]:
         return {"Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class IssuedBeforeNotBefore(RevokedDuringRefresh):
+    """``invalid_grant`` for a refresh token issued before a not-before watermark."""
+
+    description = "The refresh token was issued before a not-before time."
 
 
 class TokenAdminOAuth2Validator(OAuth2Validator):
@@ -72,6 +82,35 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
         request.scopes = []
         self._set_oauth2_error_on_request(request, None, scopes)
         return False
+
+    def _load_access_token(self, token: Any) -> Any:
+        # DOT's ``validate_bearer_token`` loads the token here (its one query). A token
+        # issued before a not-before watermark over it is loaded as no token: DOT then
+        # answers exactly as for an unknown or revoked one. The watermarks come from the
+        # cache (no query while it is warm; one indexed query when it is cold).
+        # (A registration token is refused below whatever its age: not looked up.)
+        access_token = super()._load_access_token(token)
+        if (
+            access_token is not None
+            and access_token.scope != oauth2_settings.DCR_REGISTRATION_SCOPE
+            and watermarks.token_is_before(access_token)
+        ):
+            return None
+        return access_token
+
+    def validate_refresh_token(
+        self, refresh_token: Any, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        # A rotation checks the watermarks inside DOT's transaction, under the lock
+        # (``_create_access_token``). Without rotation DOT keeps the refresh token and
+        # updates its access token in place (its issue time stays, so a bearer check refuses
+        # it anyway): the cached check here refuses the refresh itself. DOT answers
+        # invalid_grant for False, as for any refresh token it does not accept.
+        if self.rotate_refresh_token(request):
+            return True
+        return not watermarks.token_is_before(request.refresh_token_instance)
 
     def _save_bearer_token(self, token: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
         # Runs inside DOT's transaction. A refresh token DOT validated may have been revoked
@@ -109,9 +148,21 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
             and self._revoke_keeps_instance()
         ):
             raise RevokedDuringRefresh(request=request)
+        if source_refresh_token is not None and self._minted_before_not_before(source_refresh_token):
+            raise IssuedBeforeNotBefore(request=request)
         return super()._create_access_token(
             expires, request, token, source_refresh_token=source_refresh_token
         )
+
+    @staticmethod
+    def _minted_before_not_before(refresh_token: Any) -> bool:
+        # Inside DOT's transaction, after DOT locked the refresh token: the watermarks read
+        # from the database under a shared lock (one query per rotation, none per request).
+        # A watermark committed a moment ago is seen; one being set waits for this refresh,
+        # then takes "now" after it (a global one revokes no rows, so this is what closes
+        # the race with it; a user's or app's also revokes the pair this refresh mints).
+        watermark = watermarks.applicable_locked(refresh_token.user_id, refresh_token.application_id)
+        return watermarks.issued_before(refresh_token.created, watermark)
 
     @staticmethod
     def _revoke_keeps_instance() -> bool:

@@ -24,6 +24,7 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.settings import oauth2_settings
 
+from . import watermarks
 from .models import Session
 
 
@@ -169,8 +170,10 @@ def end_user_sessions(user: Any) -> list[ListedSession]:
 
     ``user`` is a user or its primary key. A refresh-token family's current access token is
     the one bound to its newest refresh token that still has one; a lone session's is found
-    by checksum. ``refresh_usable`` says the family holds a refresh token DOT would still accept. A session
-    whose access token is expired or gone is left out unless its refresh token is usable.
+    by checksum. ``refresh_usable`` says the family holds a refresh token DOT would still accept
+    (not revoked, not too old, not issued before a not-before watermark). A session
+    whose access token is expired, gone or issued before a watermark is left out unless its
+    refresh token is usable.
     The session's device and the application's device (of a dynamically registered client)
     are loaded for the device name.
 
@@ -186,46 +189,62 @@ def end_user_sessions(user: Any) -> list[ListedSession]:
     # whether any of them DOT would accept (live, and not too long after its access token expired).
     expire_delta = refresh_token_expire_timedelta()
     usable_after = now - expire_delta if expire_delta else None
-    current: dict[Any, tuple[Any, str]] = {}
-    usable: set[Any] = set()
+    current: dict[Any, tuple[Any, str, Any]] = {}
+    usable: dict[Any, Any] = {}  # family -> issue time of its newest refresh token DOT would accept
     family_rows = (
         refresh_tokens()
         .filter(access_token__user_id=user_id, token_family__isnull=False)
         .order_by("pk")
-        .values_list("token_family", "revoked", "access_token__expires", "access_token__scope")
+        .values_list(
+            "token_family",
+            "revoked",
+            "created",
+            "access_token__expires",
+            "access_token__scope",
+            "access_token__created",
+        )
     )
-    for family, revoked, expires, scope in family_rows:
-        current[family] = (expires, scope)  # ordered by pk: the newest wins
+    for family, revoked, created, expires, scope, issued in family_rows:
+        current[family] = (expires, scope, issued)  # ordered by pk: the newest wins
         if revoked is None and (usable_after is None or expires > usable_after):
-            usable.add(family)
+            usable[family] = created
     # Every access token of the user, by checksum: a lone session's token is among them.
     lone = {
-        checksum: (expires, scope)
-        for checksum, expires, scope in access_tokens()
+        checksum: (expires, scope, issued)
+        for checksum, expires, scope, issued in access_tokens()
         .filter(user_id=user_id)
-        .values_list("token_checksum", "expires", "scope")
+        .values_list("token_checksum", "expires", "scope", "created")
     }
     sessions = (
-        Session.objects.filter(
-            Q(token_family__in=list(current)) | Q(access_token_checksum__in=list(lone)), user_id=user_id
+        list(
+            Session.objects.filter(
+                Q(token_family__in=list(current)) | Q(access_token_checksum__in=list(lone)), user_id=user_id
+            )
+            .select_related("application", "device", "application__token_admin_device")
+            .order_by("-created_at", "-pk")
         )
-        .select_related("application", "device", "application__token_admin_device")
-        .order_by("-created_at", "-pk")
         if current or lone
         else []
     )
+    # Not-before watermarks over the listed apps: one cache round trip (no query when warm).
+    marks = watermarks.applicable_for({(user_id, session.application_id) for session in sessions})
 
     listed = []
     for session in sessions:
+        mark = marks[user_id, session.application_id]
         if session.token_family is not None:
             token = current.get(session.token_family)
-            refresh_usable = session.token_family in usable
+            refresh_created = usable.get(session.token_family)
+            refresh_usable = refresh_created is not None and not watermarks.issued_before(
+                refresh_created, mark
+            )
         else:
             token = lone.get(session.access_token_checksum)
             refresh_usable = False
-        expires, scope = token if token is not None else (None, "")
+        expires, scope, issued = token if token is not None else (None, "", None)
         # Decided with one ``now`` for the whole list, so a lone token never shows as expired.
-        expired = expires is None or expires <= now
+        # A token issued before a watermark is as ended as an expired one.
+        expired = expires is None or expires <= now or watermarks.issued_before(issued, mark)
         if refresh_usable or not expired:
             listed.append(ListedSession(session, expires, scope, expired, refresh_usable))
     return listed

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request, is_form_media_type
 
-from token_admin import queries
+from token_admin import queries, watermarks
 
 from .envelope import ADNError
 
@@ -48,6 +48,9 @@ class ADNTokenAuthentication(BaseAuthentication):
             raise ADNError.invalid_token()
         if token.is_expired():
             raise ADNError.token_expired()
+        # Issued before a not-before watermark: as invalid as a revoked token (cached check).
+        if watermarks.token_is_before(token):
+            raise ADNError.invalid_token()
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

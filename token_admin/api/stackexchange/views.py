@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
-from token_admin import queries, ratelimit, revocation
+from token_admin import queries, ratelimit, revocation, watermarks
 from token_admin.conf import conf
 from token_admin.models import RevocationEvent
 from token_admin.revocation import Actor
@@ -176,7 +176,8 @@ class TokenMethodView(StackExchangeView):
         raw_tokens = parse_tokens(access_tokens)
         paging = parse_paging(request.query_params)
         loaded = queries.tokens_by_raw(raw_tokens, family=self.revokes)
-        found = {token.token_checksum: token for token in loaded}
+        # Tokens issued before a not-before watermark are as invalid as revoked ones.
+        found = {token.token_checksum: token for token in watermarks.drop_before(loaded)}
         # Items in the order passed; unknown, expired, revoked and registration tokens are left out.
         checksums = {raw: queries.checksum(raw) for raw in raw_tokens}
         valid = [(raw, found[checksums[raw]]) for raw in raw_tokens if checksums[raw] in found]

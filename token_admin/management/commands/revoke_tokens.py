@@ -11,10 +11,17 @@ Selectors, each repeatable:
 ``--device`` and ``--session`` already name exactly what goes, so they stand alone: mixing
 them with each other or with ``--user``/``--app`` is refused rather than given a meaning
 an operator could guess wrong. One call of the service, so one audit event, per run.
+
+``--not-before now`` (or an ISO 8601 time) sets a not-before watermark instead
+(``token_admin.not_before``): for each ``--user``, each ``--app``, or with ``--global``
+for everyone, every token issued before that time becomes invalid, and the service revokes
+what it covers (one audit event per watermark set). ``--user`` and ``--app`` are not
+combined there: a watermark is per user, per app or global.
 """
 
 from __future__ import annotations
 
+import datetime
 import getpass
 import json
 import uuid
@@ -25,10 +32,13 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from oauth2_provider.models import get_application_model
 
 from token_admin.conf import conf
-from token_admin.models import Device, Session
+from token_admin.models import Device, NotBefore, Session
+from token_admin.not_before import set_not_before
 from token_admin.revocation import Actor, Selection, Surface, revoke
 
 
@@ -72,6 +82,19 @@ class Command(BaseCommand):
             "Cannot be combined with another selector.",
         )
         parser.add_argument(
+            "--not-before",
+            metavar="now|ISO_TIME",
+            help="Set a not-before watermark instead: every token of each --user, each --app, or with "
+            "--global of everyone, issued before this time (now, or e.g. 2026-11-30T12:00:00Z) "
+            "becomes invalid, and what it covers is revoked.",
+        )
+        parser.add_argument(
+            "--global",
+            action="store_true",
+            dest="everyone",
+            help="With --not-before: the watermark is for every token of every user and app.",
+        )
+        parser.add_argument(
             "--reason",
             default="",
             help="Why, recorded in the audit event (e.g. 'stolen laptop'). Required unless "
@@ -94,6 +117,8 @@ class Command(BaseCommand):
         user_values, app_values = options["user"], options["app"]
         device_values, session_values = options["device"], options["session"]
         given = [name for name in ("user", "app", "device", "session") if options[name]]
+        if options["not_before"] is not None or options["everyone"]:
+            return self._not_before(options, given)
         if not given:
             raise CommandError("Nothing selected: give --user, --app, --device or --session.")
         if (device_values or session_values) and len(given) > 1:
@@ -129,6 +154,66 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps({**counts, "dry_run": dry_run}))
         else:
             self.stdout.write(_summary(counts, dry_run))
+
+    def _not_before(self, options: dict[str, Any], given: list[str]) -> None:
+        if options["not_before"] is None:
+            raise CommandError("--global only goes with --not-before.")
+        if options["everyone"] == bool(given) or given not in ([], ["user"], ["app"]):
+            raise CommandError("--not-before takes --user (repeatable), --app (repeatable) or --global.")
+        for name in given:
+            _check_text(options[name], name)
+        when = _parse_time(options["not_before"])
+        dry_run = options["dry_run"]
+        reason = options["reason"].strip()
+        if not reason and not dry_run and conf.REASON_REQUIRED:
+            raise CommandError('A reason is required: give --reason "..." (recorded in the audit event).')
+        if given == ["user"]:
+            targets: list[tuple[str, Any]] = [
+                (NotBefore.Scope.USER, user) for user in _users(options["user"])
+            ]
+        elif given == ["app"]:
+            targets = [(NotBefore.Scope.APP, app) for app in _apps(options["app"])]
+        else:
+            targets = [(NotBefore.Scope.GLOBAL, None)]
+        totals = {"access_tokens": 0, "refresh_tokens": 0, "grants": 0}
+        invalidated = None
+        for scope, target in targets:
+            done = set_not_before(
+                scope, target, when=when, set_by=_actor().label, reason=reason, dry_run=dry_run
+            )
+            totals["access_tokens"] += done.revocation.access_tokens
+            totals["refresh_tokens"] += done.revocation.refresh_tokens
+            totals["grants"] += done.revocation.grants
+            invalidated = done.tokens_invalidated
+        if options["format"] == "json":
+            extra = {} if invalidated is None else {"tokens_invalidated": invalidated}
+            self.stdout.write(
+                json.dumps({**totals, "not_before": when.isoformat(), **extra, "dry_run": dry_run})
+            )
+            return
+        line = _summary(totals, dry_run)
+        if invalidated is not None:
+            plural = "" if invalidated == 1 else "s"
+            line += f" {invalidated} earlier access token{plural} made invalid, not deleted."
+        verb = "Would set" if dry_run else "Set"
+        self.stdout.write(f"{verb} not-before {when.isoformat()}. {line}")
+
+
+def _parse_time(value: str) -> Any:
+    """``now`` or an ISO 8601 time (UTC when it names no offset); never in the future."""
+    if value.strip().lower() == "now":
+        return timezone.now()
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise CommandError(f"Malformed --not-before {value!r}: give 'now' or an ISO 8601 time.")
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, datetime.UTC)
+    if parsed > timezone.now():
+        raise CommandError("--not-before cannot be in the future.")
+    return parsed
 
 
 def _users_apps_selection(users: list[Any], apps: list[Any]) -> Selection:

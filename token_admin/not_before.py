@@ -1,0 +1,163 @@
+"""Setting not-before watermarks: one upsert, through the revocation service.
+
+Setting one writes one row (``NotBefore``, unique per target) and goes through the
+revocation service in the same transaction, so it is audited (surface and actor
+``policy``) and signalled; ``token_admin.watermarks`` reads it, from the cache.
+
+**What setting one revokes.** For a user or an app, the service revokes (set-based) the
+sessions the watermark ends: all of the target's, for a watermark of "now", or the
+sessions begun before an earlier T. Its locks also close the race with a refresh in
+flight (the refresh holds its refresh token's lock; the revocation waits, then reads again
+and revokes the pair just minted). A **global** watermark deliberately revokes no rows: on
+a big deployment that is millions of rows in one transaction, locking every live refresh
+token, when the watermark already makes each of those tokens invalid at its next use. It
+is recorded through the service as an empty selection (one audit event, one signal, O(1)),
+and the refresh path re-reads the watermarks from the database inside DOT's transaction,
+so a refresh that validated before the watermark committed is refused at its save.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import caches
+from django.db import IntegrityError, router, transaction
+from django.db.models import Q
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
+from oauth2_provider.settings import oauth2_settings
+
+from .conf import conf
+from .models import NotBefore, Session
+from .revocation import Actor, Revocation, Selection, Surface, revoke
+from .watermarks import CACHE_PREFIX, Scope, row_key
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What ``set_not_before`` did (or, in a dry run, would do)."""
+
+    watermark: NotBefore | None
+    not_before: datetime
+    revocation: Revocation
+    # Tokens the watermark invalidates without revoking them (a global one; counted in a dry run).
+    tokens_invalidated: int | None = None
+
+
+def set_not_before(
+    scope: str,
+    target: Any = None,
+    *,
+    when: datetime | None = None,
+    set_by: str,
+    reason: str = "",
+    dry_run: bool = False,
+) -> Setting:
+    """Set (upsert) the watermark of ``target`` (a user or an application; None for global) to
+    ``when`` (now by default; never in the future), revoking what it covers through the
+    service, in one transaction; the cache is updated when it commits.
+
+    A watermark only moves forward: an earlier ``when`` than the one set keeps the later.
+    ``set_by`` names who asked (recorded on the row and as the audit event's actor).
+    Raises ``ValueError`` for a time in the future or a target that does not fit the scope.
+    """
+    now = timezone.now()
+    now_asked = when is None
+    when = now if when is None else when
+    if when > now:
+        raise ValueError("A not-before time cannot be in the future.")
+    if (scope == Scope.GLOBAL) != (target is None) or scope not in Scope.values:
+        raise ValueError(f"Scope {scope!r} does not fit the target {target!r}.")
+    key = row_key(scope, getattr(target, "pk", None))
+    selection = _selection(scope, target, when, now)
+    actor = Actor.policy(f"not-before for {_describe(scope, target)} set by {set_by}"[:255])
+    reason = reason or "Not-before watermark"
+    if dry_run:
+        invalidated = _count_issued_before(when) if scope == Scope.GLOBAL else None
+        done = revoke(selection, surface=Surface.POLICY, actor=actor, reason=reason, dry_run=True)
+        return Setting(None, when, done, invalidated)
+    database = router.db_for_write(NotBefore)
+    with transaction.atomic(using=database):
+        # Lock order, the same as a refresh's: refresh tokens first, then the watermark row (a
+        # refresh holds its refresh token's lock, then reads the watermarks with a shared lock;
+        # see TokenAdminOAuth2Validator._minted_before_not_before).
+        if scope == Scope.GLOBAL:
+            # No refresh tokens to lock. "Now" is taken once the row is locked, that is once
+            # every refresh that read the old watermark has committed: whatever they minted
+            # is then issued before the watermark.
+            watermark = _upsert(key, scope, target, when, set_by, reason, now_asked=now_asked)
+            selection = replace(
+                selection, described={**selection.described, "not_before": watermark.not_before.isoformat()}
+            )
+            done = revoke(selection, surface=Surface.POLICY, actor=actor, reason=reason)
+        else:
+            # A refresh of the target in flight holds its lock: the service waits for it, then
+            # reads again and revokes the pair it minted, whatever time it was issued.
+            done = revoke(selection, surface=Surface.POLICY, actor=actor, reason=reason)
+            watermark = _upsert(key, scope, target, when, set_by, reason)
+        value = watermark.not_before.timestamp()
+        transaction.on_commit(
+            lambda: caches[conf.CACHE_ALIAS].set(CACHE_PREFIX + key, value, conf.NOT_BEFORE_CACHE_SECONDS),
+            using=database,
+        )
+    return Setting(watermark, watermark.not_before, done)
+
+
+def _upsert(
+    key: str, scope: str, target: Any, when: datetime, set_by: str, reason: str, *, now_asked: bool = False
+) -> NotBefore:
+    fields = {"set_at": timezone.now(), "set_by": set_by[:255], "reason": reason}
+    watermark = NotBefore.objects.select_for_update().filter(key=key).first()
+    if now_asked:
+        when = fields["set_at"] = timezone.now()  # after the lock (see set_not_before)
+    if watermark is None:
+        owner = (
+            {"user": target} if scope == Scope.USER else {"application": target} if scope == Scope.APP else {}
+        )
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent first setting wins the insert
+                return NotBefore.objects.create(key=key, scope=scope, not_before=when, **owner, **fields)
+        except IntegrityError:
+            watermark = NotBefore.objects.select_for_update().get(key=key)
+    watermark.not_before = max(watermark.not_before, when)
+    for name, value in fields.items():
+        setattr(watermark, name, value)
+    watermark.save(update_fields=["not_before", *fields])
+    return watermark
+
+
+def _selection(scope: str, target: Any, when: datetime, now: datetime) -> Selection:
+    described = {"kind": "not_before", "scope": scope, "not_before": when.isoformat()}
+    if scope == Scope.GLOBAL:
+        # No rows: see the module docstring. The event still records the watermark.
+        return Selection(described=described)
+    if when >= now:
+        # Everything of the target began before now: the service's own owner selections,
+        # which also take sessions begun while it waits for its locks.
+        base = Selection.users([target]) if scope == Scope.USER else Selection.applications([target])
+        owner_key = "user_id" if scope == Scope.USER else "client_id"
+        owner = target.pk if scope == Scope.USER else target.client_id
+        return replace(base, described={**described, owner_key: owner})
+    owner_filter = Q(user=target) if scope == Scope.USER else Q(application=target)
+    base = Selection.sessions(Session.objects.filter(owner_filter, created_at__lt=when))
+    return replace(base, described={**base.described, **described})
+
+
+def _count_issued_before(when: datetime) -> int:
+    """Access tokens a global watermark makes invalid (a dry run's figure; a full count)."""
+    return (
+        get_access_token_model()
+        .objects.filter(created__lt=when)
+        .exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
+        .count()
+    )
+
+
+def _describe(scope: str, target: Any) -> str:
+    if scope == Scope.GLOBAL:
+        return "everyone"
+    if scope == Scope.USER:
+        return f"user {target.get_username()}"
+    return f"app {target.client_id}"
