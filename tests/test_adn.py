@@ -388,7 +388,10 @@ def test_delete_a_user_token(client, user_token, owner):
         owner,
         user_token.application,
     )
-    assert (event.actor_label, event.access_tokens_revoked) == (f"token of mthurman for {CLIENT_ID}", 1)
+    assert (event.actor_label, event.access_tokens_revoked) == (
+        f"mthurman's token in {user_token.application.name}",
+        1,
+    )
 
 
 def test_delete_an_app_token(client, app_token, user_token):
@@ -403,7 +406,7 @@ def test_delete_an_app_token(client, app_token, user_token):
     assert (again.status_code, body(again)) == (401, INVALID_TOKEN)
     # Only the calling token goes.
     assert client.get("/stream/0/token", **bearer(user_token)).status_code == 200
-    assert RevocationEvent.objects.get().actor_label == f"token of app token for {CLIENT_ID}"
+    assert RevocationEvent.objects.get().actor_label == f"app token of {app_token.application.name}"
 
 
 # --- apps/me/tokens/user_ids ---------------------------------------------------------------

@@ -39,8 +39,9 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from oauth2_provider.models import (
@@ -53,7 +54,7 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.settings import oauth2_settings
 
-from . import queries
+from . import audit, queries
 from .models import AppProfile, Device, RevocationEvent, Session
 from .revocation import Actor, Revocation, Selection, revoke
 
@@ -1267,6 +1268,7 @@ class RevocationEventAdmin(BigTableAdminMixin, admin.ModelAdmin):
 
     list_display = (
         "created_at",
+        "summary_with_links",
         "surface",
         "actor_label",
         "access_tokens_revoked",
@@ -1280,6 +1282,7 @@ class RevocationEventAdmin(BigTableAdminMixin, admin.ModelAdmin):
     show_facets = _NO_FACETS
     fields = (
         "created_at",
+        "summary",
         "surface",
         "actor_type",
         "actor_label",
@@ -1301,6 +1304,35 @@ class RevocationEventAdmin(BigTableAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description=_("what happened"))
+    def summary(self, obj: RevocationEvent) -> str:
+        # Plain text on the list: no query per row for links.
+        return audit.text(obj)
+
+    @admin.display(description=_("what happened"))
+    def summary_with_links(self, obj: RevocationEvent) -> str:
+        """The sentence, with links to the users and apps that still exist (a query each)."""
+        parts = audit.sentence(obj)
+        models = {"user": get_user_model(), "app": get_application_model()}
+        existing = {
+            kind: {
+                str(pk)
+                for pk in model._default_manager.filter(
+                    pk__in=[part.pk for part in parts if part.kind == kind and part.pk is not None]
+                ).values_list("pk", flat=True)
+            }
+            for kind, model in models.items()
+        }
+        html = []
+        for part in parts:
+            url = ""
+            if part.kind and str(part.pk) in existing[part.kind]:
+                opts = models[part.kind]._meta
+                name = f"admin:{opts.app_label}_{opts.model_name}_change"
+                url = _safe(lambda: reverse(name, args=[part.pk]))  # noqa: B023 (called at once)
+            html.append(format_html('<a href="{}">{}</a>', url, part.text) if url else escape(part.text))
+        return mark_safe("".join(html))  # every part is escaped above
 
     @admin.display(description=_("selection"))
     def what(self, obj: RevocationEvent) -> str:
