@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from uuid import UUID
@@ -627,6 +628,33 @@ class LiveSessionFilter(admin.SimpleListFilter):
         return None
 
 
+class UnusedFilter(InputFilter):
+    """Sessions unused for more than N days (``?unused_days=30``): last used before then, or
+    never used and begun before then."""
+
+    title = _("unused for more than (days)")
+    parameter_name = "unused_days"
+    placeholder = _("days, e.g. 30")
+    MAX_DAYS = 36_500
+
+    def describe(self, value: str) -> StrOrPromise:
+        return _("more than %(days)s days") % {"days": value}
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
+        value = self.value()
+        if not value:
+            return None
+        # ASCII digits without leading zeros only ("²".isdigit() is true; " 30", "+30",
+        # "030" and "3e1" are refused too).
+        strict = value.isascii() and value.isdigit() and len(value) <= 5 and value == str(int(value))
+        if not (strict and 0 < int(value) <= self.MAX_DAYS):
+            raise IncorrectLookupParameters(f"unused_days must be a number of days from 1 to {self.MAX_DAYS}")
+        cutoff = timezone.now() - timedelta(days=int(value))
+        return queryset.filter(
+            Q(last_used_at__lt=cutoff) | Q(last_used_at__isnull=True, created_at__lt=cutoff)
+        )
+
+
 def _session_is_live() -> Q:
     """A session lives while its family has a live refresh token or its lone token is unexpired."""
     live_family = get_refresh_token_model().objects.filter(
@@ -1134,13 +1162,30 @@ class SessionAdmin(BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
 
     list_display = ("public_id", "user", "application", "device", "created_at", "is_live")
     list_select_related = ("user", "application", "device")
-    list_filter = (ApplicationFilter, LiveSessionFilter, SessionDeviceFilter, UserFilter)
+    list_filter = (ApplicationFilter, LiveSessionFilter, SessionDeviceFilter, UserFilter, UnusedFilter)
     search_fields = ("application__client_id", "application__name", *dot_admin.USER_SEARCH_FIELDS)
     show_full_result_count = False
     show_facets = _NO_FACETS
     fields = ("public_id", "user", "application", "device", "created_at", "token_family", "related")
     readonly_fields = fields
     actions = ("revoke_selected_sessions",)
+    # Activity (token_admin.activity), added to the columns and fields above.
+    activity_columns = ("last_used_at", "browser_os")
+    activity_fields = ("last_used_at", "last_ip", "browser_os")
+
+    def get_list_display(self, request: HttpRequest) -> tuple[Any, ...]:
+        return (*super().get_list_display(request), *self.activity_columns)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[Any, ...]:
+        return (*super().get_fields(request, obj), *self.activity_fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[Any, ...]:
+        return (*super().get_readonly_fields(request, obj), *self.activity_fields)
+
+    @admin.display(description=_("browser / OS"))
+    def browser_os(self, obj: Session) -> str:
+        said = [part for part in (obj.browser, obj.os, obj.device_family) if part]
+        return " / ".join(said) or "-"
 
     def page_loaded(self, objects: list[Any]) -> None:
         families = [obj.token_family for obj in objects if obj.token_family is not None]
@@ -1268,7 +1313,7 @@ class RevocationEventAdmin(BigTableAdminMixin, admin.ModelAdmin):
 
     list_display = (
         "created_at",
-        "summary_with_links",
+        "summary",
         "surface",
         "actor_label",
         "access_tokens_revoked",
@@ -1282,7 +1327,7 @@ class RevocationEventAdmin(BigTableAdminMixin, admin.ModelAdmin):
     show_facets = _NO_FACETS
     fields = (
         "created_at",
-        "summary",
+        "summary_with_links",
         "surface",
         "actor_type",
         "actor_label",

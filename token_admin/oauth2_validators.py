@@ -11,6 +11,8 @@
 * **Registration tokens stay at the registration endpoint.** A token of DOT's dynamic
   client registration (scope ``DCR_REGISTRATION_SCOPE``) is an invalid token wherever the
   validator authenticates a request.
+* **Activity per session.** A token that authenticates or refreshes marks its session as
+  used (``token_admin.activity``: one cache call, and one UPDATE once per window).
 * **Sessions for one statement.** It tells ``token_admin.receivers`` when a refresh token
   follows the access token, so a new token pair costs one INSERT of bookkeeping.
 """
@@ -24,7 +26,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
-from . import receivers
+from . import activity, receivers
 from .models import AppProfile
 
 
@@ -67,6 +69,8 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
         if not super().validate_bearer_token(token, scopes, request):
             return False
         if request.access_token.scope != oauth2_settings.DCR_REGISTRATION_SCOPE:
+            # One cache call; one UPDATE of the session when its activity window is over.
+            activity.token_used(request.access_token, request.headers)
             return True
         request.access_token = request.user = request.client = None
         request.scopes = []
@@ -86,10 +90,15 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
             and self._revoked_since_validation(request)
         ):
             raise RevokedDuringRefresh(request=request)
+        # Read before DOT's rotation, which takes the instance off the request.
+        family = getattr(getattr(request, "refresh_token_instance", None), "token_family", None)
         try:
             # The refresh token DOT saves after the access token makes the family's session.
             with receivers.family_follows(bool(token.get("refresh_token"))):
-                return super()._save_bearer_token(token, request, *args, **kwargs)
+                saved = super()._save_bearer_token(token, request, *args, **kwargs)
+            if refreshing:
+                activity.refreshed(family, token.get("access_token"), request.headers)
+            return saved
         except get_refresh_token_model().DoesNotExist as exc:
             # Deleted between DOT's validation and its lock.
             if refreshing:
