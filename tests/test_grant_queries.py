@@ -88,27 +88,40 @@ def dot_alone_count(client, settings, grant):
         return len(token_request(client, grant)[0])
 
 
-# grant: (statements token_admin adds, which of them)
+# grant: (statements token_admin adds, their kind, sessions added)
 ADDED = {
-    "password": 1,  # the family's session (one INSERT)
-    "authorization_code": 1,  # the family's session
-    "client_credentials": 1,  # the lone token's session
-    "refresh_token": 0,  # the family's session exists; the revocation check uses DOT's lock
+    "password": (1, "INSERT", 1),  # the family's session (one INSERT)
+    "authorization_code": (1, "INSERT", 1),  # the family's session
+    "client_credentials": (1, "INSERT", 1),  # the lone token's session
+    # The family's session exists and the revocation check uses DOT's lock; a refresh is a
+    # use of the session: its activity is written (once per ACTIVITY_WINDOW_SECONDS).
+    "refresh_token": (1, "UPDATE", 0),
 }
 
 
 @pytest.mark.parametrize("grant", list(ADDED))
 def test_token_admin_adds_at_most_one_statement_to_a_token_request(client, settings, grant):
     dot = dot_alone_count(client, settings, grant)
+    added, kind, sessions = ADDED[grant]
 
     statements, sessions_added = token_request(client, grant)
 
-    assert len(statements) == dot + ADDED[grant] <= dot + 1
+    assert len(statements) == dot + added <= dot + 1
     session_writes = [sql for sql in statements if "token_admin_session" in sql]
-    assert len(session_writes) == ADDED[grant]
-    assert all(sql.startswith("INSERT") for sql in session_writes)
+    assert len(session_writes) == added
+    assert all(sql.startswith(kind) for sql in session_writes)
     # Bookkeeping done: one more session for a new token, none for a rotation.
-    assert sessions_added == ADDED[grant]
+    assert sessions_added == sessions
+
+
+def test_a_refresh_adds_nothing_without_activity_tracking(client, settings):
+    dot = dot_alone_count(client, settings, "refresh_token")
+    settings.TOKEN_ADMIN = {"ACTIVITY_TRACKING": False}
+
+    statements, _ = token_request(client, "refresh_token")
+
+    assert len(statements) == dot
+    assert not [sql for sql in statements if "token_admin_session" in sql]
 
 
 def test_client_credentials_of_a_client_credentials_app_reads_no_profile(client):
