@@ -1,26 +1,43 @@
 # The two commands of the README: `make demo` and `make test`. Both set up .venv first.
 PYTHON ?= python3
 EXTRAS ?= test
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 
 .PHONY: install demo test lint
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --disable-pip-version-check --upgrade pip > $(VENV)/pip.log 2>&1 \
+		|| { cat $(VENV)/pip.log; exit 1; }
 
 install: $(BIN)/python
 	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
 
-$(VENV)/.installed-$(EXTRAS): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
-	touch $@
+# One stamp per set of extras: `make demo` needs only `example`, `make test` the `test` extra.
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+	@echo "Installing .[$*] into $(VENV) (first run only)..."
+	@$(BIN)/pip install -q --disable-pip-version-check -e '.[$*]' > $(VENV)/pip.log 2>&1 \
+		|| { cat $(VENV)/pip.log; exit 1; }
+	@touch $@
 
-demo: $(VENV)/.installed-$(EXTRAS)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+# The demo needs only the `example` extra. Quiet: the server's log goes to .venv/demo-server.log,
+# and one line says where to go once the server answers (the page there walks you through it).
+# --noreload: one process, which the shell stops when it exits (Ctrl-C ends it quietly).
+DEMO_URL = http://127.0.0.1:$(PORT)/
+demo: $(VENV)/.installed-example
+	@$(BIN)/python -c "import socket; socket.create_server(('127.0.0.1', $(PORT))).close()" 2>/dev/null \
+		|| { echo "Port $(PORT) is taken: try make demo PORT=8001"; exit 1; }
+	@$(BIN)/python manage.py migrate --noinput -v 0
+	@$(BIN)/python manage.py seed_demo -v 0 --base-url $(DEMO_URL)
+	@$(BIN)/python manage.py runserver --noreload 127.0.0.1:$(PORT) > $(VENV)/demo-server.log 2>&1 & server=$$!; \
+	trap 'kill $$server 2>/dev/null' EXIT; trap 'exit 0' INT TERM; \
+	until $(BIN)/python -c "import urllib.request as u; u.urlopen('$(DEMO_URL)', timeout=1)" 2>/dev/null; do \
+		kill -0 $$server 2>/dev/null || { cat $(VENV)/demo-server.log; exit 1; }; sleep 0.3; \
+	done; \
+	echo "Demo ready: open $(DEMO_URL) (admin / admin; Ctrl-C stops it)"; \
+	wait $$server || { cat $(VENV)/demo-server.log; exit 1; }
 
 test: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/pytest

@@ -96,7 +96,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "static"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-LOGIN_URL = "/admin/login/"
+# The demo users' sign-in page (the admin's login takes staff only): DOT's authorize page sends
+# the browser there.
+LOGIN_URL = "/accounts/login/"
 
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "token_admin.oauth2_validators.TokenAdminOAuth2Validator",
@@ -110,6 +112,8 @@ OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": False,
     "DCR_ENABLED": True,
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": os.environ.get("TOKEN_ADMIN_HASHED_TOKENS") == "1",
+    # The demo's script client uses the password grant (RFC 9700 discourages it; a demo shows it).
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": False,
 }
 
 # The OpenAPI schema at /api/schema/ and the Swagger UI at /api/docs/ (token_admin.api.schema_urls).

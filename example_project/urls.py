@@ -1,9 +1,17 @@
-"""The URL layout of the contract (shared/spec/apis.md, section 0)."""
+"""The URL layout of the contract (shared/spec/apis.md, section 0), plus the demo's own pages."""
 
 from django.contrib import admin
+from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 
+from . import views
+
 urlpatterns = [
+    path("", views.landing, name="demo-landing"),
+    path("demo/authorize", views.authorize, name="demo-authorize"),
+    path("callback", views.callback, name="demo-callback"),
+    path("accounts/login/", views.SignInView.as_view(), name="login"),
+    path("accounts/logout/", LogoutView.as_view(next_page="/"), name="logout"),
     path("admin/", admin.site.urls),
     path("o/", include("token_admin.oauth_urls", namespace="oauth2_provider")),
     path("stream/0/", include("token_admin.api.adn.urls")),

@@ -256,8 +256,9 @@ def test_admin_session_list_shows_last_use_and_browser(client, viewer):
     response = client.get(sessions_url())
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Firefox / Windows" in html
-    assert "last used" in html.lower()
+    used = f"{timezone.localtime(session_of(access).last_used_at):%Y-%m-%d %H:%M}"
+    assert f"<small>{used}<br>Firefox / Windows</small>" in html
+    assert "began / last used" in html.lower()
     assert access.raw_token not in html
     page = client.get(reverse("admin:token_admin_session_change", args=[session_of(access).pk]))
     assert page.status_code == 200

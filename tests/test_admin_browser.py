@@ -16,6 +16,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from oauth2_provider.models import get_access_token_model
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -66,6 +67,21 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     driver.quit()
 
 
+def _replaced(element: Any) -> Any:
+    """``staleness_of``, also when Chromium answers that the node left the document while the
+    next page replaced it ("Node with given id does not belong to the document", a plain
+    WebDriverException seen on slow runs)."""
+
+    def gone(driver: Any) -> bool:
+        try:
+            element.is_enabled()
+        except (StaleElementReferenceException, WebDriverException):
+            return True
+        return False
+
+    return gone
+
+
 class Page:
     """A few steps of a staff user's visit, each waiting for the page it leads to."""
 
@@ -87,7 +103,7 @@ class Page:
             element.submit()
         else:
             element.click()
-        self.wait.until(expected_conditions.staleness_of(page))
+        self.wait.until(_replaced(page))
 
     def open(self, path: str) -> None:
         self.driver.get(f"{self.base_url}{path}")

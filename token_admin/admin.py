@@ -43,6 +43,7 @@ from django.utils.functional import cached_property
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from oauth2_provider.models import (
@@ -56,6 +57,7 @@ from oauth2_provider.models import (
 from oauth2_provider.settings import oauth2_settings
 
 from . import audit, queries
+from .conf import conf
 from .models import AppProfile, Device, RevocationEvent, Session
 from .revocation import Actor, Revocation, Selection, revoke
 
@@ -530,11 +532,12 @@ def _bound_refresh_token() -> Exists:
 
 
 class RefreshTokenFilter(admin.SimpleListFilter):
-    title = _("has refresh token")
+    # Django heads a filter "By <title>": a noun, so that it reads as plain words.
+    title = _("refresh token")
     parameter_name = "refresh"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
-        return [("yes", _("Yes")), ("no", _("No"))]
+        return [("yes", _("With one")), ("no", _("Without"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
         if self.value() == "yes":
@@ -667,7 +670,7 @@ def _session_is_live() -> Q:
 class AboutFilter(admin.SimpleListFilter):
     """Audit events whose selection names a session or device public id (``?about=<uuid>``)."""
 
-    title = _("about")
+    title = _("session or device")
     parameter_name = "about"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
@@ -688,6 +691,9 @@ class AboutFilter(admin.SimpleListFilter):
 class RevokeForm(forms.Form):
     """The confirmation page's form: a reason for the audit trail, and optionally one user."""
 
+    # The admin's stylesheet shows labels of this class in bold.
+    required_css_class = "required"
+
     reason = forms.CharField(
         label=_("Reason"),
         max_length=1000,
@@ -697,6 +703,10 @@ class RevokeForm(forms.Form):
 
     def __init__(self, *args: Any, choose_user: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # TOKEN_ADMIN["REASON_REQUIRED"], read per form: the same policy as revoke_tokens'.
+        reason = self.fields["reason"]
+        reason.required = conf.REASON_REQUIRED
+        reason.label = _("Reason (required)") if reason.required else _("Reason (optional)")
         if choose_user:
             user_model = get_user_model()
             field = cast("Field[Any, Any]", user_model._meta.get_field(user_model.USERNAME_FIELD))
@@ -860,6 +870,43 @@ class RevocationAdminMixin:
         return TemplateResponse(request, "admin/token_admin/revoke_confirmation.html", context)
 
 
+class RevokeButtonMixin:
+    """A "Revoke…" button on the change page and a title that names the object in plain words.
+
+    The button posts ``revoke_button_action`` for this one object to the changelist, so it
+    leads to the very confirmation page (and audit event) the changelist action does.
+    """
+
+    change_form_template: ClassVar[Any] = "admin/token_admin/change_form_revoke.html"
+    revoke_button_action = ""
+
+    def page_subtitle(self, obj: Any) -> str:
+        """The change page's heading (Django's default is ``str(obj)``, e.g. "AccessToken #1")."""
+        return str(obj)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            context["subtitle"] = self.page_subtitle(obj)
+            actions = self.get_actions(request)  # type: ignore[attr-defined]  # a ModelAdmin
+            if self.revoke_button_action in actions:
+                context["revoke_action"] = self.revoke_button_action
+        return super().render_change_form(request, context, add, change, form_url, obj)  # type: ignore[misc]
+
+
+def _owner_and_app(obj: Any) -> str:
+    owner = obj.user.get_username() if obj.user_id else _("app token")
+    app = obj.application.name if obj.application_id else "-"
+    return _("%(owner)s on %(app)s") % {"owner": owner, "app": app}
+
+
 def _success_message(result: Revocation) -> str:
     text = ngettext(
         "Revoked %(access)d access token", "Revoked %(access)d access tokens", result.access_tokens
@@ -885,6 +932,7 @@ def _success_message(result: Revocation) -> str:
 
 
 class AccessTokenAdmin(
+    RevokeButtonMixin,
     PastedTokenSearchMixin,
     SecretFieldsAdminMixin,  # before BigTableAdminMixin: it wraps the changelist that one picks
     BigTableAdminMixin,
@@ -893,7 +941,8 @@ class AccessTokenAdmin(
 ):
     """DOT's access-token admin made read-only, fast on big tables, with audited revoke actions."""
 
-    list_display = ("masked_token", "user", "application", "scope", "expires", "is_active", "has_refresh")
+    # Narrow enough for a 1366-px screen beside the filters; the scope is on the change page.
+    list_display = ("masked_token", "user", "application", "expires", "is_active", "has_refresh")
     list_display_links = ("masked_token",)
     list_select_related = ("user", "application")
     list_filter = (
@@ -912,6 +961,13 @@ class AccessTokenAdmin(
     fields = ("masked_token", "user", "application", "scope", "expires", "created", "updated", "related")
     readonly_fields = fields
     actions = ("revoke_selected_tokens", "deauthorize_selected_tokens")
+    revoke_button_action = "revoke_selected_tokens"
+
+    def page_subtitle(self, obj: Any) -> str:
+        return _("Access token %(token)s · %(who)s") % {
+            "token": mask_checksum(obj.token_checksum),
+            "who": _owner_and_app(obj),
+        }
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # DOT's registration tokens manage a client, not a session: left out, as on every surface.
@@ -1032,11 +1088,16 @@ def _session_of(access_token: Any) -> Session | None:
 
 
 class RefreshTokenAdmin(
-    PastedTokenSearchMixin, SecretFieldsAdminMixin, BigTableAdminMixin, dot_admin.RefreshTokenAdmin
+    RevokeButtonMixin,
+    PastedTokenSearchMixin,
+    SecretFieldsAdminMixin,
+    BigTableAdminMixin,
+    RevocationAdminMixin,
+    dot_admin.RefreshTokenAdmin,
 ):
-    """DOT's refresh-token admin, read-only: revoke through the session or the access token.
+    """DOT's refresh-token admin, read-only; its action revokes each token's whole session.
 
-    DOT's own action revokes one token at a time and writes no audit event, so it is left out.
+    DOT's own action revokes one token at a time and writes no audit event, so it is replaced.
     """
 
     list_display = ("masked_token", "user", "application", "created", "revoked")
@@ -1048,7 +1109,39 @@ class RefreshTokenAdmin(
     show_facets = _NO_FACETS
     fields = ("masked_token", "user", "application", "created", "updated", "revoked", "related")
     readonly_fields = fields
-    actions = ()
+    actions = ("revoke_selected_refresh_tokens",)
+    revoke_button_action = "revoke_selected_refresh_tokens"
+
+    def page_subtitle(self, obj: Any) -> str:
+        return _("Refresh token %(token)s · %(who)s") % {
+            "token": mask_checksum(obj.token_checksum),
+            "who": _owner_and_app(obj),
+        }
+
+    def describe_for_confirmation(self, obj: Any) -> str:
+        return f"{mask_checksum(obj.token_checksum)} · {_owner_and_app(obj)}"
+
+    @admin.action(
+        description=_("Revoke selected refresh tokens (with their sessions)"), permissions=["revoke_tokens"]
+    )
+    def revoke_selected_refresh_tokens(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> HttpResponse | None:
+        def select(qs: QuerySet[Any], user: Any, across: bool) -> Selection:
+            # A refresh token is one step of its family: the whole family (session) goes.
+            families = sorted({str(f) for f in qs.values_list("token_family", flat=True) if f is not None})
+            return Selection(
+                families=frozenset(UUID(family) for family in families),
+                described={"kind": "refresh_token_families", "token_families": families},
+            )
+
+        return self.run_revoke_action(
+            request,
+            queryset,
+            RevokeAction(
+                name="revoke_selected_refresh_tokens", title=_("Revoke refresh tokens"), select=select
+            ),
+        )
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -1093,17 +1186,23 @@ def _token_links(application: Any) -> str:
 
 
 class ApplicationAdmin(
-    SecretFieldsAdminMixin, BigTableAdminMixin, RevocationAdminMixin, dot_admin.ApplicationAdmin
+    RevokeButtonMixin,
+    SecretFieldsAdminMixin,
+    BigTableAdminMixin,
+    RevocationAdminMixin,
+    dot_admin.ApplicationAdmin,
 ):
     """DOT's application admin with token_admin's profile inline, token links and de-authorize."""
 
     inlines = (AppProfileInline,)
-    list_display = (*dot_admin.ApplicationAdmin.list_display, "token_links")
+    # DOT's columns less the primary key and the registration source (on the change page).
+    list_display = ("name", "user", "client_type", "authorization_grant_type", "token_links")
     list_select_related = ("user",)
     show_full_result_count = False
     show_facets = _NO_FACETS
     readonly_fields = (*dot_admin.ApplicationAdmin.readonly_fields, "token_links")
     actions = ("deauthorize_applications",)
+    revoke_button_action = "deauthorize_applications"
 
     @admin.display(description=_("tokens"))
     def token_links(self, obj: Any) -> str:
@@ -1145,7 +1244,8 @@ class ApplicationAdmin(
 
 @admin.register(AppProfile)
 class AppProfileAdmin(BigTableAdminMixin, admin.ModelAdmin):
-    list_display = ("application", "link", "end_user_api", "allow_app_token", "updated_at")
+    # Narrow enough for a 1366-px screen beside the filters; link and dates are on the change page.
+    list_display = ("application", "end_user_api", "allow_app_token")
     list_select_related = ("application",)
     list_filter = ("end_user_api", "allow_app_token")
     search_fields = ("application__name", "application__client_id")
@@ -1157,7 +1257,7 @@ class AppProfileAdmin(BigTableAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Session)
-class SessionAdmin(BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
+class SessionAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
     """Signed-in sessions (refresh-token families), read-only, with a revoke action."""
 
     list_display = ("public_id", "user", "application", "device", "created_at", "is_live")
@@ -1169,12 +1269,26 @@ class SessionAdmin(BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
     fields = ("public_id", "user", "application", "device", "created_at", "token_family", "related")
     readonly_fields = fields
     actions = ("revoke_selected_sessions",)
-    # Activity (token_admin.activity), added to the columns and fields above.
-    activity_columns = ("last_used_at", "browser_os")
+    revoke_button_action = "revoke_selected_sessions"
+
+    def page_subtitle(self, obj: Session) -> str:
+        owner = obj.user.get_username() if obj.user_id and obj.user else _("app")
+        return _("Session of %(owner)s on %(app)s") % {"owner": owner, "app": obj.application}
+
+    def describe_for_confirmation(self, obj: Session) -> str:
+        began = timezone.localtime(obj.created_at)
+        return _("%(session)s, began %(began)s") % {
+            "session": self.page_subtitle(obj),
+            "began": f"{began:%Y-%m-%d %H:%M}",
+        }
+
+    # Activity (token_admin.activity), added to the fields above. On the list it shares the
+    # "began" column (began, then last use and browser / OS below): the list still fits 1366 px.
     activity_fields = ("last_used_at", "last_ip", "browser_os")
 
     def get_list_display(self, request: HttpRequest) -> tuple[Any, ...]:
-        return (*super().get_list_display(request), *self.activity_columns)
+        columns = super().get_list_display(request)
+        return tuple("began_and_last_use" if column == "created_at" else column for column in columns)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[Any, ...]:
         return (*super().get_fields(request, obj), *self.activity_fields)
@@ -1186,6 +1300,16 @@ class SessionAdmin(BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
     def browser_os(self, obj: Session) -> str:
         said = [part for part in (obj.browser, obj.os, obj.device_family) if part]
         return " / ".join(said) or "-"
+
+    @admin.display(description=_("began / last used"), ordering="created_at")
+    def began_and_last_use(self, obj: Session) -> str:
+        began = f"{timezone.localtime(obj.created_at):%Y-%m-%d %H:%M}"
+        if obj.last_used_at is None:
+            return format_html("{}<br><small>{}</small>", began, _("never used"))
+        used = f"{timezone.localtime(obj.last_used_at):%Y-%m-%d %H:%M}"
+        # One short line each, no wider than the date (the device family is on the session's page).
+        browser_os = " / ".join(part for part in (obj.browser, obj.os) if part) or "-"
+        return format_html("{}<br><small>{}<br>{}</small>", began, used, browser_os)
 
     def page_loaded(self, objects: list[Any]) -> None:
         families = [obj.token_family for obj in objects if obj.token_family is not None]
@@ -1251,7 +1375,7 @@ class SessionAdmin(BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Device)
-class DeviceAdmin(BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
+class DeviceAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
     list_display = ("name", "user", "type", "application", "created_at", "token_links")
     list_select_related = ("user", "application")
     list_filter = ("type", UserFilter)
@@ -1261,6 +1385,7 @@ class DeviceAdmin(BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
     raw_id_fields = ("user", "application")
     readonly_fields = ("public_id", "created_at", "token_links")
     actions = ("revoke_selected_devices",)
+    revoke_button_action = "revoke_selected_devices"
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Deleting the row would leave its sessions and registered client working:
@@ -1311,33 +1436,27 @@ def _not_on_own_pages(model_admin: admin.ModelAdmin, request: HttpRequest) -> bo
 class RevocationEventAdmin(BigTableAdminMixin, admin.ModelAdmin):
     """The audit trail: readable, never added to, changed or deleted from the admin."""
 
-    list_display = (
-        "created_at",
-        "summary",
-        "surface",
-        "actor_label",
-        "access_tokens_revoked",
-        "refresh_tokens_revoked",
-        "grants_revoked",
-        "reason",
-    )
+    # The event as a sentence (who lost what, who revoked it, why), then its counts: fits
+    # 1366 px; all of it on the event's page.
+    list_display = ("created_at", "summary", "surface", "revoked_counts")
     list_filter = ("surface", "actor_type", AboutFilter)
     search_fields = ("actor_label", "reason")
     show_full_result_count = False
     show_facets = _NO_FACETS
+    # Who, why and how many first: what a reader of the trail comes for.
     fields = (
         "created_at",
         "summary_with_links",
         "surface",
-        "actor_type",
         "actor_label",
-        "actor_user",
-        "actor_application",
-        "what",
+        "reason",
         "access_tokens_revoked",
         "refresh_tokens_revoked",
         "grants_revoked",
-        "reason",
+        "what",
+        "actor_type",
+        "actor_user",
+        "actor_application",
     )
     readonly_fields = fields
 
@@ -1350,10 +1469,21 @@ class RevocationEventAdmin(BigTableAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description=_("revoked"))
+    def revoked_counts(self, obj: RevocationEvent) -> str:
+        text = _("%(access)d access, %(refresh)d refresh") % {
+            "access": obj.access_tokens_revoked,
+            "refresh": obj.refresh_tokens_revoked,
+        }
+        if obj.grants_revoked:
+            text += _(", %(grants)d codes") % {"grants": obj.grants_revoked}
+        return text
+
     @admin.display(description=_("what happened"))
     def summary(self, obj: RevocationEvent) -> str:
-        # Plain text on the list: no query per row for links.
-        return audit.text(obj)
+        # Plain text on the list, no query per row for links; a long reason is cut short
+        # (all of it on the event's page).
+        return Truncator(audit.text(obj)).chars(160)
 
     @admin.display(description=_("what happened"))
     def summary_with_links(self, obj: RevocationEvent) -> str:

@@ -66,6 +66,6 @@ def check_shared_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
 
 
 def register() -> None:
-    checks.register(check_required_apps)
-    checks.register(check_hooks)
-    checks.register(check_shared_cache)
+    checks.register(check_required_apps, checks.Tags.compatibility)
+    checks.register(check_hooks, checks.Tags.compatibility)
+    checks.register(check_shared_cache, checks.Tags.caches)

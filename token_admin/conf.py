@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "END_USER_AUTH_FAILURE_PERIOD": 300,
     "END_USER_NOOP_REVOCATIONS_WARNING": 1000,
     "SESSION_TYPE_HOOK": None,
+    "REASON_REQUIRED": True,
     "REVOKE_ON_ACCOUNT_EVENTS": ("password_change", "deactivation"),
     "PASSWORD_CHANGE_KEEPS_APPS": (),
     "LEAKED_TOKENS_MAX": 1000,
@@ -213,6 +214,13 @@ class Settings:
         """End-user API: add ``last_used_at``, ``last_ip`` and ``user_agent`` to each entry of
         ``tokens`` (off by default, so the contract's exact shape holds)."""
         return bool(self._get("END_USER_ACTIVITY_FIELDS"))
+
+    @property
+    def REASON_REQUIRED(self) -> bool:
+        """Whether staff must give a reason to revoke: the admin's confirmation page and the
+        ``revoke_tokens`` command (``--reason``). Default True. The APIs never ask for one: their
+        callers revoke their own or their users' tokens, and their audit events say which API."""
+        return bool(self._get("REASON_REQUIRED"))
 
 
 conf = Settings()

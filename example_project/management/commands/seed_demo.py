@@ -1,8 +1,11 @@
-"""Fill the example project with a staff login, apps, users, devices and tokens to try."""
+"""Fill the example project with a staff login, apps, users, devices and tokens to try.
+
+It prints the numbered walkthrough of ``example_project.demo`` (the landing page shows the
+same one), so what a newcomer pastes is what the tests run.
+"""
 
 from __future__ import annotations
 
-import json
 import secrets
 import uuid
 from datetime import timedelta
@@ -20,12 +23,11 @@ from oauth2_provider.models import (
     set_token_value,
 )
 
+from example_project import demo
+from example_project.demo import DEMO_USERS, STAFF_PASSWORD, STAFF_USERNAME
 from token_admin.models import AppProfile, Device, Session
 
 DEMO_PREFIX = "Demo "
-STAFF_USERNAME = "admin"
-STAFF_PASSWORD = "admin"
-DEMO_USERS = ("alice", "bob", "carol")
 
 
 class Command(BaseCommand):
@@ -33,16 +35,27 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--tokens", type=int, default=40, help="Extra user tokens for the stream app.")
+        parser.add_argument(
+            "--base-url",
+            default=demo.DEFAULT_BASE_URL,
+            help="Where the demo server answers (for the walkthrough).",
+        )
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         Application = get_application_model()
         User = get_user_model()
         Application.objects.filter(name__startswith=DEMO_PREFIX).delete()
-        User.objects.filter(username__in=[STAFF_USERNAME, "viewer", *DEMO_USERS]).delete()
+        User.objects.filter(username__in=[STAFF_USERNAME, demo.VIEWER_USERNAME, *DEMO_USERS]).delete()
+        # Fixed client ids: earlier demo clients of another name go too.
+        Application.objects.filter(
+            client_id__in=[demo.WEB_CLIENT_ID, demo.SCRIPT_CLIENT_ID, demo.PORTAL_CLIENT_ID]
+        ).delete()
 
         staff = User.objects.create_superuser(STAFF_USERNAME, "admin@example.com", STAFF_PASSWORD)
-        viewer = User.objects.create_user("viewer", "viewer@example.com", "viewer", is_staff=True)
+        viewer = User.objects.create_user(
+            demo.VIEWER_USERNAME, "viewer@example.com", demo.VIEWER_PASSWORD, is_staff=True
+        )
         # Sees tokens, sessions, devices and the audit trail; may revoke nothing.
         viewer.user_permissions.set(
             Permission.objects.filter(
@@ -61,7 +74,7 @@ class Command(BaseCommand):
             name=f"{DEMO_PREFIX}Stream",
             client_type=Application.CLIENT_CONFIDENTIAL,
             authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
-            redirect_uris="http://127.0.0.1:8000/callback",
+            redirect_uris=f"http://127.0.0.1{demo.CALLBACK_PATH}",
             client_secret=stream_secret,
             user=staff,
         )
@@ -69,15 +82,33 @@ class Command(BaseCommand):
             application=stream, link="https://stream.example.com/", allow_app_token=True
         )
 
-        client_secret = secrets.token_urlsafe(32)
         api_client = Application.objects.create(
             name=f"{DEMO_PREFIX}Account Portal",
+            client_id=demo.PORTAL_CLIENT_ID,
             client_type=Application.CLIENT_CONFIDENTIAL,
             authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
-            client_secret=client_secret,
+            client_secret=demo.PORTAL_CLIENT_SECRET,
             user=staff,
         )
         AppProfile.objects.create(application=api_client, end_user_api=True)
+
+        # What a newcomer signs in with: a browser app (authorization code with PKCE, any
+        # 127.0.0.1 port, as RFC 8252 lets loopback redirects do) and a script (password grant).
+        Application.objects.create(
+            name=f"{DEMO_PREFIX}Web",
+            client_id=demo.WEB_CLIENT_ID,
+            client_type=Application.CLIENT_PUBLIC,
+            authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+            redirect_uris=f"http://127.0.0.1{demo.CALLBACK_PATH}",
+            user=staff,
+        )
+        Application.objects.create(
+            name=f"{DEMO_PREFIX}Script",
+            client_id=demo.SCRIPT_CLIENT_ID,
+            client_type=Application.CLIENT_PUBLIC,
+            authorization_grant_type=Application.GRANT_PASSWORD,
+            user=staff,
+        )
 
         # Registered as DOT's dynamic client registration does: token_admin's receiver gives
         # it its Device, named after the client.
@@ -85,7 +116,7 @@ class Command(BaseCommand):
             name=f"{DEMO_PREFIX}Alice's iPad",
             client_type=Application.CLIENT_PUBLIC,
             authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
-            redirect_uris="http://127.0.0.1:8000/callback",
+            redirect_uris=f"http://127.0.0.1{demo.CALLBACK_PATH}",
             registration_source="dcr",
             user=users["alice"],
         )
@@ -100,16 +131,26 @@ class Command(BaseCommand):
         for number in range(options["tokens"]):
             self._issue(users[DEMO_USERS[number % len(DEMO_USERS)]], stream, "basic")
 
-        self.stdout.write(self.style.SUCCESS("Demo data created.") + "\n")
-        self.stdout.write(
-            f"Admin:      http://127.0.0.1:8000/admin/  login {STAFF_USERNAME} / {STAFF_PASSWORD}"
-            "  (view-only staff: viewer / viewer)\n"
-            f"App.net:    curl -H 'Authorization: Bearer {raw['alice']}' http://127.0.0.1:8000/stream/0/token\n"
-            f"            curl -H 'Authorization: Bearer {raw['app']}' http://127.0.0.1:8000/stream/0/apps/me/tokens\n"
-            f"SE style:   curl 'http://127.0.0.1:8000/2.2/access-tokens/{raw['alice']};{raw['bob']}'\n"
-            f"End user:   curl -u '{api_client.client_id}:{client_secret}' "
-            f"http://127.0.0.1:8000/oauth/api/v1/users/{users['alice'].pk}/tokens\n"
-            f"Stream app: {json.dumps({'client_id': stream.client_id, 'client_secret': stream_secret})}\n"
+        if options["verbosity"] == 0:
+            return  # `make demo`: the landing page shows the same walkthrough
+        base = options["base_url"].rstrip("/")
+        out = self.stdout
+        out.write(self.style.SUCCESS(f"Demo data created. Start at {base}/") + "\n")
+        out.write(
+            f"Admin: {base}/admin/  {STAFF_USERNAME} / {STAFF_PASSWORD} (view-only staff: "
+            f"{demo.VIEWER_USERNAME} / {demo.VIEWER_PASSWORD}). Demo users: "
+            + ", ".join(f"{name} / {name}" for name in DEMO_USERS)
+            + "\n\nFrom a second terminal:\n"
+        )
+        for number, step in enumerate(demo.walkthrough(base, users["alice"].pk), start=1):
+            out.write(f"\n{number}. {step.title}\n")
+            for command in step.commands:
+                out.write(f"   {command}\n")
+            if step.note:
+                out.write(f"   {step.note}\n")
+        out.write(
+            f"\nMore ready-made tokens: App.net app token {raw['app']} (GET /stream/0/apps/me/tokens), "
+            f"bob {raw['bob']}. Stream app: client id {stream.client_id}, secret {stream_secret}\n"
         )
 
     def _issue(self, user: Any, application: Any, scope: str, refresh: bool = True) -> str:

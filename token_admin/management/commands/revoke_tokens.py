@@ -27,6 +27,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 from oauth2_provider.models import get_application_model
 
+from token_admin.conf import conf
 from token_admin.models import Device, Session
 from token_admin.revocation import Actor, Selection, Surface, revoke
 
@@ -71,7 +72,10 @@ class Command(BaseCommand):
             "Cannot be combined with another selector.",
         )
         parser.add_argument(
-            "--reason", default="", help="Why, recorded in the audit event (e.g. 'stolen laptop')."
+            "--reason",
+            default="",
+            help="Why, recorded in the audit event (e.g. 'stolen laptop'). Required unless "
+            'TOKEN_ADMIN["REASON_REQUIRED"] is False; a --dry-run needs none.',
         )
         parser.add_argument(
             "--dry-run",
@@ -110,10 +114,12 @@ class Command(BaseCommand):
             )
 
         dry_run = options["dry_run"]
+        reason = options["reason"].strip()
+        # The admin's policy (TOKEN_ADMIN["REASON_REQUIRED"]); a dry run records nothing, so needs none.
+        if not reason and not dry_run and conf.REASON_REQUIRED:
+            raise CommandError('A reason is required: give --reason "..." (recorded in the audit event).')
         # A dry run is the service's own preview: the same selection, counted, nothing written.
-        done = revoke(
-            selection, surface=Surface.COMMAND, actor=_actor(), reason=options["reason"], dry_run=dry_run
-        )
+        done = revoke(selection, surface=Surface.COMMAND, actor=_actor(), reason=reason, dry_run=dry_run)
         counts = {
             "access_tokens": done.access_tokens,
             "refresh_tokens": done.refresh_tokens,
