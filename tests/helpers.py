@@ -18,3 +18,9 @@ def confirm_admin_action(client: Any, changelist: str, payload: dict[str, Any], 
     preview = {key: value for key, value in payload.items() if key not in ("post", "reason")}
     page = client.post(changelist, preview)
     return client.post(changelist, {**payload, "selection": signed_selection(page)}, **kwargs)
+
+
+def asked(selection: dict[str, Any]) -> dict[str, Any]:
+    """An event's selection as the caller asked for it, without ``affected`` (whose tokens
+    went, recorded by the revocation; asserted on its own in test_audit.py)."""
+    return {key: value for key, value in selection.items() if key != "affected"}

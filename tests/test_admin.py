@@ -32,7 +32,7 @@ from tests.factories import (
     UserFactory,
     issue_session,
 )
-from tests.helpers import signed_selection
+from tests.helpers import asked, signed_selection
 from token_admin import admin as token_admin_admin
 from token_admin.models import RevocationEvent, Session
 
@@ -282,7 +282,10 @@ def test_revoking_tokens_asks_for_confirmation_then_revokes_and_audits(client, r
         f'Revoked 2 access tokens and 2 refresh tokens. <a href="{event_url}">Audit event {event.pk}</a>.'
     ]
     assert (event.surface, event.actor_user, event.reason) == ("admin", revoker, "Phone stolen")
-    assert event.selection == {"kind": "access_tokens", "access_token_ids": sorted([first.pk, second.pk])}
+    assert asked(event.selection) == {
+        "kind": "access_tokens",
+        "access_token_ids": sorted([first.pk, second.pk]),
+    }
     assert list(AccessToken.objects.values_list("pk", flat=True)) == [kept.pk]
     first_rt.refresh_from_db()
     kept_rt.refresh_from_db()
@@ -498,7 +501,11 @@ def test_deauthorizing_apps_for_everyone_or_one_chosen_user(client):
     assert messages_of(done)[0].startswith("Revoked 1 access token and 1 refresh token.")
     assert set(AccessToken.objects.values_list("pk", flat=True)) == {bob_token.pk, elsewhere.pk}
     event = RevocationEvent.objects.get()
-    assert event.selection == {"kind": "applications", "client_ids": [app.client_id], "user_id": alice.pk}
+    assert asked(event.selection) == {
+        "kind": "applications",
+        "client_ids": [app.client_id],
+        "user_id": alice.pk,
+    }
 
 
 def test_the_user_admin_revokes_all_tokens_of_selected_users(client):

@@ -22,6 +22,7 @@ import pytest
 from django.contrib import admin
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
@@ -93,6 +94,13 @@ def test_every_changelist_fits_a_1366_pixel_window(laptop, live_server):
         reason="Phone reported stolen by its owner on the support line; " * 16,
     )
     call_command("revoke_tokens", "--user", "carol", "--reason", "Left the company", stdout=StringIO())
+    # Sessions with their activity filled, the longest browser and OS names among them.
+    Session.objects.update(
+        last_used_at=timezone.now(),
+        last_ip="2001:db8::1",
+        browser="Chrome Mobile WebView",
+        os="Windows Phone",
+    )
     page = Page(laptop, live_server.url)
     page.log_in("admin", "admin")
     assert laptop.execute_script("return window.innerWidth") == LAPTOP[0]

@@ -20,6 +20,7 @@ from tests.factories import (
     issue_session,
     rotate,
 )
+from tests.helpers import asked
 from token_admin.models import Device, RevocationEvent, Session
 
 pytestmark = pytest.mark.django_db
@@ -376,7 +377,7 @@ def test_delete_revokes_the_session_and_its_family(api, api_app, client):
     assert [e["client_name"] for e in body(api("get", f"users/{user.pk}/tokens"))["tokens"]] == ["Kept"]
     event = RevocationEvent.objects.get()
     assert (event.surface, event.actor_type, event.actor_application) == ("end_user", "api_client", api_app)
-    assert event.selection == {
+    assert asked(event.selection) == {
         "kind": "sessions",
         "session_ids": [str(session.public_id)],
         "user_id": user.pk,

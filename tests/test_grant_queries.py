@@ -88,7 +88,7 @@ def dot_alone_count(client, settings, grant):
         return len(token_request(client, grant)[0])
 
 
-# grant: (statements token_admin adds, which of them)
+# grant: statements token_admin adds
 ADDED = {
     "password": 1,  # the family's session (one INSERT)
     "authorization_code": 1,  # the family's session
@@ -102,10 +102,11 @@ ADDED = {
 @pytest.mark.parametrize("grant", list(ADDED))
 def test_token_admin_adds_at_most_one_statement_to_a_token_request(client, settings, grant):
     dot = dot_alone_count(client, settings, grant)
+    added = ADDED[grant]
 
     statements, sessions_added = token_request(client, grant)
 
-    assert len(statements) == dot + ADDED[grant] <= dot + 1
+    assert len(statements) == dot + added <= dot + 1
     session_writes = [sql for sql in statements if "token_admin_session" in sql]
     watermark_reads = [sql for sql in statements if "token_admin_notbefore" in sql]
     assert len(session_writes) + len(watermark_reads) == ADDED[grant]

@@ -129,7 +129,7 @@ def test_the_app_net_token_endpoint_refuses_it(client, registered):
 def test_refusing_it_costs_no_query_of_its_own(client, registered):
     user, _, raw = registered
     token = AccessTokenFactory(user=user)
-    client.get("/protected/", **bearer(token.raw_token))  # caches the not-before watermarks
+    client.get("/protected/", **bearer(token.raw_token))  # caches the watermarks, writes its activity
 
     with CaptureQueriesContext(connection) as accepted:
         client.get("/protected/", **bearer(token.raw_token))

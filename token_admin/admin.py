@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from uuid import UUID
@@ -39,8 +40,9 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -54,7 +56,7 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.settings import oauth2_settings
 
-from . import queries, watermarks
+from . import audit, queries, watermarks
 from .conf import conf
 from .models import AppProfile, Device, RevocationEvent, Session
 from .revocation import Actor, Revocation, Selection, revoke
@@ -627,6 +629,33 @@ class LiveSessionFilter(admin.SimpleListFilter):
         if self.value() == "ended":
             return queryset.exclude(_session_is_live())
         return None
+
+
+class UnusedFilter(InputFilter):
+    """Sessions unused for more than N days (``?unused_days=30``): last used before then, or
+    never used and begun before then."""
+
+    title = _("unused for more than (days)")
+    parameter_name = "unused_days"
+    placeholder = _("days, e.g. 30")
+    MAX_DAYS = 36_500
+
+    def describe(self, value: str) -> StrOrPromise:
+        return _("more than %(days)s days") % {"days": value}
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
+        value = self.value()
+        if not value:
+            return None
+        # ASCII digits without leading zeros only ("²".isdigit() is true; " 30", "+30",
+        # "030" and "3e1" are refused too).
+        strict = value.isascii() and value.isdigit() and len(value) <= 5 and value == str(int(value))
+        if not (strict and 0 < int(value) <= self.MAX_DAYS):
+            raise IncorrectLookupParameters(f"unused_days must be a number of days from 1 to {self.MAX_DAYS}")
+        cutoff = timezone.now() - timedelta(days=int(value))
+        return queryset.filter(
+            Q(last_used_at__lt=cutoff) | Q(last_used_at__isnull=True, created_at__lt=cutoff)
+        )
 
 
 def _session_is_live() -> Q:
@@ -1233,7 +1262,7 @@ class SessionAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, 
 
     list_display = ("public_id", "user", "application", "device", "created_at", "is_live")
     list_select_related = ("user", "application", "device")
-    list_filter = (ApplicationFilter, LiveSessionFilter, SessionDeviceFilter, UserFilter)
+    list_filter = (ApplicationFilter, LiveSessionFilter, SessionDeviceFilter, UserFilter, UnusedFilter)
     search_fields = ("application__client_id", "application__name", *dot_admin.USER_SEARCH_FIELDS)
     show_full_result_count = False
     show_facets = _NO_FACETS
@@ -1252,6 +1281,35 @@ class SessionAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, 
             "session": self.page_subtitle(obj),
             "began": f"{began:%Y-%m-%d %H:%M}",
         }
+
+    # Activity (token_admin.activity), added to the fields above. On the list it shares the
+    # "began" column (began, then last use and browser / OS below): the list still fits 1366 px.
+    activity_fields = ("last_used_at", "last_ip", "browser_os")
+
+    def get_list_display(self, request: HttpRequest) -> tuple[Any, ...]:
+        columns = super().get_list_display(request)
+        return tuple("began_and_last_use" if column == "created_at" else column for column in columns)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[Any, ...]:
+        return (*super().get_fields(request, obj), *self.activity_fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[Any, ...]:
+        return (*super().get_readonly_fields(request, obj), *self.activity_fields)
+
+    @admin.display(description=_("browser / OS"))
+    def browser_os(self, obj: Session) -> str:
+        said = [part for part in (obj.browser, obj.os, obj.device_family) if part]
+        return " / ".join(said) or "-"
+
+    @admin.display(description=_("began / last used"), ordering="created_at")
+    def began_and_last_use(self, obj: Session) -> str:
+        began = f"{timezone.localtime(obj.created_at):%Y-%m-%d %H:%M}"
+        if obj.last_used_at is None:
+            return format_html("{}<br><small>{}</small>", began, _("never used"))
+        used = f"{timezone.localtime(obj.last_used_at):%Y-%m-%d %H:%M}"
+        # One short line each, no wider than the date (the device family is on the session's page).
+        browser_os = " / ".join(part for part in (obj.browser, obj.os) if part) or "-"
+        return format_html("{}<br><small>{}<br>{}</small>", began, used, browser_os)
 
     def page_loaded(self, objects: list[Any]) -> None:
         families = [obj.token_family for obj in objects if obj.token_family is not None]
@@ -1386,8 +1444,9 @@ def _not_on_own_pages(model_admin: admin.ModelAdmin, request: HttpRequest) -> bo
 class RevocationEventAdmin(BigTableAdminMixin, admin.ModelAdmin):
     """The audit trail: readable, never added to, changed or deleted from the admin."""
 
-    # Counts in one column and the reason cut short: fits 1366 px; all of it on the event's page.
-    list_display = ("created_at", "surface", "actor_label", "revoked_counts", "short_reason")
+    # The event as a sentence (who lost what, who revoked it, why), then its counts: fits
+    # 1366 px; all of it on the event's page.
+    list_display = ("created_at", "summary", "surface", "revoked_counts")
     list_filter = ("surface", "actor_type", AboutFilter)
     search_fields = ("actor_label", "reason")
     show_full_result_count = False
@@ -1395,6 +1454,7 @@ class RevocationEventAdmin(BigTableAdminMixin, admin.ModelAdmin):
     # Who, why and how many first: what a reader of the trail comes for.
     fields = (
         "created_at",
+        "summary_with_links",
         "surface",
         "actor_label",
         "reason",
@@ -1427,9 +1487,35 @@ class RevocationEventAdmin(BigTableAdminMixin, admin.ModelAdmin):
             text += _(", %(grants)d codes") % {"grants": obj.grants_revoked}
         return text
 
-    @admin.display(description=_("reason"), ordering="reason")
-    def short_reason(self, obj: RevocationEvent) -> str:
-        return Truncator(obj.reason).chars(60)
+    @admin.display(description=_("what happened"))
+    def summary(self, obj: RevocationEvent) -> str:
+        # Plain text on the list, no query per row for links; a long reason is cut short
+        # (all of it on the event's page).
+        return Truncator(audit.text(obj)).chars(160)
+
+    @admin.display(description=_("what happened"))
+    def summary_with_links(self, obj: RevocationEvent) -> str:
+        """The sentence, with links to the users and apps that still exist (a query each)."""
+        parts = audit.sentence(obj)
+        models = {"user": get_user_model(), "app": get_application_model()}
+        existing = {
+            kind: {
+                str(pk)
+                for pk in model._default_manager.filter(
+                    pk__in=[part.pk for part in parts if part.kind == kind and part.pk is not None]
+                ).values_list("pk", flat=True)
+            }
+            for kind, model in models.items()
+        }
+        html = []
+        for part in parts:
+            url = ""
+            if part.kind and str(part.pk) in existing[part.kind]:
+                opts = models[part.kind]._meta
+                name = f"admin:{opts.app_label}_{opts.model_name}_change"
+                url = _safe(lambda: reverse(name, args=[part.pk]))  # noqa: B023 (called at once)
+            html.append(format_html('<a href="{}">{}</a>', url, part.text) if url else escape(part.text))
+        return mark_safe("".join(html))  # every part is escaped above
 
     @admin.display(description=_("selection"))
     def what(self, obj: RevocationEvent) -> str:

@@ -40,6 +40,10 @@ DEFAULTS: dict[str, Any] = {
     "LEAKED_TOKENS_REQUIRE_KEY": False,
     "NOT_BEFORE_ENABLED": True,
     "NOT_BEFORE_CACHE_SECONDS": 300,
+    "ACTIVITY_TRACKING": True,
+    "ACTIVITY_WINDOW_SECONDS": 300,
+    "TRUSTED_PROXY_COUNT": 0,
+    "END_USER_ACTIVITY_FIELDS": False,
 }
 
 #: Settings that name a callable by dotted path; the system check imports each one.
@@ -186,6 +190,32 @@ class Settings:
     def LEAKED_TOKENS_REQUIRE_KEY(self) -> bool:
         """Leaked-token intake: refuse reports without a registered scanner key (401)."""
         return bool(self._get("LEAKED_TOKENS_REQUIRE_KEY"))
+
+    @property
+    def ACTIVITY_TRACKING(self) -> bool:
+        """Record each session's last use (time, IP, parsed user agent) when one of its
+        tokens authenticates through DOT or refreshes."""
+        return bool(self._get("ACTIVITY_TRACKING"))
+
+    @property
+    def ACTIVITY_WINDOW_SECONDS(self) -> int:
+        """At most one activity write per session per this many seconds (decided in the
+        cache ``CACHE_ALIAS``): ``last_used_at`` is exact to within this window."""
+        return max(1, int(self._get("ACTIVITY_WINDOW_SECONDS")))
+
+    @property
+    def TRUSTED_PROXY_COUNT(self) -> int:
+        """Reverse proxies in front of the site that append to ``X-Forwarded-For``. 0 (the
+        default) never reads that header: the client IP is ``REMOTE_ADDR``. With N, the IP
+        is the Nth address from the right of ``X-Forwarded-For`` (the one the outermost
+        trusted proxy saw); a client can put anything to the left of it."""
+        return max(0, int(self._get("TRUSTED_PROXY_COUNT")))
+
+    @property
+    def END_USER_ACTIVITY_FIELDS(self) -> bool:
+        """End-user API: add ``last_used_at``, ``last_ip`` and ``user_agent`` to each entry of
+        ``tokens`` (off by default, so the contract's exact shape holds)."""
+        return bool(self._get("END_USER_ACTIVITY_FIELDS"))
 
     @property
     def REASON_REQUIRED(self) -> bool:

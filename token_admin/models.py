@@ -119,6 +119,14 @@ class Session(models.Model):
         verbose_name=_("device"),
     )
     created_at = models.DateTimeField(_("began"), default=timezone.now)
+    # Activity, written by ``token_admin.activity`` at most once per session per
+    # ``ACTIVITY_WINDOW_SECONDS`` when one of its tokens authenticates or refreshes.
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, db_index=True)
+    last_ip = models.GenericIPAddressField(_("last IP"), null=True, blank=True)
+    # The last user agent, parsed (never stored raw: it adds nothing a person reads).
+    browser = models.CharField(_("browser"), max_length=100, blank=True, default="")
+    os = models.CharField(_("operating system"), max_length=100, blank=True, default="")
+    device_family = models.CharField(_("device family"), max_length=100, blank=True, default="")
 
     class Meta:
         verbose_name = _("session")

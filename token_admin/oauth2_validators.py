@@ -15,6 +15,8 @@
   watermark of its user, its app or everyone is an invalid token, and a refresh token
   issued before it cannot mint (``invalid_grant``). Read from the cache: the bearer check
   stays DOT's one query while the cache is warm.
+* **Activity per session.** A token that authenticates marks its session as used
+  (``token_admin.activity``: one cache call, and one UPDATE once per window).
 * **Sessions for one statement.** It tells ``token_admin.receivers`` when a refresh token
   follows the access token, so a new token pair costs one INSERT of bookkeeping.
 """
@@ -28,7 +30,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
-from . import receivers, watermarks
+from . import activity, receivers, watermarks
 from .models import AppProfile
 
 
@@ -77,6 +79,8 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
         if not super().validate_bearer_token(token, scopes, request):
             return False
         if request.access_token.scope != oauth2_settings.DCR_REGISTRATION_SCOPE:
+            # One cache call; one UPDATE of the session when its activity window is over.
+            activity.token_used(request.access_token, request.headers)
             return True
         request.access_token = request.user = request.client = None
         request.scopes = []
@@ -127,6 +131,8 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
             raise RevokedDuringRefresh(request=request)
         try:
             # The refresh token DOT saves after the access token makes the family's session.
+            # (A refresh writes no activity: the new token's first use does, so a token
+            # request stays within one statement of DOT's own.)
             with receivers.family_follows(bool(token.get("refresh_token"))):
                 return super()._save_bearer_token(token, request, *args, **kwargs)
         except get_refresh_token_model().DoesNotExist as exc:

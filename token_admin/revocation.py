@@ -30,8 +30,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
+from django.contrib.auth import get_user_model
 from django.db import OperationalError, connections, router, transaction
-from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Value, When
 from django.db.models.signals import post_delete, pre_delete
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
@@ -50,6 +51,8 @@ ID_CHUNK_SIZE = 20_000
 # Each extra read means a refresh committed a rotation of a token of the selection while
 # the previous read waited; reads hold their locks, so a read that waited for none ends it.
 MAX_LOCKING_READS = 10
+# Most users and apps an audit event lists by name (the totals count all of them).
+AFFECTED_MAX = 20
 # How often a revocation that a deadlock rolled back is run again.
 DEADLOCK_ATTEMPTS = 5
 
@@ -74,9 +77,8 @@ class Actor:
 
     @classmethod
     def api_client(cls, application: Any) -> Actor:
-        return cls(
-            ActorType.API_CLIENT, f"{application.name} ({application.client_id})", application=application
-        )
+        """An API client of the end-user API, labelled by its app's name."""
+        return cls(ActorType.API_CLIENT, app_label(application), application=application)
 
     @classmethod
     def oauth_client(cls, application: Any) -> Actor:
@@ -88,9 +90,12 @@ class Actor:
     @classmethod
     def token(cls, access_token: Any) -> Actor:
         """The calling token revoking itself; labelled by owner and app, never by value."""
-        owner = access_token.user.get_username() if access_token.user_id else "app token"
-        label = f"token of {owner} for {access_token.application.client_id}"
-        return cls(ActorType.TOKEN, label, user=access_token.user, application=access_token.application)
+        return cls(
+            ActorType.TOKEN,
+            token_label(access_token),
+            user=access_token.user,
+            application=access_token.application,
+        )
 
     @classmethod
     def command(cls, label: str) -> Actor:
@@ -110,6 +115,19 @@ class Actor:
     def system(cls, label: str) -> Actor:
         """No person asked: e.g. a user or app is being deleted."""
         return cls(ActorType.SYSTEM, label)
+
+
+def app_label(application: Any) -> str:
+    """An app as people know it: its name (its client id only when it has none)."""
+    return str(application.name or application.client_id)
+
+
+def token_label(access_token: Any) -> str:
+    """A token by owner and app: "alice's token in Acc App", "app token of Acc App"; never its value."""
+    app = app_label(access_token.application)
+    if access_token.user_id:
+        return f"{access_token.user.get_username()}'s token in {app}"
+    return f"app token of {app}"
 
 
 @dataclass(frozen=True)
@@ -426,9 +444,10 @@ def _revoke_once(
 ) -> Revocation:
     with transaction.atomic(using=database):
         now = timezone.now()
-        counts = _revoke_rows(selection, now, database)
+        *counts, affected = _revoke_rows(selection, now, database)
         access_count, refresh_count, grant_count, registration_count = counts
         described = dict(selection.described)
+        described["affected"] = affected
         if registration_count:
             described["registration_tokens_revoked"] = registration_count
         if not any(counts) and not audit_empty:
@@ -462,8 +481,9 @@ def _revoke_once(
 # --- the one implementation --------------------------------------------------------------
 
 
-def _revoke_rows(selection: Selection, now: Any, database: str) -> tuple[int, int, int, int]:
-    """Revoke the selection's rows; returns (access, refresh, grant, registration) counts.
+def _revoke_rows(selection: Selection, now: Any, database: str) -> tuple[int, int, int, int, dict[str, Any]]:
+    """Revoke the selection's rows; returns (access, refresh, grant, registration) counts and
+    whose they were (``_affected``, read once the rows are locked, before they go).
 
     1. Locking reads of the selection's live refresh tokens, in primary-key order, repeated
        until one finds the same rows as the one before. A refresh in progress holds its
@@ -498,6 +518,11 @@ def _revoke_rows(selection: Selection, now: Any, database: str) -> tuple[int, in
     rt_condition = _refresh_condition(selection)
 
     locked = _lock_live_refresh_tokens(rt_condition, owned)
+    # A refresh token of the owned rows is bound to an owned access token (they share user
+    # and app), which the owned delete below takes.
+    bound = [access_token_id for access_token_id, is_owned in locked if access_token_id and not is_owned]
+    named_ids = sorted({*selection.access_token_ids, *bound})
+    affected = _affected(rt_condition, owned, named_ids)
     # By the same condition, not by the ids just read: the database answers it from the same
     # indexes, faster than from a long list of ids (the rows are locked already).
     refresh_count = refresh_token_model.objects.filter(rt_condition, revoked__isnull=True).update(
@@ -509,10 +534,7 @@ def _revoke_rows(selection: Selection, now: Any, database: str) -> tuple[int, in
         access_count += _delete_access_tokens(
             access_token_model.objects.filter(owned, not_registration), database
         )
-    # A refresh token of the owned rows is bound to an owned access token (they share user
-    # and app), which the owned delete above took already.
-    bound = [access_token_id for access_token_id, is_owned in locked if access_token_id and not is_owned]
-    for chunk in _chunks(sorted({*selection.access_token_ids, *bound})):
+    for chunk in _chunks(named_ids):
         access_count += _delete_access_tokens(
             access_token_model.objects.filter(not_registration, pk__in=chunk), database
         )
@@ -536,7 +558,113 @@ def _revoke_rows(selection: Selection, now: Any, database: str) -> tuple[int, in
         refresh_count += refresh_token_model.objects.filter(
             rt_condition, gone, revoked__isnull=True, access_token__isnull=False
         ).update(revoked=now, updated=now, access_token=None)
-    return access_count, refresh_count, grant_count, registration_count
+    return access_count, refresh_count, grant_count, registration_count, affected
+
+
+def _affected(rt_condition: Q, owned: Q | None, named_ids: list[int]) -> dict[str, Any]:
+    """Whose tokens are about to go, for the audit event: users and apps, by id and label.
+
+    Two GROUP BY reads (live refresh tokens, then access tokens) per (user, app), joined to
+    the user and app for their labels: a fixed number of statements whatever the number of
+    tokens (one more per ``ID_CHUNK_SIZE`` named access tokens beyond the first, as the
+    delete). A session is a live refresh token, or an access token that no refresh token
+    was ever bound to and none minted. Lists are capped at ``AFFECTED_MAX`` entries, most
+    sessions first; the totals count them all. Ids and labels only, never a token value.
+    """
+    username = f"user__{get_user_model().USERNAME_FIELD}"
+    labels = ("user_id", username, "application_id", "application__name")
+    per_pair: dict[tuple[Any, Any], dict[str, Any]] = {}
+
+    def pair(row: dict[str, Any]) -> dict[str, Any]:
+        key = (row["user_id"], row["application_id"])
+        return per_pair.setdefault(
+            key,
+            {
+                "user": row[username],
+                "app": row["application__name"],
+                "access": 0,
+                "refresh": 0,
+                "sessions": 0,
+            },
+        )
+
+    refresh_rows = (
+        get_refresh_token_model()
+        .objects.filter(rt_condition, revoked__isnull=True)
+        .order_by()
+        .values(*labels)
+        .annotate(count=Count("pk"))
+    )
+    for row in refresh_rows:
+        entry = pair(row)
+        entry["refresh"] += row["count"]
+        entry["sessions"] += row["count"]
+
+    access_token_model = get_access_token_model()
+    refresh_token_model = get_refresh_token_model()
+    never_bound = ~Exists(refresh_token_model.objects.filter(access_token_id=OuterRef("pk"))) & Q(
+        source_refresh_token__isnull=True
+    )
+    conditions: list[Q] = []
+    for index, chunk in enumerate(_chunks(named_ids)):
+        named = Q(pk__in=chunk)
+        if owned is not None:
+            # The owned rows go with the first chunk; later chunks leave them out, so no
+            # token is counted twice.
+            named = named | owned if index == 0 else named & ~owned
+        conditions.append(named)
+    if not conditions and owned is not None:
+        conditions.append(owned)
+    for condition in conditions:
+        access_rows = (
+            access_token_model.objects.filter(condition)
+            .exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
+            .order_by()
+            .values(*labels)
+            .annotate(count=Count("pk"), lone=Count("pk", filter=never_bound))
+        )
+        for row in access_rows:
+            entry = pair(row)
+            entry["access"] += row["count"]
+            entry["sessions"] += row["lone"]
+
+    users: dict[Any, dict[str, Any]] = {}
+    apps: dict[Any, dict[str, Any]] = {}
+    for (user_id, app_id), entry in per_pair.items():
+        if user_id is not None:
+            user = users.setdefault(
+                user_id, {"id": _json_id(user_id), "username": entry["user"], "sessions": 0}
+            )
+            user["sessions"] += entry["sessions"]
+        if app_id is not None:
+            app = apps.setdefault(
+                app_id,
+                {
+                    "id": _json_id(app_id),
+                    "name": entry["app"],
+                    "access_tokens": 0,
+                    "refresh_tokens": 0,
+                    "sessions": 0,
+                },
+            )
+            app["access_tokens"] += entry["access"]
+            app["refresh_tokens"] += entry["refresh"]
+            app["sessions"] += entry["sessions"]
+
+    def most_first(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(entries, key=lambda entry: (-entry["sessions"], str(entry["id"])))[:AFFECTED_MAX]
+
+    return {
+        "sessions": sum(entry["sessions"] for entry in per_pair.values()),
+        "users": most_first(users.values()),
+        "users_total": len(users),
+        "apps": most_first(apps.values()),
+        "apps_total": len(apps),
+    }
+
+
+def _json_id(pk: Any) -> Any:
+    return pk if isinstance(pk, (int, str)) else str(pk)
 
 
 def _lock_live_refresh_tokens(rt_condition: Q, owned: Q | None) -> list[tuple[int | None, bool]]:

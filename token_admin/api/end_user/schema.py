@@ -42,6 +42,14 @@ class APIClientScheme(OpenApiAuthenticationExtension):
         }
 
 
+class EndUserAgent(serializers.Serializer):
+    """A User-Agent header as ua-parser reads it; "" where it names nothing it knows."""
+
+    browser = serializers.CharField(allow_blank=True, help_text='e.g. "Mobile Safari"')
+    os = serializers.CharField(allow_blank=True, help_text='e.g. "iOS"')
+    device = serializers.CharField(allow_blank=True, help_text='e.g. "iPhone"')
+
+
 class EndUserToken(serializers.Serializer):
     """One session of the user: a valid access token, or an expired one with a usable refresh token."""
 
@@ -62,6 +70,23 @@ class EndUserToken(serializers.Serializer):
     refresh_token_issued = serializers.BooleanField()
     expired = serializers.BooleanField(
         help_text="The access token expired; the refresh token is still usable."
+    )
+    last_used_at = Int64Field(
+        required=False,
+        allow_null=True,
+        help_text="Only with the END_USER_ACTIVITY_FIELDS setting: when a token of the session last "
+        "authenticated or refreshed (exact to within ACTIVITY_WINDOW_SECONDS), in milliseconds since "
+        "the epoch; null if never since tracking began.",
+    )
+    last_ip = serializers.IPAddressField(
+        required=False,
+        allow_null=True,
+        help_text="Only with END_USER_ACTIVITY_FIELDS: the client IP of that use (see TRUSTED_PROXY_COUNT).",
+    )
+    user_agent = EndUserAgent(
+        required=False,
+        allow_null=True,
+        help_text="Only with END_USER_ACTIVITY_FIELDS: the parsed User-Agent of that use; null if none.",
     )
 
 

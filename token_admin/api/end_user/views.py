@@ -177,7 +177,24 @@ def token_entry(listed: ListedSession) -> dict[str, Any]:
     entry["type"] = session_type(session, device)
     entry["refresh_token_issued"] = session.token_family is not None
     entry["expired"] = listed.token_expired
+    if conf.END_USER_ACTIVITY_FIELDS:
+        # Documented extra fields, off by default so the contract's exact shape holds.
+        entry.update(activity_fields(session))
     return entry
+
+
+def activity_fields(session: Session) -> dict[str, Any]:
+    """The session's last use: null until a token of it authenticates or refreshes."""
+    used = session.last_used_at
+    return {
+        "last_used_at": epoch_millis(used) if used is not None else None,
+        "last_ip": session.last_ip,
+        "user_agent": (
+            {"browser": session.browser, "os": session.os, "device": session.device_family}
+            if used is not None
+            else None
+        ),
+    }
 
 
 @extend_schema(**docs.LIST)

@@ -22,7 +22,7 @@ from rest_framework.views import APIView, set_rollback
 from token_admin import queries, ratelimit, revocation, watermarks
 from token_admin.conf import conf
 from token_admin.models import RevocationEvent
-from token_admin.revocation import Actor
+from token_admin.revocation import Actor, token_label
 
 from ..limits import REQUEST_LIMIT_ERRORS, check_request_limits, message_for
 from ..negotiation import JSONOnly
@@ -87,12 +87,7 @@ def token_actor(tokens: list[Any]) -> Actor:
     """The audit actor for the presented tokens: their owners and apps, never their values."""
     if len(tokens) == 1:
         return Actor.token(tokens[0])
-    owners = sorted(
-        {
-            f"{token.user.get_username() if token.user_id else 'app token'} for {token.application.client_id}"
-            for token in tokens
-        }
-    )
+    owners = sorted({token_label(token) for token in tokens})
     users = {token.user_id for token in tokens}
     applications = {token.application_id for token in tokens}
     return Actor(
