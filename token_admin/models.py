@@ -120,13 +120,16 @@ class Session(models.Model):
     )
     created_at = models.DateTimeField(_("began"), default=timezone.now)
     # Activity, written by ``token_admin.activity`` at most once per session per
-    # ``ACTIVITY_WINDOW_SECONDS`` when one of its tokens authenticates or refreshes.
+    # ``ACTIVITY_WINDOW_SECONDS`` when one of its tokens authenticates.
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, db_index=True)
     last_ip = models.GenericIPAddressField(_("last IP"), null=True, blank=True)
     # The last user agent, parsed (never stored raw: it adds nothing a person reads).
-    browser = models.CharField(_("browser"), max_length=100, blank=True, default="")
-    os = models.CharField(_("operating system"), max_length=100, blank=True, default="")
-    device_family = models.CharField(_("device family"), max_length=100, blank=True, default="")
+    # db_default: rows inserted by raw SQL (fixtures, bulk loads) get "" too.
+    browser = models.CharField(_("browser"), max_length=100, blank=True, default="", db_default="")
+    os = models.CharField(_("operating system"), max_length=100, blank=True, default="", db_default="")
+    device_family = models.CharField(
+        _("device family"), max_length=100, blank=True, default="", db_default=""
+    )
 
     class Meta:
         verbose_name = _("session")
