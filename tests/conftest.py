@@ -20,3 +20,18 @@ def user(db):
 @pytest.fixture
 def application(db):
     return factories.ApplicationFactory()
+
+
+@pytest.fixture
+def fresh_validator(settings):
+    """DOT caches its server (and validator) on the token view: build it per request, and drop
+    it after, from DOT's view and from token_admin's (the example project mounts that one)."""
+    from oauth2_provider.views import TokenView
+
+    from token_admin.oauth_views import TokenView as TokenAdminTokenView
+
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "ALWAYS_RELOAD_OAUTHLIB_CORE": True}
+    yield
+    for view in (TokenView, TokenAdminTokenView):
+        if "_oauthlib_core" in vars(view):
+            del view._oauthlib_core

@@ -14,12 +14,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import get_application_model
-from oauth2_provider.views import TokenView
 
 from tests.factories import ApplicationFactory, AppProfileFactory, GrantFactory, UserFactory, issue_session
 from token_admin import receivers
 from token_admin.models import Session
-from token_admin.oauth_views import TokenView as TokenAdminTokenView
 
 Application = get_application_model()
 
@@ -29,13 +27,8 @@ DOT_VALIDATOR = "oauth2_provider.oauth2_validators.OAuth2Validator"
 
 
 @pytest.fixture(autouse=True)
-def fresh_validator(settings):
-    """DOT caches its server (and validator) on the view: build it per request, and drop it after."""
-    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "ALWAYS_RELOAD_OAUTHLIB_CORE": True}
-    yield
-    for view in (TokenView, TokenAdminTokenView):  # the example project mounts token_admin's
-        if "_oauthlib_core" in vars(view):
-            del view._oauthlib_core
+def _fresh_validator(fresh_validator):
+    """Each request builds its validator (conftest's ``fresh_validator``)."""
 
 
 def request_for(grant):

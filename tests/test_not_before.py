@@ -9,7 +9,6 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
-from oauth2_provider.views import TokenView
 
 from tests.concurrency import can_mint, dot_accepts, refresh_request
 from tests.factories import ApplicationFactory, UserFactory, issue_session
@@ -52,11 +51,8 @@ def _no_activity_writes(settings):
 
 
 @pytest.fixture(autouse=True)
-def fresh_validator(settings):
-    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "ALWAYS_RELOAD_OAUTHLIB_CORE": True}
-    yield
-    if "_oauthlib_core" in vars(TokenView):
-        del TokenView._oauthlib_core
+def _fresh_validator(fresh_validator):
+    """Each request builds its validator (conftest's ``fresh_validator``)."""
 
 
 @pytest.fixture

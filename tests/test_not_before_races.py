@@ -13,7 +13,6 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.utils import timezone
-from oauth2_provider.views import TokenView
 
 from tests.concurrency import (
     THREAD_TIMEOUT,
@@ -40,11 +39,8 @@ pytestmark = [
 
 
 @pytest.fixture(autouse=True)
-def fresh_validator(settings):
-    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "ALWAYS_RELOAD_OAUTHLIB_CORE": True}
-    yield
-    if "_oauthlib_core" in vars(TokenView):
-        del TokenView._oauthlib_core
+def _fresh_validator(fresh_validator):
+    """Each request builds its validator (conftest's ``fresh_validator``)."""
 
 
 def assert_ended(pair: dict, application) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
-from oauth2_provider.views import TokenView
 
 from tests.factories import ApplicationFactory, UserFactory, issue_session, rotate
 from token_admin.oauth2_validators import TokenAdminOAuth2Validator
@@ -23,11 +22,8 @@ REFUSED = {"error": "invalid_grant", "error_description": "The refresh token was
 
 
 @pytest.fixture(autouse=True)
-def fresh_validator(settings):
-    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "ALWAYS_RELOAD_OAUTHLIB_CORE": True}
-    yield
-    if "_oauthlib_core" in vars(TokenView):
-        del TokenView._oauthlib_core
+def _fresh_validator(fresh_validator):
+    """Each request builds its validator (conftest's ``fresh_validator``)."""
 
 
 def revoke_after_validation(monkeypatch, change):
