@@ -58,7 +58,7 @@ def main() -> None:
     setup_databases(verbosity=0, interactive=False)
 
     from tests.factories import ApplicationFactory, UserFactory, issue_session
-    from token_admin.models import Session
+    from token_admin.models import TokenSession
 
     access, _ = issue_session(UserFactory(), ApplicationFactory())
     client = Client()
@@ -72,7 +72,7 @@ def main() -> None:
     def use(tracking: bool) -> None:
         settings.TOKEN_ADMIN = {**original, "ACTIVITY_TRACKING": tracking}
         caches["default"].clear()
-        Session.objects.update(last_used_at=timezone.now() - timedelta(days=1))
+        TokenSession.objects.update(last_used_at=timezone.now() - timedelta(days=1))
 
     def get() -> None:
         response = client.get("/stream/0/token", **headers)

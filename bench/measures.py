@@ -594,7 +594,7 @@ def deep_page(seeded: Seeded) -> None:
 
 def end_user(seeded: Seeded) -> None:
     """A typical user (sessions in several apps) for the end-user API, and one to revoke from."""
-    from token_admin.models import Session
+    from token_admin.models import TokenSession
 
     token = get_access_token_model().objects.get(
         token_checksum=queries.checksum(seeded.stream_token(valid_stream_indexes(seeded, END_USER_AT, 1)[0]))
@@ -608,7 +608,7 @@ def end_user(seeded: Seeded) -> None:
     )
     family = get_refresh_token_model().objects.get(access_token=doomed).token_family
     seeded.extra["end_user_doomed_user"] = doomed.user_id
-    seeded.extra["end_user_doomed_session"] = str(Session.objects.get(token_family=family).public_id)
+    seeded.extra["end_user_doomed_session"] = str(TokenSession.objects.get(token_family=family).public_id)
 
 
 __all__ = ["Row", "SESSION"]

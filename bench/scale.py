@@ -179,7 +179,7 @@ MEASURES = [
         _get("/bench/stock-admin/oauth2_provider/accesstoken/"),
     ),
     Measure("admin-rt", "admin refresh-token list", _get("/admin/oauth2_provider/refreshtoken/")),
-    Measure("admin-session", "admin session list", _get("/admin/token_admin/session/")),
+    Measure("admin-session", "admin session list", _get("/admin/token_admin/tokensession/")),
     Measure("admin-device", "admin device list", _get("/admin/token_admin/device/")),
     Measure("admin-app", "admin application list", _get("/admin/oauth2_provider/application/")),
     Measure("end-user", "end-user list: 50 live sessions + history of N/500", _end_user),

@@ -1,7 +1,7 @@
 """Seed one database of ``bench/scale.py`` with ``generate_series`` (no per-row Python).
 
 A database of size N holds about N access tokens, each with a live refresh token in a family
-of its own and a ``Session``, plus N/5 ended sessions (revoked refresh tokens, no access
+of its own and a ``TokenSession``, plus N/5 ended sessions (revoked refresh tokens, no access
 token), and the fixed cast the measures read, the same at every size:
 
 * the *old app*: 200 users with 2 tokens each, the first tokens ever issued (lowest ids);
@@ -68,7 +68,7 @@ def _count(sql: str, params: tuple[Any, ...] = ()) -> Any:
 
 
 def ended_sessions(*, kind: str, count: int, app_sql: str, user_sql: str) -> None:
-    """``count`` ended sessions: a revoked refresh token (no access token left) and its Session."""
+    """``count`` ended sessions: a revoked refresh token (no access token left) and its TokenSession."""
     last_id = _count(f"SELECT coalesce(max(id), 0) FROM {RT}")
     raw = _sql_raw(kind, "n")
     _exec(

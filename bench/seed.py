@@ -22,7 +22,7 @@ from token_admin.models import AppProfile
 
 AT = "oauth2_provider_accesstoken"
 RT = "oauth2_provider_refreshtoken"
-SESSION = "token_admin_session"
+SESSION = "token_admin_tokensession"
 
 
 def raw_token(kind: str, n: int) -> str:
@@ -102,7 +102,7 @@ def seed_tokens(
     """Insert ``count`` access tokens numbered ``first..first+count-1`` (``n`` in the SQL).
 
     ``app_sql``/``user_sql`` are SQL expressions of ``n``. With ``with_refresh`` each access
-    token gets a live refresh token in a family of its own, and each family a Session.
+    token gets a live refresh token in a family of its own, and each family a TokenSession.
     Returns the number of access tokens inserted.
     """
     expires = "now() + interval '10 hours'"

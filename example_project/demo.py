@@ -61,7 +61,7 @@ def walkthrough(base_url: str, alice_id: int) -> list[Step]:
     refresh = f"curl -s {base_url}/o/token/ -d grant_type=refresh_token -d client_id={SCRIPT_CLIENT_ID}"
     token_answer = 'echo "$ANSWER" | python3 -m json.tool'
     keep = _KEEP
-    sessions = f"{base_url}/admin/token_admin/session/?user={alice_id}&app={SCRIPT_CLIENT_ID}"
+    sessions = f"{base_url}/admin/token_admin/tokensession/?user={alice_id}&app={SCRIPT_CLIENT_ID}"
     return [
         Step(
             "Get a token for alice (password grant of the demo script client)",

@@ -133,7 +133,7 @@ def main() -> None:
             submit(find("input[type=submit]"))
             # The admin's navigation sidebar closed: the pictures show the page itself.
             driver.execute_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
-            driver.get(base + "/admin/token_admin/session/?app=Demo%20Stream&q=alice")
+            driver.get(base + "/admin/token_admin/tokensession/?app=Demo%20Stream&q=alice")
             submit(find("#result_list tbody tr th a"))
             submit(find("#revoke-button"))
             find("textarea[name=reason]").send_keys("Alice reported her laptop stolen")

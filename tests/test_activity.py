@@ -30,7 +30,7 @@ from tests.factories import (
     rotate,
 )
 from token_admin.activity import client_ip, parse_user_agent
-from token_admin.models import Session
+from token_admin.models import TokenSession
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
@@ -57,13 +57,13 @@ def use(client, token, *, ip="203.0.113.7", agent=IPHONE, url="/protected/", **e
     return response
 
 
-def activity(session: Session) -> tuple:
+def activity(session: TokenSession) -> tuple:
     session.refresh_from_db()
     return session.last_ip, session.browser, session.os, session.device_family
 
 
-def session_of(access_token) -> Session:
-    return Session.objects.get(user=access_token.user, application=access_token.application)
+def session_of(access_token) -> TokenSession:
+    return TokenSession.objects.get(user=access_token.user, application=access_token.application)
 
 
 # --- what is recorded ----------------------------------------------------------------------
@@ -102,9 +102,9 @@ def test_other_sessions_are_left_alone(client):
     other, _ = issue_session(user, app)
     lone, _ = issue_session(user, app, refresh=False)
     use(client, access)
-    touched = Session.objects.filter(last_used_at__isnull=False)
+    touched = TokenSession.objects.filter(last_used_at__isnull=False)
     assert list(touched.values_list("pk", flat=True)) == [
-        Session.objects.get(token_family=access.refresh_token.token_family).pk
+        TokenSession.objects.get(token_family=access.refresh_token.token_family).pk
     ]
     assert other and lone
 
@@ -144,7 +144,7 @@ def test_a_registration_token_records_nothing(client):
     token = AccessTokenFactory(user=UserFactory(), application=app, scope=scope)
     response = client.get("/protected/", HTTP_AUTHORIZATION=f"Bearer {token.raw_token}")
     assert response.status_code == 403
-    assert not Session.objects.filter(last_used_at__isnull=False).exists()
+    assert not TokenSession.objects.filter(last_used_at__isnull=False).exists()
 
 
 def test_tracking_can_be_turned_off(client, settings):
@@ -163,11 +163,11 @@ def test_the_hot_path_is_dots_query_plus_one_update_when_due(client, django_asse
         use(client, access)
     assert due.captured_queries[0]["sql"].startswith("SELECT")
     assert due.captured_queries[1]["sql"].startswith("UPDATE")
-    assert "token_admin_session" in due.captured_queries[1]["sql"]
+    assert "token_admin_tokensession" in due.captured_queries[1]["sql"]
     for _ in range(3):
         with django_assert_num_queries(1) as within_window:
             use(client, access, ip="192.0.2.99", agent=FIREFOX)
-        assert "token_admin_session" not in within_window.captured_queries[0]["sql"]
+        assert "token_admin_tokensession" not in within_window.captured_queries[0]["sql"]
     # Another IP within the window is not written: last use is exact to the window.
     assert activity(session_of(access)) == ("203.0.113.7", "Mobile Safari", "iOS", "iPhone")
 
@@ -194,7 +194,7 @@ def test_a_use_after_the_window_writes_again(client, settings):
     settings.TOKEN_ADMIN = {"ACTIVITY_WINDOW_SECONDS": 60}
     access, _ = issue_session(UserFactory(), ApplicationFactory())
     use(client, access)
-    Session.objects.update(last_used_at=timezone.now() - timedelta(seconds=61))
+    TokenSession.objects.update(last_used_at=timezone.now() - timedelta(seconds=61))
     cache.clear()  # the cache key expired with the window
     use(client, access, ip="192.0.2.99", agent=FIREFOX)
     session = session_of(access)
@@ -254,19 +254,19 @@ def _watermarks_cached(settings):
 @pytest.fixture
 def viewer(client):
     user = UserFactory(is_staff=True)
-    permission = Permission.objects.get(content_type__app_label="token_admin", codename="view_session")
+    permission = Permission.objects.get(content_type__app_label="token_admin", codename="view_tokensession")
     user.user_permissions.add(permission)
     client.force_login(user)
     return user
 
 
 def sessions_url():
-    return reverse("admin:token_admin_session_changelist")
+    return reverse("admin:token_admin_tokensession_changelist")
 
 
 def test_admin_session_list_shows_last_use_and_browser(client, viewer):
     access, _ = issue_session(UserFactory(), ApplicationFactory())
-    Session.objects.update(
+    TokenSession.objects.update(
         last_used_at=timezone.now(), browser="Firefox", os="Windows", device_family="", last_ip="192.0.2.1"
     )
     response = client.get(sessions_url())
@@ -276,7 +276,7 @@ def test_admin_session_list_shows_last_use_and_browser(client, viewer):
     assert f"<small>{used}<br>Firefox / Windows</small>" in html
     assert "began / last used" in html.lower()
     assert access.raw_token not in html
-    page = client.get(reverse("admin:token_admin_session_change", args=[session_of(access).pk]))
+    page = client.get(reverse("admin:token_admin_tokensession_change", args=[session_of(access).pk]))
     assert page.status_code == 200
     assert "192.0.2.1" in page.content.decode()
 
@@ -285,11 +285,11 @@ def test_admin_unused_days_filter(client, viewer):
     user, app = UserFactory(), ApplicationFactory()
     now = timezone.now()
     old_use, recent_use, old_never, new_never = (issue_session(user, app)[0] for _ in range(4))
-    Session.objects.update(created_at=now - timedelta(days=90))
+    TokenSession.objects.update(created_at=now - timedelta(days=90))
     families = [token.refresh_token.token_family for token in (old_use, recent_use, old_never, new_never)]
-    Session.objects.filter(token_family=families[0]).update(last_used_at=now - timedelta(days=31))
-    Session.objects.filter(token_family=families[1]).update(last_used_at=now - timedelta(days=29))
-    Session.objects.filter(token_family=families[3]).update(created_at=now - timedelta(days=1))
+    TokenSession.objects.filter(token_family=families[0]).update(last_used_at=now - timedelta(days=31))
+    TokenSession.objects.filter(token_family=families[1]).update(last_used_at=now - timedelta(days=29))
+    TokenSession.objects.filter(token_family=families[3]).update(created_at=now - timedelta(days=1))
 
     response = client.get(sessions_url(), {"unused_days": "30"})
 

@@ -34,7 +34,7 @@ from tests.factories import (
 )
 from tests.helpers import asked, signed_selection
 from token_admin import admin as token_admin_admin
-from token_admin.models import RevocationEvent, Session
+from token_admin.models import RevocationEvent, TokenSession
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -66,7 +66,7 @@ def staff(*codenames: str, superuser: bool = False) -> Any:
 
 TOKEN_VIEWER_PERMS = (
     f"{AccessToken._meta.app_label}.view_{AccessToken._meta.model_name}",
-    "token_admin.view_session",
+    "token_admin.view_tokensession",
     "token_admin.view_device",
     "token_admin.view_revocationevent",
 )
@@ -217,7 +217,7 @@ def test_filters_by_app_status_refresh_token_device_user_and_session(client, rev
     assert shown(user=str(bob.pk)) == {"lone"}
     # A value the filter cannot parse: the admin's own answer, a redirect to "?e=1".
     assert client.get(url(TOKENS_URL), {"user": "x"})["Location"].endswith("?e=1")
-    session = Session.objects.get(access_token_checksum=lone.token_checksum)
+    session = TokenSession.objects.get(access_token_checksum=lone.token_checksum)
     assert shown(session=str(session.public_id)) == {"lone"}
     assert client.get(url(TOKENS_URL), {"session": "not-a-uuid"})["Location"].endswith("?e=1")
     # The app filter is a text box naming the chosen app, never a list of every app.
@@ -239,7 +239,7 @@ def test_the_changelist_runs_the_same_few_queries_for_10_or_300_tokens(client, r
     assert sum("COUNT(" in query["sql"].upper() for query in many.captured_queries) == 1
 
 
-@pytest.mark.parametrize("name", ["session", "device", "revocationevent"])
+@pytest.mark.parametrize("name", ["tokensession", "device", "revocationevent"])
 def test_token_admin_changelists_run_a_fixed_number_of_queries(
     client, revoker, name, django_assert_max_num_queries
 ):
@@ -398,7 +398,7 @@ def test_staff_without_the_revoke_permission_see_no_action_and_cannot_post_one(c
     assert "revoke_selected_tokens" not in page and 'name="action"' not in page
     assert (
         "revoke_selected_sessions"
-        not in client.get(url("admin:token_admin_session_changelist")).content.decode()
+        not in client.get(url("admin:token_admin_tokensession_changelist")).content.decode()
     )
 
     forged = post_action(
@@ -426,8 +426,8 @@ def test_the_revoke_check_refuses_a_call_that_bypasses_the_action_list(rf, viewe
 def test_revoking_a_session_revokes_its_family(client, revoker):
     access, refresh = issue_session(UserFactory(), ApplicationFactory())
     other, _ = issue_session(UserFactory(), ApplicationFactory())
-    session = Session.objects.get(token_family=refresh.token_family)
-    changelist = url("admin:token_admin_session_changelist")
+    session = TokenSession.objects.get(token_family=refresh.token_family)
+    changelist = url("admin:token_admin_tokensession_changelist")
 
     assert counts_on_page(post_action(client, changelist, "revoke_selected_sessions", [session.pk])) == (1, 1)
     done = post_action(
@@ -445,7 +445,7 @@ def test_revoking_a_device_revokes_its_sessions_and_its_registered_client(client
     device = DeviceFactory(user=alice, application=tablet)
     issue_session(alice, tablet)
     _, on_stream = issue_session(alice, stream)
-    Session.objects.filter(token_family=on_stream.token_family).update(device=device)
+    TokenSession.objects.filter(token_family=on_stream.token_family).update(device=device)
     kept, _ = issue_session(alice, stream)
     changelist = url("admin:token_admin_device_changelist")
 
@@ -548,7 +548,7 @@ def test_links_lead_from_app_and_token_to_sessions_devices_and_audit_events(clie
     alice, tablet = UserFactory(), ApplicationFactory(name="Tablet")
     device = DeviceFactory(user=alice, application=tablet, name="Alice's iPad")
     token, refresh = issue_session(alice, tablet)
-    session = Session.objects.get(token_family=refresh.token_family)
+    session = TokenSession.objects.get(token_family=refresh.token_family)
 
     apps_page = client.get(url(APPS_URL)).content.decode()
     assert f"?app={tablet.client_id}" in apps_page
@@ -556,12 +556,12 @@ def test_links_lead_from_app_and_token_to_sessions_devices_and_audit_events(clie
     token_page = client.get(url(TOKENS_URL.replace("changelist", "change"), token.pk))
     html = token_page.content.decode()
     assert token_page.status_code == 200
-    assert url("admin:token_admin_session_change", session.pk) in html
+    assert url("admin:token_admin_tokensession_change", session.pk) in html
     assert url("admin:token_admin_device_change", device.pk) in html
     assert f"?about={session.public_id}" in html
     assert token.raw_token not in html and token.token_checksum not in html
 
-    session_page = client.get(url("admin:token_admin_session_change", session.pk)).content.decode()
+    session_page = client.get(url("admin:token_admin_tokensession_change", session.pk)).content.decode()
     assert f"?session={session.public_id}" in session_page
     device_page = client.get(url("admin:token_admin_device_change", device.pk)).content.decode()
     assert f"?device={device.pk}" in device_page and f"?about={device.public_id}" in device_page
@@ -573,7 +573,7 @@ def test_links_lead_from_app_and_token_to_sessions_devices_and_audit_events(clie
 def test_audit_events_are_read_only_even_for_superusers(client):
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     token, refresh = issue_session(UserFactory(), ApplicationFactory())
-    session = Session.objects.get()
+    session = TokenSession.objects.get()
     from token_admin import revocation
 
     revocation.revoke(

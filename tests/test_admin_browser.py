@@ -123,7 +123,7 @@ def staff_user(*codenames: str) -> Any:
     return user
 
 
-VIEW_PERMS = (f"view_{AccessToken._meta.model_name}", "view_session", "view_revocationevent")
+VIEW_PERMS = (f"view_{AccessToken._meta.model_name}", "view_tokensession", "view_revocationevent")
 
 
 def test_staff_filter_select_revoke_with_a_reason_and_see_the_audit_event(
@@ -187,7 +187,7 @@ def test_a_view_only_staff_user_sees_tokens_but_no_revoke_action(browser, live_s
     assert f"…{token.token_checksum[-4:]}" in page.find("#result_list").text
     assert not page.find_all("select[name=action]")
     assert not page.find_all("input.action-select")
-    page.open("/admin/token_admin/session/")
+    page.open("/admin/token_admin/tokensession/")
     assert page.find_all("#result_list tbody tr") and not page.find_all("select[name=action]")
 
 

@@ -17,7 +17,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 from tests.factories import ApplicationFactory, DeviceFactory, UserFactory, issue_session
 from tests.helpers import asked, signed_selection
-from token_admin.models import RevocationEvent, Session
+from token_admin.models import RevocationEvent, TokenSession
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -26,7 +26,7 @@ Application = get_application_model()
 pytestmark = pytest.mark.django_db
 
 VIEW_ALL = [
-    f"view_{model._meta.model_name}" for model in (AccessToken, RefreshToken, Application, Session)
+    f"view_{model._meta.model_name}" for model in (AccessToken, RefreshToken, Application, TokenSession)
 ] + ["view_device", "view_revocationevent"]
 
 
@@ -55,9 +55,9 @@ def alice_on_stream():
     alice = UserFactory(username="alice")
     stream = ApplicationFactory(name="Stream")
     access, refresh = issue_session(alice, stream)
-    session = Session.objects.get(token_family=refresh.token_family)
+    session = TokenSession.objects.get(token_family=refresh.token_family)
     device = DeviceFactory(user=alice, name="Alice's phone")
-    Session.objects.filter(pk=session.pk).update(device=device)
+    TokenSession.objects.filter(pk=session.pk).update(device=device)
     return {"access": access, "refresh": refresh, "session": session, "device": device, "app": stream}
 
 

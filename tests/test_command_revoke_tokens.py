@@ -24,7 +24,7 @@ from tests.factories import (
     rotate,
 )
 from tests.helpers import asked
-from token_admin.models import RevocationEvent, Session
+from token_admin.models import RevocationEvent, TokenSession
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -62,7 +62,7 @@ def world():
     w.g_b2 = GrantFactory(user=w.bob, application=w.app2)
     # A device holding alice's app2 session, and one whose dynamically registered client has a session.
     w.device = DeviceFactory(user=w.alice)
-    Session.objects.filter(token_family=w.a2_rt.token_family).update(device=w.device)
+    TokenSession.objects.filter(token_family=w.a2_rt.token_family).update(device=w.device)
     w.app3 = ApplicationFactory(client_id="app-three")
     w.client_device = DeviceFactory(user=w.alice, application=w.app3)
     w.c_at, w.c_rt = issue_session(w.alice, w.app3)
@@ -90,8 +90,8 @@ def run(*args):
 
 def session_id(refresh_token=None, access_token=None):
     if refresh_token is not None:
-        return str(Session.objects.get(token_family=refresh_token.token_family).public_id)
-    return str(Session.objects.get(access_token_checksum=access_token.token_checksum).public_id)
+        return str(TokenSession.objects.get(token_family=refresh_token.token_family).public_id)
+    return str(TokenSession.objects.get(access_token_checksum=access_token.token_checksum).public_id)
 
 
 def assert_revoked(before, access_tokens=(), refresh_tokens=(), grants=()):

@@ -27,7 +27,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from tests.test_admin_browser import CHROMEDRIVER, CHROMIUM, FLAGS, Page
-from token_admin.models import RevocationEvent, Session
+from token_admin.models import RevocationEvent, TokenSession
 from token_admin.revocation import Actor, Selection, revoke
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -85,7 +85,7 @@ return {
 
 def test_every_changelist_fits_a_1366_pixel_window(laptop, live_server):
     seed(live_server.url)
-    bobs = Session.objects.filter(user__username="bob").first()
+    bobs = TokenSession.objects.filter(user__username="bob").first()
     # Audit events with every column filled, the longest reason the form takes among them.
     revoke(
         Selection.sessions([bobs.public_id]),
@@ -95,7 +95,7 @@ def test_every_changelist_fits_a_1366_pixel_window(laptop, live_server):
     )
     call_command("revoke_tokens", "--user", "carol", "--reason", "Left the company", stdout=StringIO())
     # Sessions with their activity filled, the longest browser and OS names among them.
-    Session.objects.update(
+    TokenSession.objects.update(
         last_used_at=timezone.now(),
         last_ip="2001:db8::1",
         browser="Chrome Mobile WebView",
@@ -120,7 +120,7 @@ def test_every_changelist_fits_a_1366_pixel_window(laptop, live_server):
         "accesstoken",
         "refreshtoken",
         "application",
-        "session",
+        "tokensession",
         "device",
         "revocationevent",
         "user",

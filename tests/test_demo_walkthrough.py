@@ -17,7 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client, override_settings
 
-from token_admin.models import RevocationEvent, Session
+from token_admin.models import RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
 
@@ -88,10 +88,12 @@ def test_the_printed_walkthrough_runs_as_printed_against_the_live_server(live_se
     assert admin.login(username=url.group(2), password=url.group(3))
     listing = admin.get(path)
     assert listing.status_code == 200
-    session = Session.objects.filter(user__username="alice", application__client_id="demo-script").get()
-    top = re.search(r'<tr>.*?href="/admin/token_admin/session/(\d+)/change/', listing.content.decode(), re.S)
+    session = TokenSession.objects.filter(user__username="alice", application__client_id="demo-script").get()
+    top = re.search(
+        r'<tr>.*?href="/admin/token_admin/tokensession/(\d+)/change/', listing.content.decode(), re.S
+    )
     assert int(top.group(1)) == session.pk
-    page = admin.get(f"/admin/token_admin/session/{session.pk}/change/").content.decode()
+    page = admin.get(f"/admin/token_admin/tokensession/{session.pk}/change/").content.decode()
     button = re.search(r'<form method="post" action="([^"]+)" class="revoke-button">(.*?)</form>', page, re.S)
     fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', button.group(2)))
     confirmation = admin.post(button.group(1), fields).content.decode()

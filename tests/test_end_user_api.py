@@ -21,7 +21,7 @@ from tests.factories import (
     rotate,
 )
 from tests.helpers import asked
-from token_admin.models import Device, RevocationEvent, Session
+from token_admin.models import Device, RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
 
@@ -81,10 +81,10 @@ def api(client, api_app):
 
 def began(access_token, moment=BEGAN):
     """Set when the session of ``access_token`` began, so order and created_at are known."""
-    Session.objects.filter(application=access_token.application, user=access_token.user).update(
+    TokenSession.objects.filter(application=access_token.application, user=access_token.user).update(
         created_at=moment
     )
-    return Session.objects.get(application=access_token.application, user=access_token.user)
+    return TokenSession.objects.get(application=access_token.application, user=access_token.user)
 
 
 # --- GET users/{userId}/tokens -------------------------------------------------------------
@@ -130,7 +130,7 @@ def test_lists_each_session_newest_first_with_every_field(api):
 def test_keys_come_in_the_contracts_order(api):
     user = UserFactory()
     issue_session(user, ApplicationFactory())
-    Session.objects.update(device=DeviceFactory(user=user, name="my iPad"))
+    TokenSession.objects.update(device=DeviceFactory(user=user, name="my iPad"))
 
     response = api("get", f"users/{user.pk}/tokens")
 
@@ -257,7 +257,7 @@ def test_id_is_stable_across_rotation(api):
     second = body(api("get", f"users/{user.pk}/tokens"))["tokens"][0]
 
     assert second == first
-    assert first["id"] == str(Session.objects.get().public_id)
+    assert first["id"] == str(TokenSession.objects.get().public_id)
 
 
 def test_id_is_stable_across_a_real_refresh_through_dots_token_endpoint(api, client):
@@ -287,7 +287,7 @@ def test_session_bound_to_a_device_shows_its_name_and_type(api):
     user = UserFactory()
     issue_session(user, ApplicationFactory(name="Client Y"))
     device = DeviceFactory(user=user, name="my iPad", type=Device.Type.FINGER_PRINT)
-    Session.objects.update(device=device)
+    TokenSession.objects.update(device=device)
 
     entry = body(api("get", f"users/{user.pk}/tokens"))["tokens"][0]
 
@@ -342,7 +342,7 @@ def test_listing_takes_a_fixed_number_of_queries(api, django_assert_max_num_quer
             DeviceFactory(user=user, application=app)
         access, _ = issue_session(user, app, refresh=index % 2 == 0)
         if index % 5 == 0:
-            Session.objects.filter(access_token_checksum=access.token_checksum).update(
+            TokenSession.objects.filter(access_token_checksum=access.token_checksum).update(
                 device=DeviceFactory(user=user)
             )
     api("get", f"users/{user.pk}/tokens")  # the secret check is now cached
@@ -363,7 +363,7 @@ def test_delete_revokes_the_session_and_its_family(api, api_app, client):
     user = UserFactory()
     _, refresh = issue_session(user, ApplicationFactory())
     new_access, new_refresh = rotate(refresh)
-    session = Session.objects.get()
+    session = TokenSession.objects.get()
     kept, _ = issue_session(user, ApplicationFactory(name="Kept"))
 
     response = api("delete", f"users/{user.pk}/tokens/{session.public_id}")
@@ -395,7 +395,7 @@ def test_delete_revokes_the_session_and_its_family(api, api_app, client):
 def test_delete_of_another_users_session_does_nothing(api):
     owner, other = UserFactory(), UserFactory()
     access, refresh = issue_session(owner, ApplicationFactory())
-    session = Session.objects.get()
+    session = TokenSession.objects.get()
 
     response = api("delete", f"users/{other.pk}/tokens/{session.public_id}")
 
@@ -415,7 +415,7 @@ def test_delete_of_another_users_session_does_nothing(api):
 def test_delete_with_malformed_token_id_is_204_and_revokes_nothing(api, token_id):
     user = UserFactory()
     access, _ = issue_session(user, ApplicationFactory())
-    session_id = str(Session.objects.get().public_id)
+    session_id = str(TokenSession.objects.get().public_id)
     path_id = token_id % session_id if "%s" in token_id else token_id
 
     response = api("delete", f"users/{user.pk}/tokens/{path_id}")
@@ -431,7 +431,7 @@ def test_delete_accepts_an_upper_case_uuid(api):
     user = UserFactory()
     access, _ = issue_session(user, ApplicationFactory())
 
-    response = api("delete", f"users/{user.pk}/tokens/{str(Session.objects.get().public_id).upper()}")
+    response = api("delete", f"users/{user.pk}/tokens/{str(TokenSession.objects.get().public_id).upper()}")
 
     assert response.status_code == 204
     assert not AccessToken.objects.filter(pk=access.pk).exists()
@@ -442,7 +442,7 @@ def test_delete_for_unknown_or_malformed_user_is_204_and_revokes_nothing(api, us
     user = UserFactory()
     access, _ = issue_session(user, ApplicationFactory())
 
-    response = api("delete", f"users/{user_id}/tokens/{Session.objects.get().public_id}")
+    response = api("delete", f"users/{user_id}/tokens/{TokenSession.objects.get().public_id}")
 
     assert response.status_code == 204
     assert response.content == b""
@@ -544,7 +544,7 @@ def test_an_unexpected_error_is_a_json_500(api, settings, caplog):
 def test_created_at_is_milliseconds_since_the_epoch_of_when_the_session_began(api):
     user = UserFactory()
     _, refresh = issue_session(user, ApplicationFactory())
-    session = Session.objects.get()
+    session = TokenSession.objects.get()
     rotate(refresh)  # a later token of the session does not move when it began
 
     entry = body(api("get", f"users/{user.pk}/tokens"))["tokens"][0]

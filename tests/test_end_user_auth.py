@@ -12,7 +12,7 @@ from django.core.cache import caches
 from tests.factories import ApplicationFactory, AppProfileFactory, UserFactory, issue_session
 from token_admin import watermarks
 from token_admin.api.end_user import authentication
-from token_admin.models import RevocationEvent, Session
+from token_admin.models import RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
 
@@ -196,7 +196,7 @@ def test_public_client_is_never_an_api_client(client, user_with_tokens):
 def test_client_without_the_flag_gets_403_on_delete_and_revokes_nothing(client, user_with_tokens):
     application = ApplicationFactory()
     AppProfileFactory(application=application, end_user_api=False)
-    session = Session.objects.get(user=user_with_tokens)
+    session = TokenSession.objects.get(user=user_with_tokens)
 
     response = client.delete(
         f"{tokens_path(user_with_tokens)}/{session.public_id}",

@@ -10,7 +10,7 @@ import pytest
 from oauth2_provider.models import get_application_model
 
 from tests.factories import ApplicationFactory, AppProfileFactory, UserFactory
-from token_admin.models import Device, Session
+from token_admin.models import Device, TokenSession
 
 pytestmark = pytest.mark.django_db
 
@@ -117,7 +117,7 @@ def test_sessions_of_a_registered_device_show_its_name_end_to_end(client, api_he
     assert issued.status_code == 200, issued.content
     listed = client.get(tokens_path, HTTP_AUTHORIZATION=api_header)
 
-    session = Session.objects.get()
+    session = TokenSession.objects.get()
     assert listed.status_code == 200
     assert listed["Content-Type"] == "application/json;charset=UTF-8"
     assert listed.json() == {
@@ -190,7 +190,7 @@ def test_another_users_session_on_a_registered_client_is_never_that_device_s(cli
     tokens_url = f"/admin/{token_model._meta.app_label}/{token_model._meta.model_name}/"
     on_device = client.get(tokens_url, {"device": device.pk}).context["cl"].result_list
     assert {token.user_id for token in on_device} == {alice.pk}
-    sessions = client.get("/admin/token_admin/session/", {"device": device.pk}).context["cl"].result_list
+    sessions = client.get("/admin/token_admin/tokensession/", {"device": device.pk}).context["cl"].result_list
     assert {session.user_id for session in sessions} == {alice.pk}
     client.logout()
 

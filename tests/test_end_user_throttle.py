@@ -30,7 +30,7 @@ from tests.test_end_user_auth import (
 )
 from token_admin import ratelimit
 from token_admin.api.end_user import authentication
-from token_admin.models import RevocationEvent, Session
+from token_admin.models import RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
 
@@ -184,7 +184,7 @@ def delete_statements(deleter, user_id, session_id) -> list[str]:
 def test_delete_runs_the_same_queries_for_known_and_unknown_users_and_foreign_sessions(deleter):
     owner, other = UserFactory(), UserFactory()
     issue_session(owner, ApplicationFactory())
-    session = Session.objects.get()
+    session = TokenSession.objects.get()
     unknown_user = other.pk + 1000
 
     known_user_foreign_session = delete_statements(deleter, other.pk, session.public_id)

@@ -25,7 +25,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import ignored_auth, negative_data_rejection, unsupported_method
 
 from tests.factories import AccessTokenFactory, AppProfileFactory, UserFactory, issue_session
-from token_admin.models import Session
+from token_admin.models import TokenSession
 
 pytestmark = pytest.mark.django_db
 
@@ -92,7 +92,7 @@ def seed(case: Any, seeds: dict[str, Any]) -> bool:
         issue_session(user, app)  # something to list, and to delete
         case.path_parameters["user_id"] = str(user.pk)
         if "token_id" in case.path_parameters:
-            session = Session.objects.filter(user=user).order_by("-pk").first()
+            session = TokenSession.objects.filter(user=user).order_by("-pk").first()
             case.path_parameters["token_id"] = str(session.public_id)
     case.headers = headers
     return True

@@ -17,7 +17,7 @@ from oauth2_provider.models import get_application_model
 
 from tests.factories import ApplicationFactory, AppProfileFactory, GrantFactory, UserFactory, issue_session
 from token_admin import receivers
-from token_admin.models import Session
+from token_admin.models import TokenSession
 
 Application = get_application_model()
 
@@ -54,14 +54,14 @@ def request_for(grant):
 def token_request(client, grant):
     """Statements (SQL strings) of one successful token request of ``grant``, and sessions added."""
     app, data = request_for(grant)
-    sessions_before = Session.objects.count()
+    sessions_before = TokenSession.objects.count()
     with CaptureQueriesContext(connection) as captured:
         response = client.post(
             "/o/token/", {"client_id": app.client_id, "client_secret": app.raw_secret, **data}
         )
     assert response.status_code == 200, response.content
     assert response["Cache-Control"] == "no-store"
-    return [query["sql"] for query in captured], Session.objects.count() - sessions_before
+    return [query["sql"] for query in captured], TokenSession.objects.count() - sessions_before
 
 
 @contextlib.contextmanager
@@ -100,7 +100,7 @@ def test_token_admin_adds_at_most_one_statement_to_a_token_request(client, setti
     statements, sessions_added = token_request(client, grant)
 
     assert len(statements) == dot + added <= dot + 1
-    session_writes = [sql for sql in statements if "token_admin_session" in sql]
+    session_writes = [sql for sql in statements if "token_admin_tokensession" in sql]
     watermark_reads = [sql for sql in statements if "token_admin_notbefore" in sql]
     assert len(session_writes) + len(watermark_reads) == ADDED[grant]
     assert len(watermark_reads) == (grant == "refresh_token")

@@ -20,7 +20,7 @@ from oauth2_provider.models import get_access_token_model
 
 from tests.factories import AccessTokenFactory, AppProfileFactory, UserFactory, issue_session
 from tests.test_end_user_auth import basic
-from token_admin.models import Device, RevocationEvent, Session
+from token_admin.models import Device, RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
 
@@ -171,7 +171,7 @@ BAD_IDS = ["²", "٣", "1²", "9" * 25, "-1", "abc", "", " 1", "1.0", "+1", "01"
 @pytest.fixture
 def viewer(client, db):
     user = UserFactory(is_staff=True)
-    for model in (AccessToken, Session, Device, RevocationEvent):
+    for model in (AccessToken, TokenSession, Device, RevocationEvent):
         opts = model._meta
         user.user_permissions.add(
             Permission.objects.get(content_type__app_label=opts.app_label, codename=f"view_{opts.model_name}")
@@ -190,8 +190,8 @@ def changelist(model) -> str:
     [
         (AccessToken, "user"),
         (AccessToken, "device"),
-        (Session, "user"),
-        (Session, "device"),
+        (TokenSession, "user"),
+        (TokenSession, "device"),
         (Device, "user"),
     ],
 )
@@ -206,7 +206,7 @@ def test_id_filters_refuse_what_is_not_an_id_the_admins_way(client, viewer, mode
 
 @pytest.mark.parametrize(
     ("model", "parameter"),
-    [(AccessToken, "session"), (RevocationEvent, "about"), (AccessToken, "app"), (Session, "app")],
+    [(AccessToken, "session"), (RevocationEvent, "about"), (AccessToken, "app"), (TokenSession, "app")],
 )
 def test_text_and_uuid_filters_refuse_what_they_cannot_parse(client, viewer, model, parameter):
     url = changelist(model)
@@ -218,8 +218,8 @@ def test_text_and_uuid_filters_refuse_what_they_cannot_parse(client, viewer, mod
 
 
 def test_a_real_id_still_filters(client, viewer):
-    session = Session.objects.get()
-    response = client.get(changelist(Session), {"user": str(session.user_id)})
+    session = TokenSession.objects.get()
+    response = client.get(changelist(TokenSession), {"user": str(session.user_id)})
     assert response.status_code == 200
     assert [obj.pk for obj in response.context["cl"].result_list] == [session.pk]
 

@@ -19,7 +19,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 from tests.factories import AccessTokenFactory, AppProfileFactory, UserFactory, issue_session
 from tests.helpers import confirm_admin_action
-from token_admin.models import Session
+from token_admin.models import TokenSession
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -47,7 +47,7 @@ class World:
         }
 
     def session_id(self, label: str) -> str:
-        return str(Session.objects.get(token_family=self.refresh[label].token_family).public_id)
+        return str(TokenSession.objects.get(token_family=self.refresh[label].token_family).public_id)
 
     def secrets_except(self, *labels: str) -> list[str]:
         """Raw values of every token but these, and every client secret."""

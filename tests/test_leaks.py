@@ -25,7 +25,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from tests.factories import AccessTokenFactory, AppProfileFactory, UserFactory, issue_session
 from tests.helpers import confirm_admin_action
 from token_admin import queries
-from token_admin.models import RevocationEvent, Session
+from token_admin.models import RevocationEvent, TokenSession
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -273,14 +273,14 @@ def test_admin_pages_show_no_token(client, secrets_):
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     token_admin_url = f"admin:{AccessToken._meta.app_label}_{AccessToken._meta.model_name}"
     refresh_admin_url = f"admin:{RefreshToken._meta.app_label}_{RefreshToken._meta.model_name}"
-    session = Session.objects.get(token_family=secrets_.refresh.token_family)
+    session = TokenSession.objects.get(token_family=secrets_.refresh.token_family)
     pages = [
         reverse(f"{token_admin_url}_changelist"),
         reverse(f"{token_admin_url}_change", args=[secrets_.access.pk]),
         reverse(f"{refresh_admin_url}_changelist"),
         reverse(f"{refresh_admin_url}_change", args=[secrets_.refresh.pk]),
-        reverse("admin:token_admin_session_changelist"),
-        reverse("admin:token_admin_session_change", args=[session.pk]),
+        reverse("admin:token_admin_tokensession_changelist"),
+        reverse("admin:token_admin_tokensession_change", args=[session.pk]),
     ]
     responses = [client.get(page) for page in pages]
     responses.append(

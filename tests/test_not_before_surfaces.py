@@ -18,7 +18,7 @@ from django.utils import timezone
 from tests.concurrency import dot_accepts
 from tests.factories import ApplicationFactory, UserFactory, issue_session
 from token_admin import queries
-from token_admin.models import NotBefore, RevocationEvent, Session
+from token_admin.models import NotBefore, RevocationEvent, TokenSession
 from token_admin.not_before import set_not_before
 from token_admin.watermarks import EPOCH, Scope
 
@@ -78,12 +78,12 @@ def test_the_end_user_list_costs_no_extra_query_with_a_warm_cache(world, django_
 
 
 def test_the_admins_signed_in_flag_is_off_for_sessions_before_the_watermark(world, django_assert_num_queries):
-    session_admin = admin.site._registry[Session]
+    session_admin = admin.site._registry[TokenSession]
     set_not_before(Scope.APP, world["web"], when=timezone.now(), set_by="tests")
     # A global watermark revokes no rows: only the flag can show it.
     set_not_before(Scope.GLOBAL, set_by="tests")
     later = issue_session(world["bob"], world["stream"])
-    page = list(Session.objects.order_by("pk"))
+    page = list(TokenSession.objects.order_by("pk"))
 
     with django_assert_num_queries(3):  # families, lone tokens, watermarks (cold cache)
         session_admin.page_loaded(page)

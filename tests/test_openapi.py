@@ -47,7 +47,7 @@ from tests.factories import (
 from token_admin import queries, ratelimit
 from token_admin.api.adn import views as adn_views
 from token_admin.api.end_user import views as end_user_views
-from token_admin.models import Session
+from token_admin.models import TokenSession
 
 pytestmark = pytest.mark.django_db
 
@@ -401,7 +401,7 @@ def test_end_user_api_responses_match_the_schema(api_client, conformance, monkey
     issue_session(user, ApplicationFactory())
     issue_session(user, ApplicationFactory(), expires_in=timedelta(seconds=-1))  # expired, refreshable
     on_device, _ = issue_session(user, ApplicationFactory())
-    Session.objects.filter(application=on_device.application).update(
+    TokenSession.objects.filter(application=on_device.application).update(
         device=DeviceFactory(user=user, name="iPad")
     )
     listing = "/oauth/api/v1/users/{user_id}/tokens"

@@ -16,7 +16,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from tests.factories import ApplicationFactory, UserFactory, issue_session, rotate
-from token_admin.models import RevocationEvent, Session
+from token_admin.models import RevocationEvent, TokenSession
 from token_admin.revocation import Actor, Selection, Surface, revoke
 
 AccessToken = get_access_token_model()
@@ -42,7 +42,7 @@ def dot_settings(settings: Any, **values: Any) -> None:
 
 
 def sessions() -> set[Any]:
-    return {session.token_family or session.access_token_checksum for session in Session.objects.all()}
+    return {session.token_family or session.access_token_checksum for session in TokenSession.objects.all()}
 
 
 def test_ended_sessions_and_revoked_refresh_tokens_go_live_ones_and_audit_events_stay():
@@ -50,7 +50,7 @@ def test_ended_sessions_and_revoked_refresh_tokens_go_live_ones_and_audit_events
     _, live = issue_session(user, app)
     _, ended = issue_session(user, app)
     revoke(
-        Selection.sessions(Session.objects.filter(token_family=ended.token_family)),
+        Selection.sessions(TokenSession.objects.filter(token_family=ended.token_family)),
         surface=Surface.COMMAND,
         actor=Actor.command("test"),
     )
@@ -77,7 +77,7 @@ def test_dry_run_counts_and_deletes_nothing():
     }
     assert prune("--dry-run") == "Would delete 1 refresh tokens and 1 ended sessions."
     assert RefreshToken.objects.count() == 1
-    assert Session.objects.count() == 1
+    assert TokenSession.objects.count() == 1
 
 
 def test_a_revoked_refresh_token_within_the_grace_period_is_kept(settings):

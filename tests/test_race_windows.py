@@ -39,7 +39,7 @@ from tests.concurrency import (
 )
 from tests.factories import ApplicationFactory, AppProfileFactory, DeviceFactory, UserFactory, issue_session
 from tests.helpers import signed_selection
-from token_admin.models import RevocationEvent, Session
+from token_admin.models import RevocationEvent, TokenSession
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -60,7 +60,7 @@ class World:
     app: Any
     access: Any
     refresh: Any
-    session: Session
+    session: TokenSession
     device: Any
     api_client: Any
     staff: Client
@@ -71,9 +71,9 @@ def world() -> World:
     user = UserFactory(username="alice")
     app = ApplicationFactory(name="Stream")
     access, refresh = issue_session(user, app)
-    session = Session.objects.get(token_family=refresh.token_family)
+    session = TokenSession.objects.get(token_family=refresh.token_family)
     device = DeviceFactory(user=user, name="Alice's phone")
-    Session.objects.filter(pk=session.pk).update(device=device)
+    TokenSession.objects.filter(pk=session.pk).update(device=device)
     api_client = ApplicationFactory(name="Support desk", authorization_grant_type="client-credentials")
     AppProfileFactory(application=api_client, end_user_api=True)
     staff_user = UserFactory(is_staff=True, is_superuser=True)
@@ -173,7 +173,9 @@ PATHS = [
     _admin(_token_changelist(), "deauthorize_selected_tokens", lambda world: world.access.pk),
     _admin(_app_changelist(), "deauthorize_applications", lambda world: world.app.pk),
     _admin(
-        "admin:token_admin_session_changelist", "revoke_selected_sessions", lambda world: world.session.pk
+        "admin:token_admin_tokensession_changelist",
+        "revoke_selected_sessions",
+        lambda world: world.session.pk,
     ),
     _admin("admin:token_admin_device_changelist", "revoke_selected_devices", lambda world: world.device.pk),
     _admin(_user_changelist(), "revoke_all_user_tokens", lambda world: world.user.pk),
@@ -258,8 +260,8 @@ def test_a_storm_of_refreshes_and_revocations_leaves_no_revoked_session_working(
         for path in PATHS:
             access, refresh = issue_session(world.user, world.app)
             world.access, world.refresh = access, refresh
-            world.session = Session.objects.get(token_family=refresh.token_family)
-            Session.objects.filter(pk=world.session.pk).update(device=world.device)
+            world.session = TokenSession.objects.get(token_family=refresh.token_family)
+            TokenSession.objects.filter(pk=world.session.pk).update(device=world.device)
             revoking_call = path(world)
 
             def refresh_twice(raw: str = refresh.raw_token) -> list[Any]:

@@ -42,7 +42,7 @@ from tests.factories import (
     rotate,
 )
 from token_admin import revocation
-from token_admin.models import RevocationEvent, Session
+from token_admin.models import RevocationEvent, TokenSession
 from token_admin.oauth2_validators import TokenAdminOAuth2Validator
 from token_admin.revocation import Actor, Selection, Surface, revoke
 
@@ -109,7 +109,7 @@ def test_concurrent_overlapping_revokes_end_consistent_and_audited(round_):
     world = build_world(users, apps)
     app_tokens = [AccessTokenFactory(user=None, application=app).pk for app in apps]
     session_of_family = {
-        str(s.token_family): s.public_id for s in Session.objects.filter(token_family__isnull=False)
+        str(s.token_family): s.public_id for s in TokenSession.objects.filter(token_family__isnull=False)
     }
 
     def pair(ui: int, ai: int) -> dict[str, Any]:

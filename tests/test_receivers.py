@@ -21,7 +21,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory, issue_session, rotate
-from token_admin.models import Session
+from token_admin.models import TokenSession
 from token_admin.receivers import repair_sessions
 
 AccessToken = get_access_token_model()
@@ -59,7 +59,7 @@ def make_refresh_token(owner, token_family, revoked=None, with_access_token=True
 
 def sessions():
     """Every session as (token_family, access_token_checksum), in a set."""
-    return set(Session.objects.values_list("token_family", "access_token_checksum"))
+    return set(TokenSession.objects.values_list("token_family", "access_token_checksum"))
 
 
 def test_dot_revoke_family_matches_revoking_each_member(owner):
@@ -132,18 +132,18 @@ def test_dot_revoke_family_query_count_does_not_grow_with_the_family(owner):
         return len(captured)
 
     assert query_count_for(1) == query_count_for(30)
-    assert Session.objects.filter(token_family__isnull=False).count() == 2
+    assert TokenSession.objects.filter(token_family__isnull=False).count() == 2
 
 
 def test_the_first_member_created_directly_keeps_its_access_tokens_session_id(owner):
     user, app = owner
     access_token = AccessTokenFactory(user=user, application=app)
-    lone = Session.objects.get()
+    lone = TokenSession.objects.get()
     family = uuid.uuid4()
 
     RefreshToken.objects.create(user=user, application=app, access_token=access_token, token_family=family)
 
-    session = Session.objects.get()
+    session = TokenSession.objects.get()
     assert (session.public_id, session.token_family, session.access_token_checksum) == (
         lone.public_id,
         family,
@@ -161,7 +161,7 @@ def test_members_created_out_of_order_make_one_session(owner):
     make_refresh_token(owner, family)
 
     assert sessions() == {(family, None)}
-    assert Session.objects.get().created_at <= timezone.now()
+    assert TokenSession.objects.get().created_at <= timezone.now()
 
 
 def test_two_members_sharing_an_access_token_make_one_session(owner):
@@ -192,13 +192,13 @@ def test_an_access_token_of_a_family_session_bound_to_another_family(owner):
 
 def test_a_rotation_writes_no_session_row(owner):
     _, refresh_token = issue_session(*owner)
-    session = Session.objects.get()
+    session = TokenSession.objects.get()
 
     with CaptureQueriesContext(connection) as captured:
         rotate(refresh_token)
 
-    assert not [query for query in captured if "token_admin_session" in query["sql"]]
-    assert Session.objects.get().public_id == session.public_id
+    assert not [query for query in captured if "token_admin_tokensession" in query["sql"]]
+    assert TokenSession.objects.get().public_id == session.public_id
 
 
 def bulk_tokens(owner, family):
@@ -221,7 +221,7 @@ def bulk_tokens(owner, family):
 def test_bulk_creates_make_no_session_until_repaired(owner):
     family = uuid.uuid4()
     lone, _ = bulk_tokens(owner, family)
-    assert not Session.objects.exists()
+    assert not TokenSession.objects.exists()
 
     repaired = repair_sessions()
 
@@ -245,7 +245,7 @@ def test_raw_saves_make_no_session_until_repaired(owner):
     for obj in serializers.deserialize("json", fixture):
         obj.save()
 
-    assert not Session.objects.exists()
+    assert not TokenSession.objects.exists()
     assert repair_sessions()["family_sessions_created"] == 1
     assert sessions() == {(family, None), (None, lone.token_checksum)}
 

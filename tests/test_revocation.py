@@ -18,7 +18,7 @@ from tests.factories import (
     rotate,
 )
 from tests.helpers import asked
-from token_admin.models import RevocationEvent, Session
+from token_admin.models import RevocationEvent, TokenSession
 from token_admin.revocation import Actor, Selection, Surface, revoke
 from token_admin.signals import tokens_revoked
 
@@ -304,9 +304,9 @@ def test_revoke_sessions_by_public_id_and_only_for_their_user():
     lone = AccessTokenFactory(user=user, application=app)
     other_access, _ = issue_session(other, app)
 
-    family_session = Session.objects.get(token_family=first_refresh.token_family)
-    lone_session = Session.objects.get(access_token_checksum=lone.token_checksum)
-    other_session = Session.objects.get(user=other)
+    family_session = TokenSession.objects.get(token_family=first_refresh.token_family)
+    lone_session = TokenSession.objects.get(access_token_checksum=lone.token_checksum)
+    other_session = TokenSession.objects.get(user=other)
 
     result = revoke(
         Selection.sessions(
@@ -328,7 +328,7 @@ def test_revoke_device_revokes_its_sessions_and_its_registered_client():
     issue_session(user, dcr_app)
     other_app = ApplicationFactory()
     bound_access, _ = issue_session(user, other_app)
-    Session.objects.filter(user=user, application=other_app).update(device=device)
+    TokenSession.objects.filter(user=user, application=other_app).update(device=device)
     kept_access, _ = issue_session(user, other_app)
 
     result = revoke(Selection.devices([device]), surface=Surface.ADMIN, actor=COMMAND)
@@ -386,7 +386,7 @@ def test_a_legacy_refresh_token_without_family_is_revoked_with_its_session():
     user, app = UserFactory(), ApplicationFactory()
     access = AccessTokenFactory(user=user, application=app)
     legacy = RefreshTokenFactory(access_token=access, token_family=None)
-    session = Session.objects.get(access_token_checksum=access.token_checksum)
+    session = TokenSession.objects.get(access_token_checksum=access.token_checksum)
 
     result = revoke(
         Selection.sessions([session.public_id], user=user), surface=Surface.END_USER, actor=COMMAND
@@ -435,7 +435,7 @@ def test_dry_run_counts_exactly_what_the_real_run_revokes_and_writes_nothing(rev
     dcr_app = ApplicationFactory(registration_source="dcr")
     device = DeviceFactory(user=user, application=dcr_app)
     issue_session(user, dcr_app)
-    session = Session.objects.get(token_family=first_refresh.token_family)
+    session = TokenSession.objects.get(token_family=first_refresh.token_family)
     before = (AccessToken.objects.count(), live_refresh_tokens().count(), Grant.objects.count())
 
     with CaptureQueriesContext(connection) as context:

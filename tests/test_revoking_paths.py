@@ -26,7 +26,7 @@ from tests.factories import (
     issue_session,
 )
 from token_admin import revocation
-from token_admin.models import Device, RevocationEvent, Session
+from token_admin.models import Device, RevocationEvent, TokenSession
 from token_admin.revocation import Actor, Selection, Surface, revoke
 from token_admin.signals import tokens_revoked
 
@@ -230,12 +230,12 @@ def test_deleting_users_in_the_admin_revokes_with_the_staff_user_as_actor():
 # --- the admin's Delete on sessions and devices is gone ---------------------------------------
 
 
-@pytest.mark.parametrize("model", ["session", "device"])
+@pytest.mark.parametrize("model", ["tokensession", "device"])
 def test_sessions_and_devices_cannot_be_deleted_in_the_admin(model):
     client, _ = superuser_client()
     user, app = UserFactory(), ApplicationFactory()
     access, refresh = issue_session(user, app)
-    obj = Session.objects.get() if model == "session" else DeviceFactory(user=user)
+    obj = TokenSession.objects.get() if model == "tokensession" else DeviceFactory(user=user)
 
     assert client.get(reverse(f"admin:token_admin_{model}_delete", args=[obj.pk])).status_code == 403
     changelist = client.get(reverse(f"admin:token_admin_{model}_changelist"))

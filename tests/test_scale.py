@@ -22,7 +22,7 @@ RefreshToken = get_refresh_token_model()
 pytestmark = pytest.mark.django_db
 
 TOKENS_URL = f"admin:{AccessToken._meta.app_label}_{AccessToken._meta.model_name}_changelist"
-SESSIONS_URL = "admin:token_admin_session_changelist"
+SESSIONS_URL = "admin:token_admin_tokensession_changelist"
 
 
 @pytest.fixture

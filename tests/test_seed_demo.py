@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from token_admin.models import Device, Session
+from token_admin.models import Device, TokenSession
 
 pytestmark = pytest.mark.django_db
 
@@ -32,14 +32,14 @@ def test_seed_demo_runs_twice_and_its_ready_made_tokens_work():
     assert len(response.json()["data"]) == 5  # alice, bob and the 3 extra tokens
 
     assert sorted(Device.objects.values_list("name", flat=True)) == ["Bob's phone", "Demo Alice's iPad"]
-    assert Session.objects.filter(device__name="Bob's phone").count() == 1
+    assert TokenSession.objects.filter(device__name="Bob's phone").count() == 1
 
 
 def test_seed_demo_is_silent_at_verbosity_0():
     out = StringIO()
     call_command("seed_demo", tokens=0, verbosity=0, stdout=out)
     assert out.getvalue() == ""
-    assert Session.objects.filter(user__username="alice").count() == 2
+    assert TokenSession.objects.filter(user__username="alice").count() == 2
 
 
 def test_demo_logins_can_use_the_admin():

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory, issue_session, rotate
-from token_admin.models import Session
+from token_admin.models import TokenSession
 
 pytestmark = pytest.mark.django_db
 
@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 def test_a_token_pair_is_one_session_that_keeps_its_id_across_rotation():
     user, app = UserFactory(), ApplicationFactory()
     access, refresh = issue_session(user, app)
-    session = Session.objects.get()
+    session = TokenSession.objects.get()
     assert session.token_family == refresh.token_family
     assert session.access_token_checksum is None
     assert (session.user, session.application) == (user, app)
@@ -20,16 +20,16 @@ def test_a_token_pair_is_one_session_that_keeps_its_id_across_rotation():
     rotate(refresh)
     rotate(refresh.__class__.objects.get(token_family=refresh.token_family, revoked__isnull=True))
 
-    assert Session.objects.get().public_id == session.public_id
+    assert TokenSession.objects.get().public_id == session.public_id
 
 
 def test_a_lone_access_token_is_a_session_of_its_own():
     token = AccessTokenFactory()
-    session = Session.objects.get()
+    session = TokenSession.objects.get()
     assert session.access_token_checksum == token.token_checksum
     assert session.token_family is None
 
 
 def test_registration_tokens_make_no_session():
     AccessTokenFactory(scope="oauth2_provider:registration")
-    assert not Session.objects.exists()
+    assert not TokenSession.objects.exists()

@@ -24,7 +24,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 
 from .conf import conf
-from .models import Session
+from .models import TokenSession
 
 FIELD_LENGTH = 100
 # User agents are client-controlled: parse at most this much of one.
@@ -56,7 +56,7 @@ def _write(session: Q, headers: Any, window: int) -> int:
     now = timezone.now()
     browser, os, device = parse_user_agent(_header(headers, "HTTP_USER_AGENT")[:MAX_USER_AGENT])
     return (
-        Session.objects.filter(session)
+        TokenSession.objects.filter(session)
         .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - timedelta(seconds=window)))
         .update(
             last_used_at=now,

@@ -58,7 +58,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from . import audit, queries, watermarks
 from .conf import conf
-from .models import AppProfile, Device, RevocationEvent, Session
+from .models import AppProfile, Device, RevocationEvent, TokenSession
 from .revocation import Actor, Revocation, Selection, revoke
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def _safe(url: Callable[[], str]) -> str:
         return ""
 
 
-def _session_conditions(sessions: QuerySet[Session]) -> tuple[Q, Q]:
+def _session_conditions(sessions: QuerySet[TokenSession]) -> tuple[Q, Q]:
     """Conditions on access tokens (lone ones) and refresh tokens (families) of these sessions."""
     lone = sessions.filter(access_token_checksum__isnull=False).values("access_token_checksum")
     families = sessions.filter(token_family__isnull=False).values("token_family")
@@ -132,7 +132,7 @@ _SECRET_FIELDS: tuple[tuple[Callable[[], Any], tuple[str, ...]], ...] = (
     (get_device_grant_model, ("device_code", "user_code")),
     (get_application_model, ("client_secret",)),
     (get_user_model, ("password",)),
-    (lambda: Session, ("access_token_checksum",)),
+    (lambda: TokenSession, ("access_token_checksum",)),
 )
 
 
@@ -581,7 +581,7 @@ class DeviceFilter(admin.SimpleListFilter):
 
 class TokenDeviceFilter(DeviceFilter):
     def condition(self, devices: QuerySet[Device]) -> Q:
-        lone_tokens, families = _session_conditions(Session.objects.filter(device__in=devices))
+        lone_tokens, families = _session_conditions(TokenSession.objects.filter(device__in=devices))
         in_family = get_refresh_token_model().objects.filter(families, access_token__isnull=False)
         return lone_tokens | Q(pk__in=in_family.values("access_token_id")) | _own_client_device(devices)
 
@@ -610,7 +610,7 @@ class SessionFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
         if not self.value():
             return None
-        sessions = Session.objects.filter(public_id=parse_uuid(self.value() or ""))
+        sessions = TokenSession.objects.filter(public_id=parse_uuid(self.value() or ""))
         lone_tokens, families = _session_conditions(sessions)
         in_family = get_refresh_token_model().objects.filter(families, access_token__isnull=False)
         return queryset.filter(lone_tokens | Q(pk__in=in_family.values("access_token_id")))
@@ -1073,7 +1073,7 @@ class AccessTokenAdmin(
         )
 
 
-def _session_of(access_token: Any) -> Session | None:
+def _session_of(access_token: Any) -> TokenSession | None:
     """The session of an access token: its refresh-token family's, or its own if it came alone."""
     family = (
         get_refresh_token_model()
@@ -1084,7 +1084,7 @@ def _session_of(access_token: Any) -> Session | None:
     condition = Q(access_token_checksum=access_token.token_checksum)
     if family is not None:
         condition |= Q(token_family=family)
-    return Session.objects.select_related("device").filter(condition).first()
+    return TokenSession.objects.select_related("device").filter(condition).first()
 
 
 class RefreshTokenAdmin(
@@ -1157,7 +1157,9 @@ class RefreshTokenAdmin(
 
     @admin.display(description=_("see also"))
     def related(self, obj: Any) -> str:
-        session = Session.objects.filter(token_family=obj.token_family).first() if obj.token_family else None
+        session = (
+            TokenSession.objects.filter(token_family=obj.token_family).first() if obj.token_family else None
+        )
         if session is None:
             return "-"
         return _links([(_safe(lambda: _change_url(session)), _("its session"))])
@@ -1180,7 +1182,7 @@ def _token_links(application: Any) -> str:
                 _safe(lambda: _changelist_url(get_access_token_model(), app=application.client_id)),
                 _("tokens"),
             ),
-            (_safe(lambda: _changelist_url(Session, app=application.client_id)), _("sessions")),
+            (_safe(lambda: _changelist_url(TokenSession, app=application.client_id)), _("sessions")),
         ]
     )
 
@@ -1256,8 +1258,8 @@ class AppProfileAdmin(BigTableAdminMixin, admin.ModelAdmin):
 # --- token_admin's sessions and devices ---------------------------------------------------
 
 
-@admin.register(Session)
-class SessionAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
+@admin.register(TokenSession)
+class TokenSessionAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
     """Signed-in sessions (refresh-token families), read-only, with a revoke action."""
 
     list_display = ("public_id", "user", "application", "device", "created_at", "is_live")
@@ -1271,11 +1273,11 @@ class SessionAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, 
     actions = ("revoke_selected_sessions",)
     revoke_button_action = "revoke_selected_sessions"
 
-    def page_subtitle(self, obj: Session) -> str:
+    def page_subtitle(self, obj: TokenSession) -> str:
         owner = obj.user.get_username() if obj.user_id and obj.user else _("app")
         return _("Session of %(owner)s on %(app)s") % {"owner": owner, "app": obj.application}
 
-    def describe_for_confirmation(self, obj: Session) -> str:
+    def describe_for_confirmation(self, obj: TokenSession) -> str:
         began = timezone.localtime(obj.created_at)
         return _("%(session)s, began %(began)s") % {
             "session": self.page_subtitle(obj),
@@ -1297,12 +1299,12 @@ class SessionAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, 
         return (*super().get_readonly_fields(request, obj), *self.activity_fields)
 
     @admin.display(description=_("browser / OS"))
-    def browser_os(self, obj: Session) -> str:
+    def browser_os(self, obj: TokenSession) -> str:
         said = [part for part in (obj.browser, obj.os, obj.device_family) if part]
         return " / ".join(said) or "-"
 
     @admin.display(description=_("began / last used"), ordering="created_at")
-    def began_and_last_use(self, obj: Session) -> str:
+    def began_and_last_use(self, obj: TokenSession) -> str:
         began = f"{timezone.localtime(obj.created_at):%Y-%m-%d %H:%M}"
         if obj.last_used_at is None:
             return format_html("{}<br><small>{}</small>", began, _("never used"))
@@ -1347,14 +1349,14 @@ class SessionAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, 
         return _not_on_own_pages(self, request) and super().has_delete_permission(request, obj)
 
     @admin.display(description=_("signed in"), boolean=True)
-    def is_live(self, obj: Session) -> bool:
+    def is_live(self, obj: TokenSession) -> bool:
         # Set for the page's rows by page_loaded; two queries otherwise.
         if not hasattr(obj, "live"):
             self.page_loaded([obj])
         return bool(obj.live)  # type: ignore[attr-defined]
 
     @admin.display(description=_("see also"))
-    def related(self, obj: Session) -> str:
+    def related(self, obj: TokenSession) -> str:
         links: list[tuple[str, StrOrPromise]] = [
             (
                 _safe(lambda: _changelist_url(get_access_token_model(), session=obj.public_id)),
@@ -1369,7 +1371,7 @@ class SessionAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, 
 
     @admin.action(description=_("Revoke selected sessions"), permissions=["revoke_tokens"])
     def revoke_selected_sessions(
-        self, request: HttpRequest, queryset: QuerySet[Session]
+        self, request: HttpRequest, queryset: QuerySet[TokenSession]
     ) -> HttpResponse | None:
         return self.run_revoke_action(
             request,
@@ -1407,7 +1409,7 @@ class DeviceAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, a
             return "-"
         return _links(
             [
-                (_safe(lambda: _changelist_url(Session, device=obj.pk)), _("sessions")),
+                (_safe(lambda: _changelist_url(TokenSession, device=obj.pk)), _("sessions")),
                 (_safe(lambda: _changelist_url(get_access_token_model(), device=obj.pk)), _("tokens")),
                 (_safe(lambda: _changelist_url(RevocationEvent, about=obj.public_id)), _("audit events")),
             ]
@@ -1563,7 +1565,7 @@ class UserTokensAdminMixin(RevocationAdminMixin):
         return _links(
             [
                 (_safe(lambda: _changelist_url(get_access_token_model(), user=obj.pk)), _("tokens")),
-                (_safe(lambda: _changelist_url(Session, user=obj.pk)), _("sessions")),
+                (_safe(lambda: _changelist_url(TokenSession, user=obj.pk)), _("sessions")),
             ]
         )
 

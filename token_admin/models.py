@@ -80,7 +80,7 @@ class Device(models.Model):
         return self.name
 
 
-class Session(models.Model):
+class TokenSession(models.Model):
     """One signed-in session, with a public id that never changes while it lives.
 
     A session is a DOT refresh-token family (``RefreshToken.token_family`` survives each
@@ -134,7 +134,8 @@ class Session(models.Model):
     class Meta:
         verbose_name = _("session")
         verbose_name_plural = _("sessions")
-        indexes = [models.Index(fields=["user", "created_at"])]
+        # Named: the auto name hashes the table name, which changed with the rename.
+        indexes = [models.Index(fields=["user", "created_at"], name="token_admin_user_id_001061_idx")]
 
     def __str__(self) -> str:
         return f"Session {self.public_id}"

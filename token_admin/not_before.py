@@ -30,7 +30,7 @@ from oauth2_provider.models import get_access_token_model
 from oauth2_provider.settings import oauth2_settings
 
 from .conf import conf
-from .models import NotBefore, Session
+from .models import NotBefore, TokenSession
 from .revocation import Actor, Revocation, Selection, Surface, revoke
 from .watermarks import CACHE_PREFIX, Scope, row_key
 
@@ -141,7 +141,7 @@ def _selection(scope: str, target: Any, when: datetime, now: datetime) -> Select
         owner = target.pk if scope == Scope.USER else target.client_id
         return replace(base, described={**described, owner_key: owner})
     owner_filter = Q(user=target) if scope == Scope.USER else Q(application=target)
-    base = Selection.sessions(Session.objects.filter(owner_filter, created_at__lt=when))
+    base = Selection.sessions(TokenSession.objects.filter(owner_filter, created_at__lt=when))
     return replace(base, described={**base.described, **described})
 
 

@@ -25,7 +25,7 @@ from oauth2_provider.models import (
 from oauth2_provider.settings import oauth2_settings
 
 from . import watermarks
-from .models import Session
+from .models import TokenSession
 
 
 def access_tokens() -> QuerySet[Any]:
@@ -158,7 +158,7 @@ def user_pair_filter(pairs: Iterable[tuple[Any, Any]]) -> Q:
 class ListedSession:
     """A session as the end-user API lists it, with its current access token's state."""
 
-    session: Session
+    session: TokenSession
     token_expires: datetime | None
     token_scope: str
     token_expired: bool
@@ -217,7 +217,7 @@ def end_user_sessions(user: Any) -> list[ListedSession]:
     }
     sessions = (
         list(
-            Session.objects.filter(
+            TokenSession.objects.filter(
                 Q(token_family__in=list(current)) | Q(access_token_checksum__in=list(lone)), user_id=user_id
             )
             .select_related("application", "device", "application__token_admin_device")

@@ -1,4 +1,4 @@
-"""Keep ``Session`` rows in step with the tokens DOT saves.
+"""Keep ``TokenSession`` rows in step with the tokens DOT saves.
 
 A session begins with the first token a client gets: a lone access token is a session of
 its own; a refresh-token family is one session, whose public id stays the same for every
@@ -37,7 +37,7 @@ from django.db.models.signals import post_save
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
 
-from .models import Device, Session
+from .models import Device, TokenSession
 
 # Set by TokenAdminOAuth2Validator while DOT saves a token pair: the access token saved
 # then will be followed by its refresh token, which creates the family's session.
@@ -67,10 +67,10 @@ def _is_registration_token(access_token: Any) -> bool:
     return bool(access_token.scope == oauth2_settings.DCR_REGISTRATION_SCOPE)
 
 
-def _insert(session: Session) -> None:
+def _insert(session: TokenSession) -> None:
     # INSERT ... ON CONFLICT DO NOTHING (INSERT IGNORE, INSERT OR IGNORE): a row that is
     # there already is the row wanted, and a conflict must not reach the caller.
-    Session.objects.bulk_create([session], ignore_conflicts=True)
+    TokenSession.objects.bulk_create([session], ignore_conflicts=True)
 
 
 def access_token_saved(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
@@ -83,7 +83,7 @@ def access_token_saved(sender: Any, instance: Any, created: bool, raw: bool = Fa
         setattr(instance, _DEFERRED, True)
         return
     _insert(
-        Session(
+        TokenSession(
             access_token_checksum=instance.token_checksum,
             user_id=instance.user_id,
             application_id=instance.application_id,
@@ -111,15 +111,15 @@ def refresh_token_saved(sender: Any, instance: Any, created: bool, raw: bool = F
         # session exists, so it cannot hit the unique constraint on token_family. (Only
         # another transaction inserting the same family's session between this statement's
         # read and its write could; DOT never does, a new family's id is a fresh uuid4.)
-        lone = Session.objects.filter(access_token_checksum=access_token.token_checksum)
-        if connections[router.db_for_write(Session)].features.update_can_self_select:
-            turned = lone.filter(~Exists(Session.objects.filter(token_family=family))).update(
+        lone = TokenSession.objects.filter(access_token_checksum=access_token.token_checksum)
+        if connections[router.db_for_write(TokenSession)].features.update_can_self_select:
+            turned = lone.filter(~Exists(TokenSession.objects.filter(token_family=family))).update(
                 token_family=family, access_token_checksum=None
             )
         else:
             # MySQL (not MariaDB) refuses a subquery on the table it updates.
             turned = 0
-            if not Session.objects.filter(token_family=family).exists():
+            if not TokenSession.objects.filter(token_family=family).exists():
                 turned = lone.update(token_family=family, access_token_checksum=None)
         if turned:
             return
@@ -129,8 +129,8 @@ def refresh_token_saved(sender: Any, instance: Any, created: bool, raw: bool = F
     _insert(_family_session(instance, access_token.created if access_token is not None else None))
 
 
-def _family_session(refresh_token: Any, created_at: Any) -> Session:
-    return Session(
+def _family_session(refresh_token: Any, created_at: Any) -> TokenSession:
+    return TokenSession(
         token_family=refresh_token.token_family,
         user_id=refresh_token.user_id,
         application_id=refresh_token.application_id,
@@ -139,7 +139,7 @@ def _family_session(refresh_token: Any, created_at: Any) -> Session:
 
 
 def repair_sessions(batch_size: int = 500) -> dict[str, int]:
-    """Bring ``Session`` rows in line with the tokens there are; returns counts per change.
+    """Bring ``TokenSession`` rows in line with the tokens there are; returns counts per change.
 
     The repair path for tokens saved without signals (``bulk_create``, ``loaddata``, rows
     written before token_admin was installed): a session for each refresh-token family and
@@ -151,14 +151,14 @@ def repair_sessions(batch_size: int = 500) -> dict[str, int]:
     family_members = refresh_token_model.objects.filter(
         token_family__isnull=False, access_token__isnull=False
     )
-    dropped, _ = Session.objects.filter(
+    dropped, _ = TokenSession.objects.filter(
         access_token_checksum__in=access_token_model.objects.filter(
             pk__in=family_members.values("access_token_id")
         ).values("token_checksum")
     ).delete()
 
-    known_families = Session.objects.filter(token_family__isnull=False).values("token_family")
-    families: dict[Any, Session] = {}
+    known_families = TokenSession.objects.filter(token_family__isnull=False).values("token_family")
+    families: dict[Any, TokenSession] = {}
     for family, user_id, application_id, created in (
         refresh_token_model.objects.filter(token_family__isnull=False)
         .exclude(token_family__in=known_families)
@@ -168,13 +168,15 @@ def repair_sessions(batch_size: int = 500) -> dict[str, int]:
     ):
         families.setdefault(
             family,
-            Session(token_family=family, user_id=user_id, application_id=application_id, created_at=created),
+            TokenSession(
+                token_family=family, user_id=user_id, application_id=application_id, created_at=created
+            ),
         )
-    Session.objects.bulk_create(families.values(), ignore_conflicts=True, batch_size=batch_size)
+    TokenSession.objects.bulk_create(families.values(), ignore_conflicts=True, batch_size=batch_size)
 
     bound = refresh_token_model.objects.filter(access_token__isnull=False).values("access_token_id")
     lone = [
-        Session(
+        TokenSession(
             access_token_checksum=checksum, user_id=user_id, application_id=application_id, created_at=created
         )
         for checksum, user_id, application_id, created in access_token_model.objects.filter(
@@ -183,14 +185,14 @@ def repair_sessions(batch_size: int = 500) -> dict[str, int]:
         .exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
         .exclude(pk__in=bound)
         .exclude(
-            token_checksum__in=Session.objects.filter(access_token_checksum__isnull=False).values(
+            token_checksum__in=TokenSession.objects.filter(access_token_checksum__isnull=False).values(
                 "access_token_checksum"
             )
         )
         .values_list("token_checksum", "user_id", "application_id", "created")
         .iterator()
     ]
-    Session.objects.bulk_create(lone, ignore_conflicts=True, batch_size=batch_size)
+    TokenSession.objects.bulk_create(lone, ignore_conflicts=True, batch_size=batch_size)
     counts = {"family_sessions_created": len(families), "lone_sessions_created": len(lone)}
     counts["lone_sessions_dropped"] = dropped
     return counts

@@ -2,7 +2,7 @@
 
 DOT's ``cleartokens`` deletes expired tokens, but with ``REFRESH_TOKEN_REUSE_PROTECTION`` on
 (and no ``REFRESH_TOKEN_EXPIRE_SECONDS``) it keeps every revoked refresh token forever, and it
-knows nothing of token_admin's ``Session`` rows: both grow with every sign-in and rotation.
+knows nothing of token_admin's ``TokenSession`` rows: both grow with every sign-in and rotation.
 
 What may go, read from DOT 3.4's ``validate_refresh_token`` and ``_save_bearer_token``:
 
@@ -36,7 +36,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
 
-from .models import Session
+from .models import TokenSession
 from .queries import valid_access_tokens
 
 DEFAULT_BATCH_SIZE = 1000
@@ -78,12 +78,12 @@ def prunable_refresh_tokens(now: datetime) -> QuerySet[Any]:
     return revoked.filter(Q(token_family__isnull=True) | ~_family_alive(cutoff))
 
 
-def ended_sessions(now: datetime) -> QuerySet[Session]:
+def ended_sessions(now: datetime) -> QuerySet[TokenSession]:
     """Sessions that can never be signed in again."""
     live_lone = valid_access_tokens().filter(token_checksum=OuterRef("access_token_checksum"))
     family_ended = Q(token_family__isnull=False) & ~_family_alive(grace_cutoff(now))
     lone_ended = Q(token_family__isnull=True) & ~Exists(live_lone)
-    return Session.objects.filter(family_ended | lone_ended)
+    return TokenSession.objects.filter(family_ended | lone_ended)
 
 
 def prune(

@@ -38,7 +38,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
 
-from .models import Device, RevocationEvent, Session
+from .models import Device, RevocationEvent, TokenSession
 from .queries import user_pair_filter
 from .signals import tokens_revoked
 
@@ -239,7 +239,9 @@ class Selection:
         )
 
     @classmethod
-    def sessions(cls, sessions: QuerySet[Session] | Iterable[UUID | str], *, user: Any = None) -> Selection:
+    def sessions(
+        cls, sessions: QuerySet[TokenSession] | Iterable[UUID | str], *, user: Any = None
+    ) -> Selection:
         """Sessions by public id (or a queryset); with ``user``, only that user's sessions.
 
         Raises ``ValueError`` for an id that is not a UUID, before anything is read.
@@ -249,7 +251,7 @@ class Selection:
             ids = sorted(str(public_id) for public_id in queryset.values_list("public_id", flat=True))
         else:
             ids = sorted({str(UUID(str(session_id))) for session_id in sessions})
-            queryset = Session.objects.filter(public_id__in=ids)
+            queryset = TokenSession.objects.filter(public_id__in=ids)
         described: dict[str, Any] = {"kind": "sessions", "session_ids": ids}
         if user is not None:
             queryset = queryset.filter(user=user)
@@ -303,7 +305,9 @@ class Selection:
         """Everything each device shows: its owner's sessions on its registered client, the
         sessions bound to it, and the client's registration token."""
         devices = list(devices)
-        families, lone = _session_keys(Session.objects.filter(device__in=[device.pk for device in devices]))
+        families, lone = _session_keys(
+            TokenSession.objects.filter(device__in=[device.pk for device in devices])
+        )
         clients = [device for device in devices if device.application_id is not None]
         return cls(
             families=families,
@@ -744,7 +748,7 @@ def _count(selection: Selection) -> Revocation:
     )
 
 
-def _session_keys(sessions: QuerySet[Session]) -> tuple[frozenset[UUID], frozenset[str]]:
+def _session_keys(sessions: QuerySet[TokenSession]) -> tuple[frozenset[UUID], frozenset[str]]:
     """The refresh-token families and lone-token checksums of these sessions (one query)."""
     families: set[UUID] = set()
     lone: set[str] = set()

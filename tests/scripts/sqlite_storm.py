@@ -25,7 +25,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from tests.factories import ApplicationFactory, AppProfileFactory, UserFactory, issue_session  # noqa: E402
-from token_admin.models import Session  # noqa: E402
+from token_admin.models import TokenSession  # noqa: E402
 
 PAIRS = 8  # 8 refreshes and 8 revocations at once: 16 writers
 
@@ -41,7 +41,7 @@ def main() -> None:
     for _ in range(PAIRS):
         user = UserFactory()
         access, refresh = issue_session(user, app)
-        sessions.append((user, access, refresh, Session.objects.get(token_family=refresh.token_family)))
+        sessions.append((user, access, refresh, TokenSession.objects.get(token_family=refresh.token_family)))
 
     def revoker(number: int):
         user, access, _, session = sessions[number]

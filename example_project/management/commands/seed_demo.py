@@ -25,7 +25,7 @@ from oauth2_provider.models import (
 
 from example_project import demo
 from example_project.demo import DEMO_USERS, STAFF_PASSWORD, STAFF_USERNAME
-from token_admin.models import AppProfile, Device, Session
+from token_admin.models import AppProfile, Device, TokenSession
 
 DEMO_PREFIX = "Demo "
 
@@ -125,7 +125,7 @@ class Command(BaseCommand):
         raw: dict[str, str] = {}
         raw["alice"] = self._issue(users["alice"], stream, "basic stream write_post")
         raw["bob"] = self._issue(users["bob"], stream, "basic stream")
-        Session.objects.filter(user=users["bob"], application=stream).update(device=phone)
+        TokenSession.objects.filter(user=users["bob"], application=stream).update(device=phone)
         self._issue(users["alice"], tablet_app, "basic")
         raw["app"] = self._issue(None, stream, "", refresh=False)
         for number in range(options["tokens"]):

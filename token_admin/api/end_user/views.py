@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ...conf import conf
-from ...models import Device, Session
+from ...models import Device, TokenSession
 from ...queries import ListedSession, end_user_sessions
 from ...ratelimit import hit
 from ...revocation import Actor, Selection, Surface, revoke
@@ -144,7 +144,7 @@ def epoch_millis(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
-def session_device(session: Session) -> Device | None:
+def session_device(session: TokenSession) -> Device | None:
     """The session's own device, else the device of its dynamically registered client when
     the session is that device's user's (another user's session there is not the device's)."""
     if session.device is not None:
@@ -153,7 +153,7 @@ def session_device(session: Session) -> Device | None:
     return device if device is not None and device.user_id == session.user_id else None
 
 
-def session_type(session: Session, device: Device | None) -> str:
+def session_type(session: TokenSession, device: Device | None) -> str:
     """``SESSION_TYPE_HOOK``'s answer, else the device's type, else ``DEFAULT``."""
     hook = conf.SESSION_TYPE_HOOK
     if hook is not None:
@@ -183,7 +183,7 @@ def token_entry(listed: ListedSession) -> dict[str, Any]:
     return entry
 
 
-def activity_fields(session: Session) -> dict[str, Any]:
+def activity_fields(session: TokenSession) -> dict[str, Any]:
     """The session's last use: null until a token of it authenticates or refreshes."""
     used = session.last_used_at
     return {

@@ -37,7 +37,7 @@ from django.utils.dateparse import parse_datetime
 from oauth2_provider.models import get_application_model
 
 from token_admin.conf import conf
-from token_admin.models import Device, NotBefore, Session
+from token_admin.models import Device, NotBefore, TokenSession
 from token_admin.not_before import set_not_before
 from token_admin.revocation import Actor, Selection, Surface, revoke
 
@@ -314,7 +314,7 @@ def _devices(values: Sequence[str]) -> list[Device]:
 def _sessions(values: Sequence[str]) -> list[uuid.UUID]:
     """Session public ids, checked to exist in one query; malformed or unknown ids are an error."""
     ids = _uuids(values, "session")
-    known = set(Session.objects.filter(public_id__in=ids).values_list("public_id", flat=True))
+    known = set(TokenSession.objects.filter(public_id__in=ids).values_list("public_id", flat=True))
     unknown = [session_id for session_id in ids if session_id not in known]
     if unknown:
         raise CommandError(f"Unknown session: {', '.join(map(str, unknown))}.")
