@@ -13,8 +13,8 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from oauth2_provider.settings import oauth2_settings
 
 from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory, issue_session, rotate
-from token_admin import admin as token_admin_admin
 from token_admin import queries, watermarks
+from token_admin.admin import mixins as token_admin_admin
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()

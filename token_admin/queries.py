@@ -146,6 +146,14 @@ def user_tokens(user: Any) -> QuerySet[Any]:
     return access_tokens().filter(user=user).select_related("application")
 
 
+def session_token_conditions(sessions: QuerySet[TokenSession]) -> tuple[Q, Q]:
+    """Conditions on access tokens (lone sessions' ones, by checksum) and on refresh tokens
+    (sessions' families) of these sessions, as subqueries."""
+    lone = sessions.filter(access_token_checksum__isnull=False).values("access_token_checksum")
+    families = sessions.filter(token_family__isnull=False).values("token_family")
+    return Q(token_checksum__in=lone), Q(token_family__in=families)
+
+
 def user_pair_filter(pairs: Iterable[tuple[Any, Any]]) -> Q:
     """``Q`` matching rows of any of the (user_id, application_id) pairs; matches nothing if empty."""
     condition = Q(pk__in=[])
