@@ -154,14 +154,6 @@ def session_token_conditions(sessions: QuerySet[TokenSession]) -> tuple[Q, Q]:
     return Q(token_checksum__in=lone), Q(token_family__in=families)
 
 
-def user_pair_filter(pairs: Iterable[tuple[Any, Any]]) -> Q:
-    """``Q`` matching rows of any of the (user_id, application_id) pairs; matches nothing if empty."""
-    condition = Q(pk__in=[])
-    for user_id, application_id in pairs:
-        condition |= Q(user_id=user_id, application_id=application_id)
-    return condition
-
-
 @dataclass(frozen=True)
 class ListedSession:
     """A session as the end-user API lists it, with its current access token's state."""
