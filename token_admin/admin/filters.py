@@ -231,7 +231,8 @@ class LiveSessionFilter(TwoChoiceFilter):
     choice_labels = (("live", _("Signed in")), ("ended", _("Ended")))
 
     def condition(self) -> Q:
-        return _session_is_live()
+        # The one definition of a live session (refresh expiry and watermarks included).
+        return queries.live_sessions()
 
 
 class UnusedFilter(InputFilter):
@@ -259,15 +260,6 @@ class UnusedFilter(InputFilter):
         return queryset.filter(
             Q(last_used_at__lt=cutoff) | Q(last_used_at__isnull=True, created_at__lt=cutoff)
         )
-
-
-def _session_is_live() -> Q:
-    """A session lives while its family has a live refresh token or its lone token is unexpired."""
-    live_family = get_refresh_token_model().objects.filter(
-        token_family=OuterRef("token_family"), revoked__isnull=True
-    )
-    live_lone = queries.valid_access_tokens().filter(token_checksum=OuterRef("access_token_checksum"))
-    return Q(Exists(live_family)) | Q(Exists(live_lone))
 
 
 class AboutFilter(admin.SimpleListFilter):

@@ -15,10 +15,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import (
     get_access_token_model,
-    get_refresh_token_model,
 )
 
-from .. import queries, watermarks
+from .. import queries
 from ..models import RevocationEvent, TokenSession
 from ..revocation import Selection
 from .actions import RevocationAdminMixin, RevokeAction, RevokeButtonMixin
@@ -85,28 +84,12 @@ class TokenSessionAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMi
         return format_html("{}<br><small>{}<br>{}</small>", began, used, browser_os)
 
     def page_loaded(self, objects: list[Any]) -> None:
-        families = [obj.token_family for obj in objects if obj.token_family is not None]
-        checksums = [obj.access_token_checksum for obj in objects if obj.access_token_checksum]
-        # Issue times, so a session whose tokens all predate a not-before watermark shows as
-        # ended: the watermarks of the page's (user, app) pairs cost one cache round trip.
-        live_families: dict[Any, Any] = {}
-        for family, created in (
-            get_refresh_token_model()
-            .objects.filter(token_family__in=families, revoked__isnull=True)
-            .values_list("token_family", "created")
-        ):
-            live_families[family] = max(created, live_families.get(family, created))
-        live_lone = dict(
-            queries.valid_access_tokens()
-            .filter(token_checksum__in=checksums)
-            .values_list("token_checksum", "created")
-        )
-        marks = watermarks.applicable_for((obj.user_id, obj.application_id) for obj in objects)
+        # The one definition of a live session: a session whose tokens all predate a not-before
+        # watermark, or whose refresh token is past its expiry, shows as ended. Two queries, and
+        # one cache round trip for the watermarks of the page's (user, app) pairs.
+        live = queries.live_session_flags(objects)
         for obj in objects:
-            issued = live_families.get(obj.token_family) or live_lone.get(obj.access_token_checksum)
-            obj.live = issued is not None and not watermarks.issued_before(
-                issued, marks[obj.user_id, obj.application_id]
-            )
+            obj.live = live[obj.pk]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # sessions are recorded when DOT issues tokens

@@ -18,8 +18,8 @@ from oauth2_provider.models import (
     get_application_model,
     get_refresh_token_model,
 )
-from oauth2_provider.settings import oauth2_settings
 
+from .. import queries
 from ..models import Device, RevocationEvent, TokenSession
 from ..revocation import Selection
 from .actions import RevocationAdminMixin, RevokeAction, RevokeButtonMixin
@@ -88,7 +88,7 @@ class AccessTokenAdmin(
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # DOT's registration tokens manage a client, not a session: left out, as on every surface.
-        return super().get_queryset(request).exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
+        return super().get_queryset(request).filter(queries.not_registration())
 
     def page_loaded(self, objects: list[Any]) -> None:
         bound = set(

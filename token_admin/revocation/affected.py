@@ -8,7 +8,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
-from oauth2_provider.settings import oauth2_settings
+
+from .. import queries
 
 # Most users and apps an audit event lists by name (the totals count all of them).
 AFFECTED_MAX = 20
@@ -73,7 +74,7 @@ def whose_tokens(rt_condition: Q, owned: Q | None, named_ids: list[int]) -> dict
     for condition in conditions:
         access_rows = (
             access_token_model.objects.filter(condition)
-            .exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
+            .filter(queries.not_registration())
             .order_by()
             .values(*labels)
             .annotate(count=Count("pk"), lone=Count("pk", filter=never_bound))

@@ -10,8 +10,8 @@ from uuid import UUID
 
 from django.db.models import Q, QuerySet
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
-from oauth2_provider.settings import oauth2_settings
 
+from .. import queries
 from ..models import Device, TokenSession
 
 
@@ -85,7 +85,7 @@ class Selection:
         access_token_model = get_access_token_model()
         rows = (
             access_token_model.objects.filter(pk__in=sorted(ids))
-            .exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
+            .filter(queries.not_registration())
             .values_list("pk", "token_checksum", "source_refresh_token__token_family")
         )
         bound = dict(
@@ -103,9 +103,9 @@ class Selection:
                 lone.add(checksum)
         for pk, token in known.items():
             # Gone since it was loaded (a refresh rotated it away): its family was loaded with it.
-            if pk not in found and not _has_family(token) and token.scope != _registration_scope():
+            if pk not in found and not _has_family(token) and not queries.is_registration(token):
                 lone.add(token.token_checksum)
-        kept_ids = found | {pk for pk, token in known.items() if token.scope != _registration_scope()}
+        kept_ids = found | {pk for pk, token in known.items() if not queries.is_registration(token)}
         return cls(
             families=frozenset(families),
             lone_checksums=frozenset(lone),
@@ -116,7 +116,7 @@ class Selection:
     @classmethod
     def _loaded_tokens(cls, tokens: list[Any], described: dict[str, Any]) -> Selection:
         """Tokens loaded with ``queries.with_family``: their sessions are known, no query."""
-        kept = [token for token in tokens if token.scope != _registration_scope()]
+        kept = [token for token in tokens if not queries.is_registration(token)]
         families = {
             family
             for token in kept
@@ -297,10 +297,6 @@ def _has_family(token: Any) -> bool:
     return (
         getattr(token, "bound_family", None) is not None or getattr(token, "source_family", None) is not None
     )
-
-
-def _registration_scope() -> str:
-    return str(oauth2_settings.DCR_REGISTRATION_SCOPE)
 
 
 def _pk(obj: Any) -> Any:

@@ -12,8 +12,8 @@ from django.db import OperationalError, connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
-from oauth2_provider.settings import oauth2_settings
 
+from .. import queries
 from ..models import RevocationEvent
 from ..signals import tokens_revoked
 from .actors import Actor, Surface
@@ -136,16 +136,12 @@ def _count(selection: Selection) -> Revocation:
         named |= Q(token_checksum__in=sorted(selection.lone_checksums))
     if owned is not None:
         named |= owned
-    access_count = (
-        access_token_model.objects.filter(named).exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE).count()
-    )
+    access_count = access_token_model.objects.filter(named).filter(queries.not_registration()).count()
     grant_count = get_grant_model().objects.filter(owned).count() if owned is not None else 0
     registration_count = 0
     registration = registration_condition(selection)
     if registration is not None:
-        registration_count = access_token_model.objects.filter(
-            registration, scope=oauth2_settings.DCR_REGISTRATION_SCOPE
-        ).count()
+        registration_count = access_token_model.objects.filter(registration, queries.registration()).count()
     return Revocation(
         None, access_count, len(live), grant_count, dict(selection.described), registration_count
     )

@@ -10,8 +10,8 @@ from django.db import connections
 from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.db.models.signals import post_delete, pre_delete
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
-from oauth2_provider.settings import oauth2_settings
 
+from .. import queries
 from ..models import Device
 from .affected import chunks, whose_tokens
 from .selection import Selection, either
@@ -50,7 +50,7 @@ def revoke_rows(selection: Selection, now: Any, database: str) -> tuple[int, int
     access_token_model = get_access_token_model()
     refresh_token_model = get_refresh_token_model()
     owned = selection.owned_condition()
-    not_registration = ~Q(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
+    not_registration = queries.not_registration()
     if selection.lone_checksums:
         # A lone session's token is named by id from here on, so a refresh token bound to it
         # (one from before DOT kept families) goes with it.
@@ -86,7 +86,7 @@ def revoke_rows(selection: Selection, now: Any, database: str) -> tuple[int, int
     registration = registration_condition(selection)
     if registration is not None:
         registration_count = _delete_access_tokens(
-            access_token_model.objects.filter(registration, scope=oauth2_settings.DCR_REGISTRATION_SCOPE),
+            access_token_model.objects.filter(registration, queries.registration()),
             database,
         )
 
