@@ -14,6 +14,7 @@ from __future__ import annotations
 from .live import (
     access_is_live,
     app_user_ids,
+    app_user_tokens,
     authorizing_tokens,
     has_authorized,
     live_access_tokens,
@@ -27,7 +28,6 @@ from .live import (
 from .sessions import ListedSession, end_user_sessions, session_token_conditions
 from .tokens import (
     access_tokens,
-    app_user_tokens,
     checksum,
     is_registration,
     not_registration,

@@ -25,8 +25,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connections
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
+from django.db.models.lookups import IsNull
 from django.utils import timezone
 from oauth2_provider.models import (
     get_access_token_model,
@@ -38,6 +39,14 @@ from .. import watermarks
 from ..conf import conf
 from ..models import NotBefore, TokenSession
 from .tokens import access_tokens, not_registration
+
+
+def has_row(correlated: QuerySet[Any]) -> Q:
+    """Whether a correlated subquery (``OuterRef``) finds a row, as a scalar subquery probed per
+    outer row. Not ``Exists``: inside an ``OR``, PostgreSQL may turn an ``EXISTS`` into a hashed
+    subplan, built by reading the whole token table; a scalar subquery is never hashed, so each
+    probe stays one lookup in the index its correlation names."""
+    return Q(IsNull(Subquery(correlated.values("pk")[:1]), False))
 
 
 def refresh_usable_after(now: datetime) -> datetime | None:
@@ -78,7 +87,8 @@ def live_access_tokens(now: datetime | None = None) -> Q:
 
 
 def live_sessions(now: datetime | None = None) -> Q:
-    """On ``TokenSession``: its family holds a live refresh token, or its lone token is live."""
+    """On ``TokenSession``: its family holds a live refresh token, or its lone token is live
+    (one index probe each: the family index of refresh tokens, the checksum of access tokens)."""
     now = now or timezone.now()
     family = get_refresh_token_model().objects.filter(
         live_refresh_tokens(now), token_family=OuterRef("token_family")
@@ -86,7 +96,7 @@ def live_sessions(now: datetime | None = None) -> Q:
     lone = get_access_token_model().objects.filter(
         live_access_tokens(now), token_checksum=OuterRef("access_token_checksum")
     )
-    return Q(Exists(family)) | Q(Exists(lone))
+    return has_row(family) | has_row(lone)
 
 
 def refresh_is_live(
@@ -146,21 +156,33 @@ def live_session_flags(sessions: Iterable[TokenSession]) -> dict[Any, bool]:
     }
 
 
+def app_user_tokens(application: Any) -> QuerySet[Any]:
+    """An app's valid user tokens (``live_access_tokens``: unexpired, not issued before a
+    watermark), newest first (``id`` orders them), user loaded."""
+    return (
+        access_tokens()
+        .filter(live_access_tokens(), application=application, user__isnull=False)
+        .select_related("user", "application", "application__token_admin_profile")
+        .order_by("-pk")
+    )
+
+
 def authorizing_tokens(application: Any = None, *, now: datetime | None = None) -> QuerySet[Any]:
     """Access tokens of users (of ``application``, if given) that show a live session: live
     themselves, or bound to a live refresh token. A user has authorized an app while one exists."""
     now = now or timezone.now()
-    live_refresh = get_refresh_token_model().objects.filter(
-        live_refresh_tokens(now), access_token_id=OuterRef("pk")
+    # The token's own expiry is checked on the outer row: no join back to it in the probe.
+    bound_live_refresh = get_refresh_token_model().objects.filter(
+        not_before_ok(), access_token_id=OuterRef("pk"), revoked__isnull=True
     )
     tokens = access_tokens().filter(user__isnull=False)
     if application is not None:
         tokens = tokens.filter(application=application)
     usable_after = refresh_usable_after(now)
     if usable_after is not None:
-        # Implied by both branches: lets the database skip long-dead tokens by their expiry.
+        # A bound refresh token lives until its access token's expiry plus the lifetime.
         tokens = tokens.filter(expires__gt=usable_after)
-    return tokens.filter(Q(live_access_tokens(now)) | Q(Exists(live_refresh)))
+    return tokens.filter(live_access_tokens(now) | has_row(bound_live_refresh))
 
 
 def has_authorized(user: Any, application: Any) -> bool:

@@ -80,13 +80,3 @@ def token_by_raw(raw_token: str, *, family: bool = False) -> Any | None:
         .select_related("user", "application", "application__token_admin_profile")
     )
     return (with_family(tokens) if family else tokens).first()
-
-
-def app_user_tokens(application: Any) -> QuerySet[Any]:
-    """An app's valid user tokens, newest first (``id`` orders them), user loaded."""
-    return (
-        valid_access_tokens()
-        .filter(application=application, user__isnull=False)
-        .select_related("user", "application", "application__token_admin_profile")
-        .order_by("-pk")
-    )
