@@ -1,4 +1,4 @@
-"""OpenAPI description of the App.net style (contract: shared/spec/apis.md, section 1).
+"""OpenAPI description of the App.net style (its wire contract: the README, "App.net style").
 
 Schema-only serializers: the views build their JSON with plain functions (``serializers.py``);
 these classes only describe it, and ``tests/test_openapi.py`` checks real responses against them.

@@ -1,4 +1,4 @@
-"""The App.net-style endpoints (contract: shared/spec/apis.md, section 1)."""
+"""The App.net-style endpoints (its wire contract: the README, "App.net style")."""
 
 from __future__ import annotations
 

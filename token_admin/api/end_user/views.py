@@ -1,4 +1,4 @@
-"""Views of the end-user token API (spec section 3): list and revoke a user's sessions."""
+"""Views of the end-user token API: list and revoke a user's sessions."""
 
 from __future__ import annotations
 

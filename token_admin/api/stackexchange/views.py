@@ -1,4 +1,4 @@
-"""Stack Exchange-style token methods (shared/spec/apis.md, section 2).
+"""Stack Exchange-style token methods (its wire contract: the README, "Stack Exchange style").
 
 Every method is a GET, takes no authentication but the tokens in its path, counts against a
 daily quota per client IP (or per ``key``), and answers with the common wrapper, or with the
