@@ -10,7 +10,7 @@ from uuid import UUID
 import oauth2_provider.admin as dot_admin
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -126,7 +126,7 @@ class AccessTokenAdmin(
 
     @admin.display(description=_("see also"))
     def related(self, obj: Any) -> str:
-        session = _session_of(obj)
+        session = queries.session_of_token(obj)
         device = session.device if session is not None else None
         if device is None and obj.application_id and obj.user_id:
             device = Device.objects.filter(application_id=obj.application_id, user_id=obj.user_id).first()
@@ -188,20 +188,6 @@ class AccessTokenAdmin(
                 select=select,
             ),
         )
-
-
-def _session_of(access_token: Any) -> TokenSession | None:
-    """The session of an access token: its refresh-token family's, or its own if it came alone."""
-    family = (
-        get_refresh_token_model()
-        .objects.filter(access_token_id=access_token.pk, token_family__isnull=False)
-        .values_list("token_family", flat=True)
-        .first()
-    )
-    condition = Q(access_token_checksum=access_token.token_checksum)
-    if family is not None:
-        condition |= Q(token_family=family)
-    return TokenSession.objects.select_related("device").filter(condition).first()
 
 
 class RefreshTokenAdmin(

@@ -25,7 +25,13 @@ from .live import (
     refresh_is_live,
     refresh_usable_after,
 )
-from .sessions import ListedSession, end_user_sessions, session_token_conditions
+from .sessions import (
+    ListedSession,
+    end_user_sessions,
+    session_keys,
+    session_of_token,
+    session_token_conditions,
+)
 from .tokens import (
     access_tokens,
     checksum,
@@ -58,6 +64,8 @@ __all__ = [
     "refresh_is_live",
     "refresh_usable_after",
     "registration",
+    "session_keys",
+    "session_of_token",
     "session_token_conditions",
     "token_by_raw",
     "tokens_by_raw",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -23,6 +24,33 @@ def session_token_conditions(sessions: QuerySet[TokenSession]) -> tuple[Q, Q]:
     lone = sessions.filter(access_token_checksum__isnull=False).values("access_token_checksum")
     families = sessions.filter(token_family__isnull=False).values("token_family")
     return Q(token_checksum__in=lone), Q(token_family__in=families)
+
+
+def session_keys(sessions: QuerySet[TokenSession]) -> tuple[frozenset[UUID], frozenset[str]]:
+    """The refresh-token families and lone-token checksums of these sessions (one query): what
+    a revocation of them names."""
+    families: set[UUID] = set()
+    lone: set[str] = set()
+    for family, checksum in sessions.values_list("token_family", "access_token_checksum"):
+        if family is not None:
+            families.add(family)
+        elif checksum:
+            lone.add(checksum)
+    return frozenset(families), frozenset(lone)
+
+
+def session_of_token(access_token: Any) -> TokenSession | None:
+    """The session of an access token: its refresh-token family's, or its own if it came alone."""
+    family = (
+        get_refresh_token_model()
+        .objects.filter(access_token_id=access_token.pk, token_family__isnull=False)
+        .values_list("token_family", flat=True)
+        .first()
+    )
+    condition = Q(access_token_checksum=access_token.token_checksum)
+    if family is not None:
+        condition |= Q(token_family=family)
+    return TokenSession.objects.select_related("device").filter(condition).first()
 
 
 @dataclass(frozen=True)

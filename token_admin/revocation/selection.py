@@ -149,7 +149,7 @@ class Selection:
         if user is not None:
             queryset = queryset.filter(user=user)
             described["user_id"] = user.pk
-        families, lone = _session_keys(queryset)
+        families, lone = queries.session_keys(queryset)
         return cls(families=families, lone_checksums=lone, described=described)
 
     @classmethod
@@ -198,7 +198,7 @@ class Selection:
         """Everything each device shows: its owner's sessions on its registered client, the
         sessions bound to it, and the client's registration token."""
         devices = list(devices)
-        families, lone = _session_keys(
+        families, lone = queries.session_keys(
             TokenSession.objects.filter(device__in=[device.pk for device in devices])
         )
         clients = [device for device in devices if device.application_id is not None]
@@ -279,18 +279,6 @@ class Selection:
         if self.application_ids:
             condition = either(condition, Q(application_id__in=sorted(self.application_ids)))
         return condition
-
-
-def _session_keys(sessions: QuerySet[TokenSession]) -> tuple[frozenset[UUID], frozenset[str]]:
-    """The refresh-token families and lone-token checksums of these sessions (one query)."""
-    families: set[UUID] = set()
-    lone: set[str] = set()
-    for family, checksum in sessions.values_list("token_family", "access_token_checksum"):
-        if family is not None:
-            families.add(family)
-        elif checksum:
-            lone.add(checksum)
-    return frozenset(families), frozenset(lone)
 
 
 def _has_family(token: Any) -> bool:
