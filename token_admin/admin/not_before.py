@@ -27,6 +27,7 @@ from ..not_before import set_not_before
 from ..watermarks import EPOCH
 
 Scope = NotBefore.Scope
+# The name of its former module, kept: a confirmation page signed before the move stays valid.
 SIGNING_SALT = "token_admin.not_before_admin"
 
 
