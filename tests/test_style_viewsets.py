@@ -10,6 +10,7 @@ import pytest
 from django.urls import include, path, reverse
 from oauth2_provider.models import get_refresh_token_model
 from rest_framework.exceptions import NotFound
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -21,10 +22,12 @@ from tests.factories import (
     issue_session,
 )
 from token_admin.api.adn import urls as adn_urls
-from token_admin.api.adn.views import AppTokenViewSet
+from token_admin.api.adn.views import AppTokenViewSet, TokenViewSet
 from token_admin.api.end_user import urls as end_user_urls
 from token_admin.api.end_user.authentication import IsEndUserAPIClient
 from token_admin.api.end_user.views import UserTokenViewSet
+from token_admin.api.stackexchange import urls as stackexchange_urls
+from token_admin.api.stackexchange.views import AccessTokenViewSet
 from token_admin.models import RevocationEvent, TokenSession
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
@@ -65,6 +68,28 @@ class StreamScopedAppTokens(AppTokenViewSet):
         return super().get_queryset().filter(scope__contains="stream")
 
 
+class UserTokensOnly(BasePermission):
+    """Only user tokens may call (App.net: the calling token is ``request.auth``)."""
+
+    def has_permission(self, request, view):
+        return request.auth.user_id is not None
+
+
+class UserTokenOnlyTokens(TokenViewSet):
+    permission_classes = [UserTokensOnly]
+
+
+class NoInvalidation(BasePermission):
+    """Stack Exchange methods that only read."""
+
+    def has_permission(self, request, view):
+        return view.action != "invalidate"
+
+
+class ReadOnlyAccessTokens(AccessTokenViewSet):
+    permission_classes = [NoInvalidation]
+
+
 class PlainView(APIView):
     """A project's own DRF view, answered by the project's exception handler."""
 
@@ -80,6 +105,8 @@ urlpatterns = [
     path("mobile/", include((end_user_urls.routes(MobileUserTokens), "mobile"))),
     path("desk/", include((end_user_urls.routes(SupportDeskUserTokens), "desk"))),
     path("scoped/", include((adn_urls.routes(app_tokens=StreamScopedAppTokens), "scoped"))),
+    path("users-only/", include((adn_urls.routes(token=UserTokenOnlyTokens), "users-only"))),
+    path("read-only/", include((stackexchange_urls.routes(access_tokens=ReadOnlyAccessTokens), "read-only"))),
     path("stream/0/", include("token_admin.api.adn.urls")),
     path("2.2/", include("token_admin.api.stackexchange.urls")),
     path("oauth/api/v1/", include("token_admin.api.end_user.urls")),
@@ -253,3 +280,48 @@ def test_the_projects_exception_handler_never_answers_for_a_style(client, settin
         "code": "unauthorized",
         "message": "Provide valid credentials to get access to the API.",
     }
+
+
+def test_an_app_net_permission_refuses_in_the_envelope_after_the_styles_own_checks(client):
+    app = ApplicationFactory()
+    app_token = AccessTokenFactory(user=None, application=app, scope="")
+    user_token = AccessTokenFactory(application=app)
+
+    refused = client.delete("/users-only/token", HTTP_AUTHORIZATION=f"Bearer {app_token.raw_token}")
+    no_token = client.get("/users-only/token")
+    allowed = client.get("/users-only/token", HTTP_AUTHORIZATION=f"Bearer {user_token.raw_token}")
+
+    assert refused.status_code == 403
+    assert json.loads(refused.content) == {
+        "meta": {
+            "code": 403,
+            "error_message": "You do not have permission to perform this action.",
+            "error_slug": "not-authorized",
+        }
+    }
+    assert refused["X-RateLimit-Remaining"]  # counted, as every request with a valid token
+    assert app_token.__class__.objects.filter(pk=app_token.pk).exists()  # not revoked
+    assert no_token.status_code == 401
+    assert json.loads(no_token.content)["meta"]["error_message"].startswith("Call requires authentication:")
+    assert allowed.status_code == 200
+    assert json.loads(allowed.content)["data"]["user"]["id"] == str(user_token.user_id)
+
+
+def test_a_stack_exchange_permission_refuses_with_the_error_wrapper(client):
+    token = AccessTokenFactory()
+
+    refused = client.get(f"/read-only/access-tokens/{token.raw_token}/invalidate")
+    read = client.get(f"/read-only/access-tokens/{token.raw_token}")
+
+    assert refused.status_code == 400
+    assert json.loads(refused.content) == {
+        "error_id": 403,
+        "error_name": "access_denied",
+        "error_message": "You do not have permission to perform this action.",
+    }
+    assert token.__class__.objects.filter(pk=token.pk).exists()  # not revoked
+    assert read.status_code == 200
+    body = json.loads(read.content)
+    assert [item["access_token"] for item in body["items"]] == [token.raw_token]
+    # The refused request counted against the quota too: two requests, two units.
+    assert body["quota_remaining"] == body["quota_max"] - 2

@@ -39,8 +39,11 @@ class StyleViewSet(GenericViewSet):
     filter_backends: list[Any] = []
 
     def get_exception_handler(self) -> ExceptionHandler:
-        """The style's ``errors.exception_handler``: each style's base says which."""
-        raise NotImplementedError
+        """The style's ``errors.exception_handler``: each style's base returns its own.
+
+        Never the project's: a style answers every error in its own format.
+        """
+        raise NotImplementedError(f"{type(self).__name__} belongs to no API style")
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         check_request_limits(request)  # before anything reads the query string or the body

@@ -103,6 +103,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         message = str(exc.detail) if isinstance(exc.detail, str) else "Bad request."
         if status == 400:
             slug = "bad-request"
+        elif status == 403:  # a permission a subclass adds
+            slug = "not-authorized"
     else:
         # An unexpected error: log it, with the path but never the query string or headers,
         # which may carry the caller's token (``?access_token=``). Django's own request log

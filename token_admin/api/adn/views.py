@@ -51,8 +51,9 @@ class ADNViewSet(StyleViewSet):
     def get_exception_handler(self) -> ExceptionHandler:
         return exception_handler  # every error of the style's views, in its format
 
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
+    def check_permissions(self, request: Request) -> None:
+        """The style's own checks (a token, the rate limit, app tokens only), then the
+        ``permission_classes`` a subclass adds (none here)."""
         token: Any = request.auth
         if token is None:
             raise ADNError.no_token()
@@ -66,6 +67,7 @@ class ADNViewSet(StyleViewSet):
             raise ADNError.rate_limited(self.rate_window.reset_in)
         if self.app_token_only and token.user_id is not None:
             raise ADNError.app_token_required()
+        super().check_permissions(request)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)

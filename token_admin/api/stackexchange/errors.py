@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -61,6 +62,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, REQUEST_LIMIT_ERRORS):
         # The real API's answer to a request it cannot take: bad_parameter, HTTP 400.
         exc = StackExchangeError(400, "bad_parameter", message_for(exc))
+    if isinstance(exc, exceptions.PermissionDenied):
+        # Refused by a permission a subclass adds: the real API's access_denied.
+        exc = StackExchangeError(403, "access_denied", str(exc.detail))
     if not isinstance(exc, StackExchangeError):
         # Logged without the path, which holds the caller's tokens.
         logger.exception("Stack Exchange-style API: unexpected error in %s", type(context["view"]).__name__)

@@ -110,20 +110,21 @@ class SEViewSet(StyleViewSet):
     versioning_class = None
     schema = view_schema(docs.SESchema)
 
-    def get_exception_handler(self) -> ExceptionHandler:
-        return errors.exception_handler  # every error of the style's views, in its format
-
     quota: ratelimit.Window
     #: Revoking actions count against the quota but are never refused by it: a thief who
     #: burns the quota must not stop the owner from revoking.
     revoking_actions: frozenset[str] = frozenset()
 
+    def get_exception_handler(self) -> ExceptionHandler:
+        return errors.exception_handler  # every error of the style's views, in its format
+
     @property
     def revokes(self) -> bool:
         return getattr(self, "action", None) in self.revoking_actions
 
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # (the request's size first, before ``key`` is read)
+    def check_permissions(self, request: Request) -> None:
+        """The quota, ``key`` and ``callback``, then the ``permission_classes`` a subclass adds
+        (none here). The request's size was checked first, before ``key`` is read."""
         # Every request counts, errors included, as on the real API.
         key = request.query_params.get("key")
         registered = conf.SE_KEYS
@@ -140,6 +141,7 @@ class SEViewSet(StyleViewSet):
         if "callback" in request.query_params:
             # JSONP would let any web page read a caller's tokens.
             raise errors.bad_parameter("callback")
+        super().check_permissions(request)
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
         raise errors.no_method()
