@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,7 +170,7 @@ class TokenMethodViewSet(SEViewSet):
         raw_tokens = parse_tokens(self.kwargs.get("access_tokens", ""))
         return queries.tokens_by_raw(raw_tokens, family=self.revokes)
 
-    def answer(self, request: Request, act: Any = None) -> Response:
+    def answer(self, request: Request, act: Callable[[list[Any]], None] | None = None) -> Response:
         """The wrapper over the valid tokens passed, after ``act(tokens)`` on them (if any)."""
         raw_tokens = parse_tokens(self.kwargs["access_tokens"])
         paging = parse_paging(request.query_params)
