@@ -64,10 +64,11 @@ class ListedSession:
     refresh_usable: bool
 
 
-def end_user_sessions(user: Any) -> list[ListedSession]:
+def end_user_sessions(user: Any, within: QuerySet[TokenSession] | None = None) -> list[ListedSession]:
     """A user's sessions as the end-user API lists them, newest first, in three queries.
 
-    ``user`` is a user or its primary key. A refresh-token family's current access token is
+    ``user`` is a user or its primary key; ``within``, if given, narrows the sessions listed
+    (the end-user viewset's ``get_queryset``). A refresh-token family's current access token is
     the one bound to its newest refresh token that still has one; a lone session's is found
     by checksum. ``refresh_usable`` says the family holds a refresh token DOT would still accept
     (not revoked, not too old, not issued before a not-before watermark). A session
@@ -114,7 +115,8 @@ def end_user_sessions(user: Any) -> list[ListedSession]:
     }
     sessions = (
         list(
-            TokenSession.objects.filter(
+            (TokenSession.objects.all() if within is None else within)
+            .filter(
                 Q(token_family__in=list(current)) | Q(access_token_checksum__in=list(lone)), user_id=user_id
             )
             .select_related("application", "device", "application__token_admin_device")
