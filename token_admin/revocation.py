@@ -566,14 +566,21 @@ def _revoke_rows(selection: Selection, now: Any, database: str) -> tuple[int, in
 
 
 def _affected(rt_condition: Q, owned: Q | None, named_ids: list[int]) -> dict[str, Any]:
-    """Whose tokens are about to go, for the audit event: users and apps, by id and label.
+    """Whose tokens are about to go, for the audit event: users and apps, by id and label."""
+    return _summarise(_affected_pairs(rt_condition, owned, named_ids))
+
+
+def _affected_pairs(
+    rt_condition: Q, owned: Q | None, named_ids: list[int]
+) -> dict[tuple[Any, Any], dict[str, Any]]:
+    """Per (user id, app id): labels, and the live refresh tokens, access tokens and sessions
+    of the selection (``owned`` may be any condition on access tokens beyond ``named_ids``).
 
     Two GROUP BY reads (live refresh tokens, then access tokens) per (user, app), joined to
     the user and app for their labels: a fixed number of statements whatever the number of
     tokens (one more per ``ID_CHUNK_SIZE`` named access tokens beyond the first, as the
     delete). A session is a live refresh token, or an access token that no refresh token
-    was ever bound to and none minted. Lists are capped at ``AFFECTED_MAX`` entries, most
-    sessions first; the totals count them all. Ids and labels only, never a token value.
+    was ever bound to and none minted. Ids and labels only, never a token value.
     """
     username = f"user__{get_user_model().USERNAME_FIELD}"
     labels = ("user_id", username, "application_id", "application__name")
@@ -631,7 +638,12 @@ def _affected(rt_condition: Q, owned: Q | None, named_ids: list[int]) -> dict[st
             entry = pair(row)
             entry["access"] += row["count"]
             entry["sessions"] += row["lone"]
+    return per_pair
 
+
+def _summarise(per_pair: dict[tuple[Any, Any], dict[str, Any]]) -> dict[str, Any]:
+    """``selection["affected"]`` of an event: users and apps, capped at ``AFFECTED_MAX``
+    entries, most sessions first; the totals count them all."""
     users: dict[Any, dict[str, Any]] = {}
     apps: dict[Any, dict[str, Any]] = {}
     for (user_id, app_id), entry in per_pair.items():
@@ -716,36 +728,40 @@ def _registration_condition(selection: Selection) -> Q | None:
 
 
 def _count(selection: Selection) -> Revocation:
-    """The dry run: what ``revoke`` would revoke, counted from indexes, nothing written.
+    """The dry run: what ``revoke`` would revoke, and whose (``affected``), nothing written.
 
-    One read of the live refresh tokens (their bound access tokens), then one COUNT each for
-    access tokens, grants and registration tokens, each a union of index lookups.
+    The same two GROUP BY reads as the real run's ``_affected`` give the counts too: the
+    live refresh tokens, and the access tokens named, owned, of the lone sessions or bound
+    to those refresh tokens (by subquery, as nothing is locked); then one COUNT each for
+    grants and registration tokens.
     """
-    access_token_model = get_access_token_model()
     owned = selection.owned_condition()
-    live = list(
-        get_refresh_token_model()
-        .objects.filter(_refresh_condition(selection), revoked__isnull=True)
-        .values_list("access_token_id", flat=True)
-    )
-    named = Q(pk__in=sorted({*selection.access_token_ids, *(pk for pk in live if pk)}))
+    rt_condition = _refresh_condition(selection)
+    live = get_refresh_token_model().objects.filter(rt_condition, revoked__isnull=True)
+    # What the real run deletes beyond the named ids: the bound tokens of the live refresh
+    # tokens it locks, the lone sessions' tokens and the owned rows.
+    extra = Q(pk__in=live.exclude(access_token__isnull=True).values("access_token_id"))
     if selection.lone_checksums:
-        named |= Q(token_checksum__in=sorted(selection.lone_checksums))
+        extra |= Q(token_checksum__in=sorted(selection.lone_checksums))
     if owned is not None:
-        named |= owned
-    access_count = (
-        access_token_model.objects.filter(named).exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE).count()
-    )
+        extra |= owned
+    per_pair = _affected_pairs(rt_condition, extra, sorted(selection.access_token_ids))
+    access_count = sum(entry["access"] for entry in per_pair.values())
+    refresh_count = sum(entry["refresh"] for entry in per_pair.values())
     grant_count = get_grant_model().objects.filter(owned).count() if owned is not None else 0
     registration_count = 0
     registration = _registration_condition(selection)
     if registration is not None:
-        registration_count = access_token_model.objects.filter(
-            registration, scope=oauth2_settings.DCR_REGISTRATION_SCOPE
-        ).count()
-    return Revocation(
-        None, access_count, len(live), grant_count, dict(selection.described), registration_count
-    )
+        registration_count = (
+            get_access_token_model()
+            .objects.filter(registration, scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
+            .count()
+        )
+    described = dict(selection.described)
+    described["affected"] = _summarise(per_pair)
+    if registration_count:
+        described["registration_tokens_revoked"] = registration_count
+    return Revocation(None, access_count, refresh_count, grant_count, described, registration_count)
 
 
 def _session_keys(sessions: QuerySet[TokenSession]) -> tuple[frozenset[UUID], frozenset[str]]:
