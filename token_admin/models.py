@@ -166,6 +166,7 @@ class RevocationEvent(models.Model):
         DELETION = "deletion", _("Deletion of a user or app")
         POLICY = "policy", _("Revocation policy")
         LEAK_REPORT = "leak_report", _("Leaked-token report")
+        ACCOUNT = "account", _("Self-service account pages")
 
     class ActorType(models.TextChoices):
         STAFF = "staff", _("Staff user")

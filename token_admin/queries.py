@@ -25,7 +25,7 @@ from oauth2_provider.models import (
 from oauth2_provider.settings import oauth2_settings
 
 from . import watermarks
-from .models import TokenSession
+from .models import Device, TokenSession
 
 
 def access_tokens() -> QuerySet[Any]:
@@ -248,3 +248,48 @@ def end_user_sessions(user: Any) -> list[ListedSession]:
         if refresh_usable or not expired:
             listed.append(ListedSession(session, expires, scope, expired, refresh_usable))
     return listed
+
+
+def session_device(session: TokenSession) -> Device | None:
+    """The device a session is on: the device it was bound to, else the device of its
+    dynamically registered client when the session is that device's user's. Another user's
+    session on that client is never the device's (a device belongs to one user).
+
+    No query when the session was loaded with ``device`` and ``application__token_admin_device``.
+    """
+    if session.device is not None:
+        return session.device
+    device = getattr(session.application, "token_admin_device", None)
+    return device if device is not None and device.user_id == session.user_id else None
+
+
+@dataclass(frozen=True)
+class ConnectedApp:
+    """An app the user has authorized, as their live sessions there show it."""
+
+    application: Any
+    scopes: tuple[str, ...]
+    first_authorized: datetime
+    last_used: datetime | None
+    sessions: int
+
+
+def connected_apps(listed: Iterable[ListedSession]) -> list[ConnectedApp]:
+    """The apps of a user's live sessions (``end_user_sessions``), by name: the scopes their
+    current tokens hold, when the oldest of them began and when one was last used. No query."""
+    per_app: dict[Any, list[ListedSession]] = {}
+    for item in listed:
+        per_app.setdefault(item.session.application_id, []).append(item)
+    apps = []
+    for items in per_app.values():
+        used = [item.session.last_used_at for item in items if item.session.last_used_at is not None]
+        apps.append(
+            ConnectedApp(
+                application=items[0].session.application,
+                scopes=tuple(sorted({scope for item in items for scope in item.token_scope.split()})),
+                first_authorized=min(item.session.created_at for item in items),
+                last_used=max(used) if used else None,
+                sessions=len(items),
+            )
+        )
+    return sorted(apps, key=lambda app: (str(app.application.name).casefold(), app.application.pk))

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from ...conf import conf
 from ...models import Device, TokenSession
-from ...queries import ListedSession, end_user_sessions
+from ...queries import ListedSession, end_user_sessions, session_device
 from ...ratelimit import hit
 from ...revocation import Actor, Selection, Surface, revoke
 from ..limits import REQUEST_LIMIT_ERRORS, check_request_limits, message_for, status_for
@@ -142,15 +142,6 @@ def epoch_millis(moment: datetime) -> int:
     """Milliseconds since the Unix epoch, in integer arithmetic (no float rounding)."""
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-
-
-def session_device(session: TokenSession) -> Device | None:
-    """The session's own device, else the device of its dynamically registered client when
-    the session is that device's user's (another user's session there is not the device's)."""
-    if session.device is not None:
-        return session.device
-    device = getattr(session.application, "token_admin_device", None)
-    return device if device is not None and device.user_id == session.user_id else None
 
 
 def session_type(session: TokenSession, device: Device | None) -> str:
