@@ -263,6 +263,16 @@ def session_device(session: TokenSession) -> Device | None:
     return device if device is not None and device.user_id == session.user_id else None
 
 
+def software_name(application: Any) -> str:
+    """An app as the software is called: its name (for a dynamically registered client, the
+    registration's ``client_name``), else its registration's ``software_id``; never the name
+    of the device it was registered for. No query when loaded with ``token_admin_device``."""
+    if application.name:
+        return str(application.name)
+    device = getattr(application, "token_admin_device", None)
+    return device.software_id if device is not None else ""
+
+
 @dataclass(frozen=True)
 class ConnectedApp:
     """An app the user has authorized, as their live sessions there show it."""

@@ -22,7 +22,14 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from ..queries import ConnectedApp, ListedSession, connected_apps, end_user_sessions, session_device
+from ..queries import (
+    ConnectedApp,
+    ListedSession,
+    connected_apps,
+    end_user_sessions,
+    session_device,
+    software_name,
+)
 from ..revocation import Actor, Selection, Surface, revoke
 
 TEMPLATES = "token_admin/account/"
@@ -34,7 +41,7 @@ def _session_row(listed: ListedSession) -> dict[str, Any]:
     device = session_device(session)
     return {
         "id": str(session.public_id),
-        "app": session.application.name or _("Unnamed app"),
+        "app": software_name(session.application) or _("Unnamed app"),
         "device": device.name if device is not None else "",
         "began": session.created_at,
         "last_used": session.last_used_at,
@@ -49,7 +56,7 @@ def _session_row(listed: ListedSession) -> dict[str, Any]:
 def _app_row(app: ConnectedApp) -> dict[str, Any]:
     return {
         "client_id": app.application.client_id,
-        "name": app.application.name or _("Unnamed app"),
+        "name": software_name(app.application) or _("Unnamed app"),
         "scopes": app.scopes,
         "first_authorized": app.first_authorized,
         "last_used": app.last_used,

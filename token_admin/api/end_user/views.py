@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from ...conf import conf
 from ...models import Device, TokenSession
-from ...queries import ListedSession, end_user_sessions, session_device
+from ...queries import ListedSession, end_user_sessions, session_device, software_name
 from ...ratelimit import hit
 from ...revocation import Actor, Selection, Surface, revoke
 from ..limits import REQUEST_LIMIT_ERRORS, check_request_limits, message_for, status_for
@@ -159,7 +159,8 @@ def session_type(session: TokenSession, device: Device | None) -> str:
 def token_entry(listed: ListedSession) -> dict[str, Any]:
     """One entry of ``tokens``, for a session as ``queries.end_user_sessions`` lists it."""
     session = listed.session
-    entry: dict[str, Any] = {"id": str(session.public_id), "client_name": session.application.name}
+    # The software's name and, apart, the device's (for a registered device they differ).
+    entry: dict[str, Any] = {"id": str(session.public_id), "client_name": software_name(session.application)}
     device = session_device(session)
     if device is not None and device.name:
         entry["device_name"] = device.name
