@@ -21,4 +21,6 @@ urlpatterns = [
     path("credentials/", include("token_admin.api.leaked.urls")),
     # api/schema/ (OpenAPI 3, YAML; ?format=json for JSON) and api/docs/ (offline Swagger UI).
     path("api/", include("token_admin.api.schema_urls")),
+    # The signed-in user's own sessions and connected apps (self-service pages).
+    path("account/", include("token_admin.account.urls")),
 ]

@@ -127,6 +127,15 @@ def main() -> None:
             find("#start-browser-flow")
             save(driver, "landing")
 
+            # Alice's own view of her sessions (the self-service pages), before staff revoke one.
+            driver.get(base + "/accounts/login/?next=/account/sessions/")
+            find("#id_username").send_keys("alice")
+            find("#id_password").send_keys("alice")
+            submit(find("button[type=submit]"))
+            find(".card.session")
+            save(driver, "account_sessions")
+            driver.delete_all_cookies()
+
             driver.get(base + "/admin/login/")
             find("#id_username").send_keys("admin")
             find("#id_password").send_keys("admin")

@@ -199,3 +199,106 @@ def test_another_users_session_on_a_registered_client_is_never_that_device_s(cli
     assert result.access_tokens == 1
     assert not dot_accepts(alice_tokens["access_token"])
     assert dot_accepts(bob_tokens["access_token"])
+
+
+def test_a_registered_device_is_named_apart_from_its_software(client, api_header):
+    """``client_name`` is the software's (RFC 7591 ``client_name``), ``device_name`` the device's
+    (the registration's ``device_name`` member), so the app's product name is not lost."""
+    user = UserFactory()
+    registered = register(
+        client,
+        user,
+        client_name="Acme Notes",
+        software_id="com.acme.notes",
+        device_name="Ada's iPad",
+        redirect_uris=["https://ipad.example.com/callback"],
+    )
+    assert registered["client_name"] == "Acme Notes"  # DOT's answer, as before
+    device = Device.objects.get()
+    assert (device.name, device.software_id, device.user) == ("Ada's iPad", "com.acme.notes", user)
+
+    assert sign_in_with_code(client, user, registered, "basic").status_code == 200
+    listed = client.get(f"/oauth/api/v1/users/{user.pk}/tokens", HTTP_AUTHORIZATION=api_header).json()
+
+    [entry] = listed["tokens"]
+    assert (entry["client_name"], entry["device_name"]) == ("Acme Notes", "Ada's iPad")
+
+
+def test_a_registration_naming_only_its_software_id_and_device(client, api_header):
+    user = UserFactory()
+    registered = register(
+        client,
+        user,
+        software_id="com.acme.notes",
+        device_name="Ada's iPad",
+        redirect_uris=["https://ipad.example.com/callback"],
+    )
+    assert "client_name" not in registered
+    assert sign_in_with_code(client, user, registered, "basic").status_code == 200
+
+    listed = client.get(f"/oauth/api/v1/users/{user.pk}/tokens", HTTP_AUTHORIZATION=api_header).json()
+
+    [entry] = listed["tokens"]
+    assert (entry["client_name"], entry["device_name"]) == ("com.acme.notes", "Ada's iPad")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[1, 2]",
+        json.dumps({"device_name": 7, "client_name": "Acme", "grant_types": ["client_credentials"]}),
+    ],
+)
+def test_registration_metadata_token_admin_cannot_use_leaves_dots_answer(client, body):
+    client.force_login(UserFactory())
+    response = client.post("/o/register/", body, content_type="application/json")
+    if body.startswith("{"):
+        # A device_name that is not a string is ignored: the device is named after the client.
+        assert response.status_code == 201
+        assert list(Device.objects.values_list("name", "software_id")) == [("Acme", "")]
+    else:
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_client_metadata"
+        assert not Device.objects.exists()
+
+
+def test_another_users_session_is_not_the_device_s_in_the_command_and_the_account_pages(client):
+    import re
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tests.concurrency import dot_accepts
+
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    registered = register(
+        client,
+        alice,
+        client_name="Acme Notes",
+        device_name="Alice's iPad",
+        redirect_uris=["https://ipad.example.com/cb"],
+    )
+    device = Device.objects.get()
+    alice_tokens = sign_in_with_code(client, alice, registered, "basic").json()
+    bob_tokens = sign_in_with_code(client, bob, registered, "basic").json()
+
+    # The account pages: alice's session is on her iPad; bob's is the app's, on no device.
+    for user, device_names in ((alice, ["Alice's iPad"]), (bob, [])):
+        client.force_login(user)
+        html = client.get("/account/sessions/").content.decode().replace("&#x27;", "'")
+        assert re.findall(r'<dd class="device">([^<]*)</dd>', html) == device_names
+        assert "<h2>Acme Notes</h2>" in html
+        client.logout()
+
+    def run(*args):
+        out = StringIO()
+        call_command(
+            "revoke_tokens", "--device", str(device.public_id), "--format", "json", *args, stdout=out
+        )
+        return json.loads(out.getvalue())
+
+    assert run("--dry-run") == {"access_tokens": 1, "refresh_tokens": 1, "grants": 0, "dry_run": True}
+    assert run("--reason", "lost")["access_tokens"] == 1
+    assert not dot_accepts(alice_tokens["access_token"])
+    assert dot_accepts(bob_tokens["access_token"])

@@ -448,12 +448,56 @@ def test_dry_run_counts_exactly_what_the_real_run_revokes_and_writes_nothing(rev
     assert not RevocationEvent.objects.exists()
 
     done = _real_run(preview, user, app, device, session)
-    assert (done.access_tokens, done.refresh_tokens, done.grants) == (
+    assert (done.access_tokens, done.refresh_tokens, done.grants, done.registration_tokens) == (
         preview.access_tokens,
         preview.refresh_tokens,
         preview.grants,
+        preview.registration_tokens,
     )
     assert preview.access_tokens > 0
+    # Whose tokens would go, as the real run's audit event records it.
+    assert preview.selection == done.event.selection
+    assert preview.selection["affected"]["sessions"] > 0
+
+
+def test_a_dry_run_of_named_tokens_reports_what_the_real_run_affects():
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    app, other = ApplicationFactory(name="Acc App"), ApplicationFactory(name="Notes")
+    first_access, first_refresh = issue_session(alice, app)
+    rotated_access, _ = rotate(first_refresh)
+    lone, _ = issue_session(bob, other, refresh=False)
+    issue_session(bob, app)  # not named
+    selection = Selection.tokens([rotated_access.pk, lone.pk])
+
+    preview = revoke(selection, surface=Surface.COMMAND, actor=COMMAND, dry_run=True)
+    done = revoke(selection, surface=Surface.COMMAND, actor=COMMAND)
+
+    assert (
+        (preview.access_tokens, preview.refresh_tokens) == (done.access_tokens, done.refresh_tokens) == (2, 1)
+    )
+    assert (
+        preview.selection["affected"]
+        == done.event.selection["affected"]
+        == {
+            "sessions": 2,
+            "users": sorted(
+                [
+                    {"id": alice.pk, "username": "alice", "sessions": 1},
+                    {"id": bob.pk, "username": "bob", "sessions": 1},
+                ],
+                key=lambda entry: str(entry["id"]),
+            ),
+            "users_total": 2,
+            "apps": sorted(
+                [
+                    {"id": app.pk, "name": "Acc App", "access_tokens": 1, "refresh_tokens": 1, "sessions": 1},
+                    {"id": other.pk, "name": "Notes", "access_tokens": 1, "refresh_tokens": 0, "sessions": 1},
+                ],
+                key=lambda entry: str(entry["id"]),
+            ),
+            "apps_total": 2,
+        }
+    )
 
 
 def _real_run(preview, user, app, device, session):

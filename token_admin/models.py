@@ -70,6 +70,9 @@ class Device(models.Model):
         verbose_name=_("registered client"),
     )
     type = models.CharField(_("type"), max_length=32, choices=Type.choices, default=Type.DEFAULT)
+    # RFC 7591 ``software_id`` of the registered client's software: names the app where its
+    # registration gave no ``client_name`` (the device's own name is ``name``).
+    software_id = models.CharField(_("software id"), max_length=255, blank=True, default="")
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
@@ -166,6 +169,7 @@ class RevocationEvent(models.Model):
         DELETION = "deletion", _("Deletion of a user or app")
         POLICY = "policy", _("Revocation policy")
         LEAK_REPORT = "leak_report", _("Leaked-token report")
+        ACCOUNT = "account", _("Self-service account pages")
 
     class ActorType(models.TextChoices):
         STAFF = "staff", _("Staff user")

@@ -1,4 +1,5 @@
-"""DOT's URLs with its revoking views and token endpoint replaced by token_admin's (``oauth_views``).
+"""DOT's URLs with its revoking views, token endpoint and registration endpoint replaced by
+token_admin's (``oauth_views``).
 
 Use it where you would include ``oauth2_provider.urls``::
 
@@ -14,7 +15,7 @@ from typing import Any
 from django.urls import URLPattern, path
 from oauth2_provider import urls as dot_urls
 
-from .oauth_views import AuthorizedTokenDeleteView, RevokeTokenView, TokenView
+from .oauth_views import AuthorizedTokenDeleteView, DynamicClientRegistrationView, RevokeTokenView, TokenView
 
 app_name = dot_urls.app_name
 
@@ -26,6 +27,7 @@ _REPLACED: dict[str, Any] = {
         AuthorizedTokenDeleteView.as_view(),
         name="authorized-token-delete",
     ),
+    "dcr-register": path("register/", DynamicClientRegistrationView.as_view(), name="dcr-register"),
 }
 
 urlpatterns: list[Any] = [

@@ -23,6 +23,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from oauth2_provider.signals import app_authorized
 
 from . import queries
+from .receivers import registration_metadata
 from .revocation import Actor, Selection, Surface, revoke
 
 
@@ -129,3 +130,23 @@ class TokenView(dot_views.TokenView):
         for key, value in headers.items():
             response[key] = value
         return response
+
+
+class DynamicClientRegistrationView(dot_views.DynamicClientRegistrationView):
+    """DOT's RFC 7591 registration endpoint, letting token_admin's receiver read the metadata.
+
+    DOT keeps only ``client_name`` (as the Application's name); the Device the receiver
+    records for a signed-in user's registration is named by the ``device_name`` member and
+    keeps ``software_id`` (``receivers.application_registered``). The answer is DOT's own.
+    """
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            metadata = json.loads(request.body)
+        except ValueError:
+            metadata = None  # DOT answers invalid_client_metadata
+        token = registration_metadata.set(metadata if isinstance(metadata, dict) else None)
+        try:
+            return super().post(request, *args, **kwargs)
+        finally:
+            registration_metadata.reset(token)

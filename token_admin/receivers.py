@@ -198,21 +198,45 @@ def repair_sessions(batch_size: int = 500) -> dict[str, int]:
     return counts
 
 
+#: RFC 7591 metadata of the registration in progress (``oauth_views.DynamicClientRegistrationView``
+#: sets it around DOT's view); empty when a project mounts DOT's view directly.
+registration_metadata: ContextVar[dict[str, Any] | None] = ContextVar(
+    "token_admin_registration_metadata", default=None
+)
+
+
+def _text(metadata: dict[str, Any], key: str) -> str:
+    value = metadata.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
 def application_registered(
     sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any
 ) -> None:
     """Give a client that a signed-in user registered through DOT's DCR endpoint its Device.
 
     DOT's ``POST /o/register/`` saves the Application with ``registration_source="dcr"`` and
-    the registering user; the registration's ``client_name`` becomes ``Application.name``,
-    which names the device. Without a user or a name there is no device to record.
+    the registering user; the registration's ``client_name`` (the software's name) becomes
+    ``Application.name``. The device is named by the registration's ``device_name`` (an
+    extension member, RFC 7591 section 2), else after the client; ``software_id`` is kept
+    too. Without a user, or with no name at all, there is no device to record.
     """
-    if not created or raw or instance.user_id is None or not instance.name:
+    if not created or raw or instance.user_id is None:
         return
     if getattr(instance, "registration_source", None) != "dcr":
         return
-    name_length = Device._meta.get_field("name").max_length or len(instance.name)
-    Device.objects.create(user_id=instance.user_id, name=instance.name[:name_length], application=instance)
+    metadata = registration_metadata.get() or {}
+    name = _text(metadata, "device_name") or instance.name
+    if not name:
+        return
+    name_length = Device._meta.get_field("name").max_length or len(name)
+    software_length = Device._meta.get_field("software_id").max_length or 255
+    Device.objects.create(
+        user_id=instance.user_id,
+        name=name[:name_length],
+        software_id=_text(metadata, "software_id")[:software_length],
+        application=instance,
+    )
 
 
 def connect() -> None:

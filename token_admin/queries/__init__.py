@@ -3,7 +3,8 @@
 * ``tokens``: the one "not a registration token" condition, tokens by raw value (through DOT's
   ``token_checksum``), their refresh-token family;
 * ``live``: the one definition of a live session and of "user has authorized app";
-* ``sessions``: the tokens of a set of sessions, and the end-user API's list.
+* ``sessions``: the tokens of a set of sessions, and the end-user API's list;
+* ``connected``: a session's device, an app's software name, a user's connected apps.
 
 Each returns a queryset with the ``select_related`` its callers render, so no surface runs a
 query per row. Writes live in ``token_admin.revocation``.
@@ -11,6 +12,7 @@ query per row. Writes live in ``token_admin.revocation``.
 
 from __future__ import annotations
 
+from .connected import ConnectedApp, connected_apps, session_device, software_name
 from .live import (
     access_is_live,
     app_user_ids,
@@ -45,6 +47,10 @@ from .tokens import (
 )
 
 __all__ = [
+    "ConnectedApp",
+    "connected_apps",
+    "session_device",
+    "software_name",
     "ListedSession",
     "access_is_live",
     "access_tokens",

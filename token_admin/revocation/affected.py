@@ -18,14 +18,21 @@ ID_CHUNK_SIZE = 20_000
 
 
 def whose_tokens(rt_condition: Q, owned: Q | None, named_ids: list[int]) -> dict[str, Any]:
-    """Whose tokens are about to go, for the audit event: users and apps, by id and label.
+    """Whose tokens are about to go, for the audit event: users and apps, by id and label."""
+    return summarise(whose_tokens_per_pair(rt_condition, owned, named_ids))
+
+
+def whose_tokens_per_pair(
+    rt_condition: Q, owned: Q | None, named_ids: list[int]
+) -> dict[tuple[Any, Any], dict[str, Any]]:
+    """Per (user id, app id): labels, and the live refresh tokens, access tokens and sessions
+    of the selection (``owned`` may be any condition on access tokens beyond ``named_ids``).
 
     Two GROUP BY reads (live refresh tokens, then access tokens) per (user, app), joined to
     the user and app for their labels: a fixed number of statements whatever the number of
     tokens (one more per ``ID_CHUNK_SIZE`` named access tokens beyond the first, as the
     delete). A session is a live refresh token, or an access token that no refresh token
-    was ever bound to and none minted. Lists are capped at ``AFFECTED_MAX`` entries, most
-    sessions first; the totals count them all. Ids and labels only, never a token value.
+    was ever bound to and none minted. Ids and labels only, never a token value.
     """
     username = f"user__{get_user_model().USERNAME_FIELD}"
     labels = ("user_id", username, "application_id", "application__name")
@@ -83,7 +90,12 @@ def whose_tokens(rt_condition: Q, owned: Q | None, named_ids: list[int]) -> dict
             entry = pair(row)
             entry["access"] += row["count"]
             entry["sessions"] += row["lone"]
+    return per_pair
 
+
+def summarise(per_pair: dict[tuple[Any, Any], dict[str, Any]]) -> dict[str, Any]:
+    """``selection["affected"]`` of an event: users and apps, capped at ``AFFECTED_MAX``
+    entries, most sessions first; the totals count them all."""
     users: dict[Any, dict[str, Any]] = {}
     apps: dict[Any, dict[str, Any]] = {}
     for (user_id, app_id), entry in per_pair.items():

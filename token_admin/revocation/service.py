@@ -17,6 +17,7 @@ from .. import queries
 from ..models import RevocationEvent
 from ..signals import tokens_revoked
 from .actors import Actor, Surface
+from .affected import summarise, whose_tokens_per_pair
 from .selection import Selection
 from .writes import refresh_condition, registration_condition, revoke_rows
 
@@ -119,32 +120,38 @@ def _revoke_once(
 
 
 def _count(selection: Selection) -> Revocation:
-    """The dry run: what ``revoke`` would revoke, counted from indexes, nothing written.
+    """The dry run: what ``revoke`` would revoke, and whose (``affected``), nothing written.
 
-    One read of the live refresh tokens (their bound access tokens), then one COUNT each for
-    access tokens, grants and registration tokens, each a union of index lookups.
+    The same two GROUP BY reads as the real run's ``whose_tokens`` give the counts too: the
+    live refresh tokens, and the access tokens named, owned, of the lone sessions or bound
+    to those refresh tokens (by subquery, as nothing is locked); then one COUNT each for
+    grants and registration tokens.
     """
-    access_token_model = get_access_token_model()
     owned = selection.owned_condition()
-    live = list(
-        get_refresh_token_model()
-        .objects.filter(refresh_condition(selection), revoked__isnull=True)
-        .values_list("access_token_id", flat=True)
-    )
-    named = Q(pk__in=sorted({*selection.access_token_ids, *(pk for pk in live if pk)}))
+    rt_condition = refresh_condition(selection)
+    live = get_refresh_token_model().objects.filter(rt_condition, revoked__isnull=True)
+    # What the real run deletes beyond the named ids: the bound tokens of the live refresh
+    # tokens it locks, the lone sessions' tokens and the owned rows.
+    extra = Q(pk__in=live.exclude(access_token__isnull=True).values("access_token_id"))
     if selection.lone_checksums:
-        named |= Q(token_checksum__in=sorted(selection.lone_checksums))
+        extra |= Q(token_checksum__in=sorted(selection.lone_checksums))
     if owned is not None:
-        named |= owned
-    access_count = access_token_model.objects.filter(named).filter(queries.not_registration()).count()
+        extra |= owned
+    per_pair = whose_tokens_per_pair(rt_condition, extra, sorted(selection.access_token_ids))
+    access_count = sum(entry["access"] for entry in per_pair.values())
+    refresh_count = sum(entry["refresh"] for entry in per_pair.values())
     grant_count = get_grant_model().objects.filter(owned).count() if owned is not None else 0
     registration_count = 0
     registration = registration_condition(selection)
     if registration is not None:
-        registration_count = access_token_model.objects.filter(registration, queries.registration()).count()
-    return Revocation(
-        None, access_count, len(live), grant_count, dict(selection.described), registration_count
-    )
+        registration_count = (
+            get_access_token_model().objects.filter(registration, queries.registration()).count()
+        )
+    described = dict(selection.described)
+    described["affected"] = summarise(per_pair)
+    if registration_count:
+        described["registration_tokens_revoked"] = registration_count
+    return Revocation(None, access_count, refresh_count, grant_count, described, registration_count)
 
 
 def _is_deadlock(error: OperationalError) -> bool:

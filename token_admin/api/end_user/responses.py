@@ -11,7 +11,7 @@ from typing import Any
 
 from ...conf import conf
 from ...models import Device, TokenSession
-from ...queries import ListedSession
+from ...queries import ListedSession, session_device, software_name
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -20,15 +20,6 @@ def epoch_millis(moment: datetime) -> int:
     """Milliseconds since the Unix epoch, in integer arithmetic (no float rounding)."""
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-
-
-def session_device(session: TokenSession) -> Device | None:
-    """The session's own device, else the device of its dynamically registered client when
-    the session is that device's user's (another user's session there is not the device's)."""
-    if session.device is not None:
-        return session.device
-    device = getattr(session.application, "token_admin_device", None)
-    return device if device is not None and device.user_id == session.user_id else None
 
 
 def session_type(session: TokenSession, device: Device | None) -> str:
@@ -46,7 +37,8 @@ def session_type(session: TokenSession, device: Device | None) -> str:
 def token_entry(listed: ListedSession) -> dict[str, Any]:
     """One entry of ``tokens``, for a session as ``queries.end_user_sessions`` lists it."""
     session = listed.session
-    entry: dict[str, Any] = {"id": str(session.public_id), "client_name": session.application.name}
+    # The software's name and, apart, the device's (for a registered device they differ).
+    entry: dict[str, Any] = {"id": str(session.public_id), "client_name": software_name(session.application)}
     device = session_device(session)
     if device is not None and device.name:
         entry["device_name"] = device.name

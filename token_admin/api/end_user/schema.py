@@ -56,10 +56,14 @@ class EndUserToken(serializers.Serializer):
     id = serializers.UUIDField(
         help_text="The session's id: stable while the refresh token rotates; never a token or a database key."
     )
-    client_name = serializers.CharField(help_text="The application's name.")
+    client_name = serializers.CharField(
+        help_text="The application's name: for a dynamically registered client, the software's name "
+        "from its registration (client_name, else software_id), never the device's."
+    )
     device_name = serializers.CharField(
         required=False,
-        help_text="Only for a session bound to a device or a dynamically registered client; never null.",
+        help_text="Only for a session bound to a device, or a session of the user who registered its "
+        "client dynamically (named by the registration's device_name, else its client_name); never null.",
     )
     created_at = Int64Field(help_text="When the session began, in milliseconds since the epoch.")
     scopes = serializers.ListField(child=serializers.CharField())
