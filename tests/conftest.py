@@ -35,3 +35,31 @@ def fresh_validator(settings):
     for view in (TokenView, TokenAdminTokenView):
         if "_oauthlib_core" in vars(view):
             del view._oauthlib_core
+
+
+# The settings the example project sets for itself; the test database and cache stay.
+EXAMPLE_PROJECT_SETTINGS = (
+    "INSTALLED_APPS",
+    "MIDDLEWARE",
+    "ROOT_URLCONF",
+    "TEMPLATES",
+    "LOGIN_URL",
+    "OAUTH2_PROVIDER",
+    "SPECTACULAR_SETTINGS",
+    "TOKEN_ADMIN",
+)
+
+
+@pytest.fixture
+def example_project():
+    """Run the test under the example project's own settings module (its app, demo pages and
+    URLconf), on the test database and cache: the demo and smoke tests use it, nothing else."""
+    from django.test import override_settings
+
+    from example_project import settings as example
+    from token_admin.signals import leaked_tokens_revoked
+
+    with override_settings(**{name: getattr(example, name) for name in EXAMPLE_PROJECT_SETTINGS}):
+        yield example
+    # Its AppConfig.ready() connected the leak notices; the test settings do not have them.
+    leaked_tokens_revoked.disconnect(dispatch_uid="example_project_leak_notices")

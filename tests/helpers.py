@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 
 def signed_selection(page: Any) -> str:
@@ -24,3 +28,23 @@ def asked(selection: dict[str, Any]) -> dict[str, Any]:
     """An event's selection as the caller asked for it, without ``affected`` (whose tokens
     went, recorded by the revocation; asserted on its own in test_audit.py)."""
     return {key: value for key, value in selection.items() if key != "affected"}
+
+
+def subprocess_database_url(tmp_path: Path) -> str:
+    """A DATABASE_URL through which another process sees the test database's schema.
+
+    PostgreSQL and MariaDB: the test database itself. SQLite's test database lives in this
+    process's memory: it is copied (schema and committed rows) into a file under ``tmp_path``.
+    """
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        copy = tmp_path / "copy.sqlite3"
+        connection.ensure_connection()
+        with closing(sqlite3.connect(copy)) as target:
+            connection.connection.backup(target)
+        return f"sqlite:///{copy}"
+    scheme = {"postgresql": "postgres", "mysql": "mysql"}[connection.vendor]
+    password = f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else ""
+    return f"{scheme}://{quote(db['USER'])}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

@@ -20,7 +20,6 @@ from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import ProtectedResourceView
 
-from example_project.urls import urlpatterns as example_urlpatterns
 from tests.factories import (
     AccessTokenFactory,
     ApplicationFactory,
@@ -29,6 +28,7 @@ from tests.factories import (
     issue_session,
     rotate,
 )
+from tests.urls import urlpatterns as token_admin_urlpatterns
 from token_admin.activity import client_ip, parse_user_agent
 from token_admin.models import TokenSession
 
@@ -46,7 +46,7 @@ class Protected(ProtectedResourceView):
         return HttpResponse("ok")
 
 
-urlpatterns = [path("protected/", Protected.as_view()), *example_urlpatterns]
+urlpatterns = [path("protected/", Protected.as_view()), *token_admin_urlpatterns]
 
 
 def use(client, token, *, ip="203.0.113.7", agent=IPHONE, url="/protected/", **extra):

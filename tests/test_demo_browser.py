@@ -30,7 +30,11 @@ from tests.test_admin_browser import CHROMEDRIVER, CHROMIUM, FLAGS, Page
 from token_admin.models import RevocationEvent, TokenSession
 from token_admin.revocation import Actor, Selection, revoke
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("example_project"),
+]
 
 LAPTOP = (1366, 768)
 

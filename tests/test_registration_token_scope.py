@@ -20,8 +20,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from example_project.urls import urlpatterns as example_urlpatterns
 from tests.factories import AccessTokenFactory, UserFactory
+from tests.urls import urlpatterns as token_admin_urlpatterns
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
@@ -50,7 +50,7 @@ urlpatterns = [
     path("protected/", Protected.as_view()),
     path("scoped/", ScopedProtected.as_view()),
     path("drf/", DRFProtected.as_view()),
-    *example_urlpatterns,
+    *token_admin_urlpatterns,
 ]
 
 

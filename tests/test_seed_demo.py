@@ -9,7 +9,7 @@ from django.test import Client
 
 from token_admin.models import Device, TokenSession
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("example_project")]
 
 
 def seed() -> str:
