@@ -63,3 +63,9 @@ def example_project():
         yield example
     # Its AppConfig.ready() connected the leak notices; the test settings do not have them.
     leaked_tokens_revoked.disconnect(dispatch_uid="example_project_leak_notices")
+
+
+@pytest.fixture
+def api_app(db):
+    """An API client of the end-user token API (``ApplicationFactory(api_client=True)``)."""
+    return factories.ApplicationFactory(api_client=True, name="Support desk")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import sqlite3
 from contextlib import closing
@@ -48,3 +49,35 @@ def subprocess_database_url(tmp_path: Path) -> str:
     scheme = {"postgresql": "postgres", "mysql": "mysql"}[connection.vendor]
     password = f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else ""
     return f"{scheme}://{quote(db['USER'])}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def bearer(token: Any) -> dict[str, str]:
+    """Test-client headers that present ``token`` (a token from the factories, or a raw value)."""
+    raw = token if isinstance(token, str) else token.raw_token
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+def basic_header(client: Any, secret: str | None = None) -> str:
+    """An HTTP Basic ``Authorization`` value with client credentials.
+
+    ``client``: an application (its ``raw_secret`` unless ``secret`` is given), a client id
+    with ``secret``, or the bytes to encode as they are (to send malformed credentials).
+    """
+    if isinstance(client, bytes):
+        credentials = client
+    else:
+        client_id = client if isinstance(client, str) else client.client_id
+        credentials = f"{client_id}:{client.raw_secret if secret is None else secret}".encode()
+    return "Basic " + base64.b64encode(credentials).decode()
+
+
+def basic(client: Any, secret: str | None = None) -> dict[str, str]:
+    """Test-client headers with HTTP Basic client credentials (``basic_header``'s arguments)."""
+    return {"HTTP_AUTHORIZATION": basic_header(client, secret)}
+
+
+def assert_end_user_contract_headers(response: Any) -> None:
+    """The headers every end-user token API answer carries (Onegini's contract)."""
+    assert response["Content-Type"] == "application/json;charset=UTF-8"
+    assert response["Cache-Control"] == "no-store"
+    assert response["Pragma"] == "no-cache"

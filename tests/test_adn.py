@@ -9,11 +9,11 @@ from datetime import timezone as dt_timezone
 
 import pytest
 from django.test import Client, override_settings
-from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.settings import oauth2_settings
 
 from tests.factories import AccessTokenFactory, ApplicationFactory, AppProfileFactory, UserFactory
+from tests.helpers import bearer
 from token_admin import ratelimit, watermarks
 from token_admin.api.adn import views
 from token_admin.models import RevocationEvent
@@ -111,11 +111,6 @@ def user_dict(user) -> dict:
     return {**USER, "id": str(user.pk)}
 
 
-def bearer(token) -> dict:
-    raw = token if isinstance(token, str) else token.raw_token
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
-
-
 def body(response) -> dict:
     assert response["Content-Type"] == "application/json"
     return json.loads(response.content)
@@ -130,7 +125,7 @@ def rate_headers(response) -> dict:
 
 
 def expired_token(app, user=None):
-    return AccessTokenFactory(user=user, application=app, expires=timezone.now() - timedelta(seconds=1))
+    return AccessTokenFactory(user=user, application=app, expired=True)
 
 
 # --- GET token ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tests.factories import AccessTokenFactory, UserFactory
+from tests.helpers import bearer
 from tests.urls import urlpatterns as token_admin_urlpatterns
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
@@ -73,10 +74,6 @@ def registered(client):
     assert response.status_code == 201, response.content
     body = response.json()
     return user, body["client_id"], body["registration_access_token"]
-
-
-def bearer(raw):
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
 
 
 def test_the_registration_token_manages_its_client(client, registered):
