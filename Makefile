@@ -42,9 +42,12 @@ demo: $(VENV)/.installed-example
 test: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/pytest
 
+# The hooks of .pre-commit-config.yaml, checking instead of rewriting, plus the migrations check.
+# django-upgrade has no --check: it exits non-zero when it would rewrite a file (and does).
 lint: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	git ls-files -z '*.py' | xargs -0 $(BIN)/django-upgrade --target-version 5.2
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/mypy token_admin
 

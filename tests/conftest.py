@@ -69,3 +69,31 @@ def example_project():
 def api_app(db):
     """An API client of the end-user token API (``ApplicationFactory(api_client=True)``)."""
     return factories.ApplicationFactory(api_client=True, name="Support desk")
+
+
+@pytest.fixture
+def hasher_calls(monkeypatch):
+    """The passwords given to the end-user API's secret check (PBKDF2 in production, ~0.6 s each)."""
+    from token_admin.api.end_user import authentication
+
+    calls = []
+    real_check = authentication.check_password
+
+    def counting_check(password, encoded, *args, **kwargs):
+        calls.append(password)
+        return real_check(password, encoded, *args, **kwargs)
+
+    monkeypatch.setattr(authentication, "check_password", counting_check)
+    return calls
+
+
+@pytest.fixture
+def people(db):
+    """alice and bob, and the apps Stream and Web (client ids "stream" and "web"): the cast of
+    the watermark tests, which add the sessions they need."""
+    return {
+        "alice": factories.UserFactory(username="alice"),
+        "bob": factories.UserFactory(username="bob"),
+        "stream": factories.ApplicationFactory(name="Stream", client_id="stream"),
+        "web": factories.ApplicationFactory(name="Web", client_id="web"),
+    }

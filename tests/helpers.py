@@ -81,3 +81,11 @@ def assert_end_user_contract_headers(response: Any) -> None:
     assert response["Content-Type"] == "application/json;charset=UTF-8"
     assert response["Cache-Control"] == "no-store"
     assert response["Pragma"] == "no-cache"
+
+
+def watermarks_set() -> Any:
+    """The not-before watermarks set: the global row the migration creates at the epoch is none."""
+    from token_admin.models import NotBefore
+    from token_admin.watermarks import EPOCH
+
+    return NotBefore.objects.exclude(not_before=EPOCH)

@@ -111,6 +111,19 @@ def user_dict(user) -> dict:
     return {**USER, "id": str(user.pk)}
 
 
+def user_token_answer(owner) -> dict:
+    """The contract's answer about the ``user_token`` fixture (GET and DELETE alike)."""
+    return {
+        "data": {
+            "app": APP,
+            "client_id": CLIENT_ID,
+            "scopes": ["basic", "stream", "write_post"],
+            "user": user_dict(owner),
+        },
+        "meta": {"code": 200},
+    }
+
+
 def body(response) -> dict:
     assert response["Content-Type"] == "application/json"
     return json.loads(response.content)
@@ -134,15 +147,7 @@ def expired_token(app, user=None):
 def test_get_token_with_a_user_token(client, user_token, owner):
     response = client.get("/stream/0/token", **bearer(user_token))
 
-    expected = {
-        "data": {
-            "app": APP,
-            "client_id": CLIENT_ID,
-            "scopes": ["basic", "stream", "write_post"],
-            "user": user_dict(owner),
-        },
-        "meta": {"code": 200},
-    }
+    expected = user_token_answer(owner)
     assert response.status_code == 200
     assert body(response) == expected
     assert response.content == minified(expected)
@@ -208,15 +213,7 @@ def test_created_at_is_utc(client, app):
 def test_pretty_json_on_request(client, user_token, owner):
     response = client.get("/stream/0/token", HTTP_X_ADN_PRETTY_JSON="0", **bearer(user_token))
 
-    expected = {
-        "data": {
-            "app": APP,
-            "client_id": CLIENT_ID,
-            "scopes": ["basic", "stream", "write_post"],
-            "user": user_dict(owner),
-        },
-        "meta": {"code": 200},
-    }
+    expected = user_token_answer(owner)
     assert response.content.decode() == json.dumps(expected, indent=4, ensure_ascii=False) + "\n"
 
 
@@ -369,15 +366,7 @@ def test_post_reads_no_query_parameter_and_no_json_body(client, user_token):
 def test_delete_a_user_token(client, user_token, owner):
     response = client.delete("/stream/0/token", **bearer(user_token))
 
-    expected = {
-        "data": {
-            "app": APP,
-            "client_id": CLIENT_ID,
-            "scopes": ["basic", "stream", "write_post"],
-            "user": user_dict(owner),
-        },
-        "meta": {"code": 200},
-    }
+    expected = user_token_answer(owner)
     assert response.status_code == 200
     assert body(response) == expected
     assert response["X-OAuth-Scopes"] == "basic,stream,write_post"

@@ -11,7 +11,6 @@ from django.core.cache import caches
 from tests.factories import ApplicationFactory, AppProfileFactory, UserFactory, issue_session
 from tests.helpers import assert_end_user_contract_headers, basic_header
 from token_admin import watermarks
-from token_admin.api.end_user import authentication
 from token_admin.models import RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
@@ -45,20 +44,6 @@ def user_with_tokens(db):
     user = UserFactory()
     issue_session(user, ApplicationFactory())
     return user
-
-
-@pytest.fixture
-def hasher_calls(monkeypatch):
-    """Counts the calls to the password hasher's check (PBKDF2 in production)."""
-    calls = []
-    real_check = authentication.check_password
-
-    def counting_check(password, encoded, *args, **kwargs):
-        calls.append(password)
-        return real_check(password, encoded, *args, **kwargs)
-
-    monkeypatch.setattr(authentication, "check_password", counting_check)
-    return calls
 
 
 def tokens_path(user) -> str:

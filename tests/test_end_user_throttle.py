@@ -24,7 +24,6 @@ from tests.factories import ApplicationFactory, UserFactory, issue_session
 from tests.helpers import assert_end_user_contract_headers, basic_header
 from tests.test_end_user_auth import MOUNT, assert_unauthorized
 from token_admin import ratelimit
-from token_admin.api.end_user import authentication
 from token_admin.models import RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
@@ -42,20 +41,6 @@ def limits(settings):
         "END_USER_AUTH_FAILURES_PER_IP": 5,
         "END_USER_AUTH_FAILURE_PERIOD": 300,
     }
-
-
-@pytest.fixture
-def hasher_calls(monkeypatch):
-    """The passwords given to the hasher's check (PBKDF2 in production, about 0.6 s each)."""
-    calls = []
-    real_check = authentication.check_password
-
-    def counting_check(password, encoded, *args, **kwargs):
-        calls.append(password)
-        return real_check(password, encoded, *args, **kwargs)
-
-    monkeypatch.setattr(authentication, "check_password", counting_check)
-    return calls
 
 
 def get(client, client_id: str, secret: str, ip: str = "10.0.0.1"):
