@@ -1,4 +1,4 @@
-"""The Stack Exchange-style API at /2.2/ (shared/spec/apis.md, section 2), as a client sees it."""
+"""The Stack Exchange-style API at /2.2/ (the README's "Stack Exchange style"), as a client sees it."""
 
 from __future__ import annotations
 
