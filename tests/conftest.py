@@ -25,7 +25,7 @@ def application(db):
 @pytest.fixture
 def fresh_validator(settings):
     """DOT caches its server (and validator) on the token view: build it per request, and drop
-    it after, from DOT's view and from token_admin's (the example project mounts that one)."""
+    it after, from DOT's view and from token_admin's (tests/urls.py mounts that one)."""
     from oauth2_provider.views import TokenView
 
     from token_admin.oauth_views import TokenView as TokenAdminTokenView
