@@ -15,47 +15,29 @@ request on each side. Ratios measured in the same run, never compared across mac
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-os.environ.pop("DATABASE_URL", None)  # in-memory SQLite: the figure is about the hot path
-os.environ.pop("REDIS_URL", None)  # the local-memory cache
-
-
-def summary(values: list[float]) -> str:
-    return f"min {min(values):8.0f}  median {statistics.median(values):8.0f}  max {max(values):8.0f} req/s"
+try:
+    from bench.inprocess import alternate, parse, parser, setup_django, summary
+except ImportError:  # run as a script: bench/ is on sys.path, the repository is not
+    from inprocess import alternate, parse, parser, setup_django, summary
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--requests", type=int, default=2000, help="requests per round and side")
-    parser.add_argument("--block", type=int, default=100, help="requests per side before switching")
-    args = parser.parse_args()
-    if args.rounds < 5:
-        parser.error("--rounds must be at least 5")
-
-    import django
-
-    django.setup()
+    arguments = parser(__doc__)
+    arguments.add_argument("--requests", type=int, default=2000, help="requests per round and side")
+    arguments.add_argument("--block", type=int, default=100, help="requests per side before switching")
+    args = parse(arguments)
+    # In-memory SQLite and the local-memory cache: the figure is about the hot path.
+    setup_django(unset=("DATABASE_URL", "REDIS_URL"))
     from django.conf import settings
     from django.core.cache import caches
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext, setup_databases, setup_test_environment
+    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
-
-    setup_test_environment()
-    setup_databases(verbosity=0, interactive=False)
 
     from tests.factories import ApplicationFactory, UserFactory, issue_session
     from token_admin.models import TokenSession
@@ -90,34 +72,28 @@ def main() -> None:
     for _ in range(200):  # warm up both paths (imports, the user-agent parser's rules)
         get()
 
-    rates: dict[str, list[float]] = {"off": [], "on": []}
     blocks = max(1, args.requests // args.block)
     print(
         f"{args.rounds} rounds of {blocks * args.block} requests per side, "
         f"alternated in blocks of {args.block}",
         flush=True,
     )
-    for round_number in range(args.rounds):
-        # Each round starts a window: the first request with tracking on writes.
-        use(True)
-        elapsed = {"off": 0.0, "on": 0.0}
-        for block in range(blocks):
-            # Sides alternate block by block (and swap who goes first each round), so a
-            # change in the machine's load falls on both alike.
-            sides = ("off", "on") if (round_number + block) % 2 == 0 else ("on", "off")
-            for side in sides:
-                settings.TOKEN_ADMIN = {**original, "ACTIVITY_TRACKING": side == "on"}
-                started = time.perf_counter()
-                for _ in range(args.block):
-                    get()
-                elapsed[side] += time.perf_counter() - started
-        for side in ("off", "on"):
-            rates[side].append(blocks * args.block / elapsed[side])
-        print(f"  round {round_number + 1}/{args.rounds} done", flush=True)
+
+    def tracking(on: bool) -> None:
+        settings.TOKEN_ADMIN = {**original, "ACTIVITY_TRACKING": on}
+
+    rates = alternate(
+        {"off": (lambda: tracking(False), get), "on": (lambda: tracking(True), get)},
+        rounds=args.rounds,
+        blocks=blocks,
+        per_block=args.block,
+        before_round=lambda: use(True),  # each round starts a window: its first tracked request writes
+        progress=True,
+    )
 
     print("\nGET /stream/0/token, one user token:")
     for side in ("off", "on"):
-        print(f"  tracking {side:3}  {summary(rates[side])}")
+        print(f"  tracking {side:3}  {summary(rates[side], 'req/s', width='8.0f')}")
     ratio = statistics.median(rates["on"]) / statistics.median(rates["off"])
     print(f"  on / off at the median: {ratio:.3f} (target >= 0.95)")
     # The hot path's own cost, without the rest of the request around it: token_used within

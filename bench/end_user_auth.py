@@ -19,22 +19,17 @@ figures are ratios and differences measured in the same run, never compared acro
 
 from __future__ import annotations
 
-import argparse
-import base64
 import importlib.util
-import os
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-os.environ.pop("DATABASE_URL", None)  # in-memory SQLite: the figures are about hashing, not SQL
+try:
+    from bench.inprocess import ROOT, parse, parser, setup_django, summary
+except ImportError:  # run as a script: bench/ is on sys.path, the repository is not
+    from inprocess import ROOT, parse, parser, setup_django, summary
 
 MODULE = "token_admin/api/end_user/authentication.py"
 HASHER = "bench.end_user_auth.BenchPBKDF2Hasher"
@@ -55,27 +50,19 @@ def load_baseline(ref: str) -> Any:
     return module
 
 
-def summary(values: list[float], unit: str, scale: float = 1.0) -> str:
-    scaled = [value * scale for value in values]
-    return f"min {min(scaled):9.2f}  median {statistics.median(scaled):9.2f}  max {max(scaled):9.2f} {unit}"
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--tries", type=int, default=200, help="tries per client id and version")
-    parser.add_argument("--iterations", type=int, default=100_000, help="PBKDF2 iterations")
-    parser.add_argument("--throughput-attempts", type=int, default=200)
-    parser.add_argument("--base", default="main", help="git ref of the 'before' version")
-    args = parser.parse_args()
-
-    import django
-
-    django.setup()
+    arguments = parser(__doc__, rounds=5)
+    arguments.add_argument("--tries", type=int, default=200, help="tries per client id and version")
+    arguments.add_argument("--iterations", type=int, default=100_000, help="PBKDF2 iterations")
+    arguments.add_argument("--throughput-attempts", type=int, default=200)
+    arguments.add_argument("--base", default="main", help="git ref of the 'before' version")
+    args = parse(arguments)
+    # In-memory SQLite: the figures are about hashing, not SQL.
+    setup_django(unset=("DATABASE_URL",))
     from django.conf import settings
     from django.contrib.auth.hashers import PBKDF2PasswordHasher
     from django.test import Client
-    from django.test.utils import override_settings, setup_databases, setup_test_environment
+    from django.test.utils import override_settings
 
     class BenchPBKDF2Hasher(PBKDF2PasswordHasher):
         iterations = args.iterations
@@ -83,8 +70,6 @@ def main() -> None:
     # PASSWORD_HASHERS names it by dotted path: this script is that module, run as __main__.
     globals()["BenchPBKDF2Hasher"] = BenchPBKDF2Hasher
     sys.modules.setdefault("bench.end_user_auth", sys.modules[__name__])
-    setup_test_environment()
-    setup_databases(verbosity=0, interactive=False)
     overrides = override_settings(
         PASSWORD_HASHERS=[HASHER],
         LOGGING_CONFIG=None,
@@ -97,22 +82,21 @@ def main() -> None:
 
     from django.core.cache import caches
 
-    from tests.factories import ApplicationFactory, AppProfileFactory
+    from tests.factories import ApplicationFactory
+    from tests.helpers import basic
     from token_admin.api.end_user import authentication as after
     from token_admin.api.end_user import views
 
     before = load_baseline(args.base)
-    application = ApplicationFactory(authorization_grant_type="client-credentials", redirect_uris="")
-    AppProfileFactory(application=application, end_user_api=True)
+    application = ApplicationFactory(api_client=True)
     assert application.client_secret.startswith("pbkdf2_sha256$"), application.client_secret[:20]
     known, unknown = application.client_id, "x" * len(application.client_id)
     client = Client()
     versions = {"before": before.APIClientAuthentication, "after": after.APIClientAuthentication}
 
     def attempt(client_id: str, ip: str = "10.0.0.1") -> int:
-        credentials = base64.b64encode(f"{client_id}:wrong-secret".encode()).decode()
         response = client.get(
-            "/oauth/api/v1/users/1/tokens", HTTP_AUTHORIZATION=f"Basic {credentials}", REMOTE_ADDR=ip
+            "/oauth/api/v1/users/1/tokens", **basic(client_id, "wrong-secret"), REMOTE_ADDR=ip
         )
         return response.status_code
 
@@ -158,14 +142,14 @@ def main() -> None:
 
     print("\nFailed attempts per second, one client id from one IP (per round):")
     for version in ("before", "after"):
-        print(f"  {version:6}  {summary(throughput[version], 'attempts/s')}")
+        print(f"  {version:6}  {summary(throughput[version], 'attempts/s', width='9.2f')}")
     ratio = statistics.median(throughput["after"]) / statistics.median(throughput["before"])
     print(f"  after / before at the median: {ratio:,.0f}x (after: answered 429 without a hash check)")
 
     print(f"\nOne failed attempt, {len(gaps['after']['known'])} tries per client id (ms):")
     for version in ("before", "after"):
         for kind in ("known", "unknown"):
-            print(f"  {version:6} {kind:7}  {summary(gaps[version][kind], 'ms', 1000)}")
+            print(f"  {version:6} {kind:7}  {summary(gaps[version][kind], 'ms', scale=1000, width='9.2f')}")
         known_median = statistics.median(gaps[version]["known"])
         unknown_median = statistics.median(gaps[version]["unknown"])
         print(

@@ -8,43 +8,28 @@ the cache in one ``get_many`` on top of DOT's one query. "Off": ``NOT_BEFORE_ENA
 no cache read. Both run in this process through Django's test client against the same
 database (``DATABASE_URL`` as the tests use it, in-memory SQLite by default; ``REDIS_URL``
 puts the cache on Redis), in alternated rounds; the figure is the ratio on/off of requests
-per second per round, with its min, median and max. The issue asks for a median >= 0.95.
+per second per round, with its min, median and max; the target is a median >= 0.95.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
-import sys
-import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+try:
+    from bench.inprocess import alternate, parse, parser, setup_django, summary
+except ImportError:  # run as a script: bench/ is on sys.path, the repository is not
+    from inprocess import alternate, parse, parser, setup_django, summary
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--requests", type=int, default=2000, help="requests per side per round")
-    args = parser.parse_args()
-    if args.rounds < 5:
-        parser.error("--rounds must be at least 5")
-
-    import django
-
-    django.setup()
+    arguments = parser(__doc__)
+    arguments.add_argument("--requests", type=int, default=2000, help="requests per side per round")
+    args = parse(arguments)
+    setup_django()
     from django.db import connection
     from django.test import Client
-    from django.test.utils import override_settings, setup_databases, setup_test_environment
+    from django.test.utils import override_settings
     from django.utils import timezone
-
-    setup_test_environment()
-    setup_databases(verbosity=0, interactive=False)
 
     from tests.factories import ApplicationFactory, UserFactory, issue_session
     from token_admin.not_before import set_not_before
@@ -64,47 +49,36 @@ def main() -> None:
     token_admin_settings = {"NOT_BEFORE_ENABLED": True, "ADN_RATE_LIMIT": 10**9}
     override_settings(TOKEN_ADMIN=token_admin_settings).enable()
 
-    def block(enabled: bool, requests: int) -> float:
-        """Seconds for ``requests`` requests on one side."""
+    def get() -> None:
+        client.get("/stream/0/token", **header)
+
+    def switch(enabled: bool) -> None:
         token_admin_settings["NOT_BEFORE_ENABLED"] = enabled
         assert client.get("/stream/0/token", **header).status_code == 200  # warms the cache
-        start = time.perf_counter()
-        for _ in range(requests):
-            client.get("/stream/0/token", **header)
-        return time.perf_counter() - start
 
     from token_admin import watermarks
 
     # The "on" side really reads the three watermarks (the latest of them applies).
     assert watermarks.applicable(user.pk, app.pk) is not None
-    block(True, 100), block(False, 100)  # warm-up: imports, caches, connection
-    # Each round alternates the sides in BLOCKS short blocks (the first side alternating
-    # too), so a change of load on this shared machine falls on both sides alike.
+    for enabled in (True, False):  # warm-up: imports, caches, connection
+        switch(enabled)
+        for _ in range(100):
+            get()
     blocks = 10
-    per_block = max(1, args.requests // blocks)
-    on_rates, off_rates, ratios = [], [], []
-    for round_ in range(args.rounds):
-        seconds = {True: 0.0, False: 0.0}
-        for index in range(blocks):
-            first = (round_ + index) % 2 == 0
-            for enabled in (first, not first):
-                seconds[enabled] += block(enabled, per_block)
-        on, off = per_block * blocks / seconds[True], per_block * blocks / seconds[False]
-        on_rates.append(on)
-        off_rates.append(off)
-        ratios.append(on / off)
-
-    def row(values: list[float], unit: str) -> str:
-        return (
-            f"min {min(values):8.2f}  median {statistics.median(values):8.2f}  max {max(values):8.2f} {unit}"
-        )
+    rates = alternate(
+        {"on": (lambda: switch(True), get), "off": (lambda: switch(False), get)},
+        rounds=args.rounds,
+        blocks=blocks,
+        per_block=max(1, args.requests // blocks),
+    )
+    ratios = [on / off for on, off in zip(rates["on"], rates["off"], strict=True)]
 
     print(
         f"GET /stream/0/token, {connection.vendor}, {args.requests} requests x {args.rounds} rounds per side"
     )
-    print(f"  watermarks on : {row(on_rates, 'req/s')}")
-    print(f"  watermarks off: {row(off_rates, 'req/s')}")
-    print(f"  ratio on/off  : {row(ratios, '')}  (target >= 0.95)")
+    print(f"  watermarks on : {summary(rates['on'], 'req/s')}")
+    print(f"  watermarks off: {summary(rates['off'], 'req/s')}")
+    print(f"  ratio on/off  : {summary(ratios, '')}  (target >= 0.95)")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,20 @@ from oauth2_provider.models import get_application_model
 from token_admin import queries
 from token_admin.models import AppProfile
 
-from .seed import AT, RT, SESSION, _application, _exec, _sql_checksum, _sql_raw, raw_token, seed_tokens
+from .seed import (
+    AT,
+    RT,
+    SESSION,
+    _application,
+    _exec,
+    _sql_checksum,
+    _sql_raw,
+    insert_family_sessions,
+    insert_users,
+    raw_token,
+    scalar,
+    seed_tokens,
+)
 
 USERS = 20_000
 OLD_APP_USERS = 200
@@ -61,15 +74,9 @@ class Cast:
         return asdict(self)
 
 
-def _count(sql: str, params: tuple[Any, ...] = ()) -> Any:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0]
-
-
 def ended_sessions(*, kind: str, count: int, app_sql: str, user_sql: str) -> None:
     """``count`` ended sessions: a revoked refresh token (no access token left) and its TokenSession."""
-    last_id = _count(f"SELECT coalesce(max(id), 0) FROM {RT}")
+    last_id = scalar(f"SELECT coalesce(max(id), 0) FROM {RT}")
     raw = _sql_raw(kind, "n")
     _exec(
         f"""
@@ -82,15 +89,7 @@ def ended_sessions(*, kind: str, count: int, app_sql: str, user_sql: str) -> Non
         """,
         (count,),
     )
-    _exec(
-        f"""
-        INSERT INTO {SESSION} (public_id, token_family, access_token_checksum, created_at,
-                               application_id, device_id, user_id)
-        SELECT gen_random_uuid(), rt.token_family, NULL, rt.created, rt.application_id, NULL, rt.user_id
-        FROM {RT} rt WHERE rt.id > %s
-        """,
-        (last_id,),
-    )
+    insert_family_sessions("rt.id > %s", (last_id,))
 
 
 @contextmanager
@@ -133,16 +132,7 @@ def seed(size: int, depth: int = DEEP_DEPTH) -> Cast:
     user_model = get_user_model()
     application_model = get_application_model()
     with transaction.atomic(), bulk_load():
-        _exec(
-            """
-            INSERT INTO auth_user (password, last_login, is_superuser, username, first_name,
-                                   last_name, email, is_staff, is_active, date_joined)
-            SELECT '!', NULL, false, 'user' || n, 'Ada', 'Lovelace' || n, 'user' || n || '@example.com',
-                   false, true, now() - n * interval '1 minute'
-            FROM generate_series(1, %s) AS n
-            """,
-            (USERS,),
-        )
+        insert_users(USERS)
         first_user = user_model.objects.order_by("pk").values_list("pk", flat=True)[0]
         admin = user_model.objects.create_superuser("bench-admin", "admin@example.com", None)
 
@@ -222,7 +212,7 @@ def seed(size: int, depth: int = DEEP_DEPTH) -> Cast:
     deep_before_id = visible.values_list("pk", flat=True)[depth - 1]
     return Cast(
         size=size,
-        tokens=_count(f"SELECT count(*) FROM {AT}"),
+        tokens=scalar(f"SELECT count(*) FROM {AT}"),
         stream_app_token=raw_token("sap", 0),
         old_app_token=raw_token("oap", 0),
         user_tokens=[raw_token("me", n) for n in range(20)],

@@ -72,6 +72,43 @@ def _exec(sql: str, params: tuple[Any, ...] | list[Any] = ()) -> int:
         return cursor.rowcount
 
 
+def scalar(sql: str, params: tuple[Any, ...] = ()) -> Any:
+    """The one value a query returns."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def insert_users(count: int) -> None:
+    """Users ``user1`` .. ``user<count>`` without a usable password, joined a minute apart."""
+    _exec(
+        """
+        INSERT INTO auth_user (password, last_login, is_superuser, username, first_name,
+                               last_name, email, is_staff, is_active, date_joined)
+        SELECT '!', NULL, false, 'user' || n, 'Ada', 'Lovelace' || n, 'user' || n || '@example.com',
+               false, true, now() - n * interval '1 minute'
+        FROM generate_series(1, %s) AS n
+        """,
+        (count,),
+    )
+
+
+def insert_family_sessions(where: str, params: tuple[Any, ...]) -> None:
+    """A TokenSession for each refresh-token family (row ``rt``) that ``where`` selects, as
+    token_admin's receivers would have made it when the tokens were saved."""
+    _exec(
+        f"""
+        INSERT INTO {SESSION} (public_id, token_family, access_token_checksum, created_at,
+                               application_id, device_id, user_id)
+        SELECT gen_random_uuid(), rt.token_family, NULL, rt.created, rt.application_id, NULL, rt.user_id
+        FROM {RT} rt
+        WHERE {where}
+        ORDER BY rt.id
+        """,
+        params,
+    )
+
+
 def _application(name: str, hashed: bool = False, **kwargs: Any) -> tuple[Any, str]:
     """A confidential app; only a secret that a measure checks is hashed (a slow PBKDF2)."""
     application_model = get_application_model()
@@ -109,9 +146,7 @@ def seed_tokens(
     if expired_every:
         expires = f"CASE WHEN n %% {expired_every} = 0 THEN now() - interval '1 hour' ELSE {expires} END"
     raw = _sql_raw(kind, "n")
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {AT}")
-        (last_id,) = cursor.fetchone()
+    last_id = scalar(f"SELECT coalesce(max(id), 0) FROM {AT}")
     inserted = _exec(
         f"""
         INSERT INTO {AT} (token, token_checksum, expires, scope, application_id, user_id,
@@ -139,18 +174,7 @@ def seed_tokens(
             (last_id,),
         )
         if with_sessions:
-            _exec(
-                f"""
-                INSERT INTO {SESSION} (public_id, token_family, access_token_checksum, created_at,
-                                       application_id, device_id, user_id)
-                SELECT gen_random_uuid(), rt.token_family, NULL, rt.created, rt.application_id,
-                       NULL, rt.user_id
-                FROM {RT} rt
-                WHERE rt.access_token_id > %s
-                ORDER BY rt.id
-                """,
-                (last_id,),
-            )
+            insert_family_sessions("rt.access_token_id > %s", (last_id,))
     elif with_sessions:
         # Lone access tokens: a session each, keyed by the token's checksum.
         _exec(
@@ -176,16 +200,7 @@ def seed_base(scale: float) -> Seeded:
     tokens_total = stream_tokens * 3 // 2
     user_model = get_user_model()
     with transaction.atomic():
-        _exec(
-            """
-            INSERT INTO auth_user (password, last_login, is_superuser, username, first_name,
-                                   last_name, email, is_staff, is_active, date_joined)
-            SELECT '!', NULL, false, 'user' || n, 'Ada', 'Lovelace' || n, 'user' || n || '@example.com',
-                   false, true, now() - n * interval '1 minute'
-            FROM generate_series(1, %s) AS n
-            """,
-            (users,),
-        )
+        insert_users(users)
         user_ids = list(user_model.objects.order_by("pk").values_list("pk", flat=True))
         # No password: the admin measures log in with force_login (no slow hash at seed time).
         admin_user = user_model.objects.create_superuser("bench-admin", "admin@example.com", None)

@@ -1,4 +1,4 @@
-"""The URL layout of the contract (shared/spec/apis.md, section 0), plus the demo's own pages."""
+"""Every URL module of token_admin at the paths the README gives them, plus the demo's own pages."""
 
 from django.contrib import admin
 from django.contrib.auth.views import LogoutView

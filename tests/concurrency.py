@@ -16,6 +16,7 @@ from django.db import connection
 from django.test import Client, RequestFactory
 from oauth2_provider.views.generic import ProtectedResourceView
 
+from tests.helpers import bearer
 from token_admin.oauth2_validators import TokenAdminOAuth2Validator
 
 # Upper bound for any one thread; a deadlock the database failed to break shows as a timeout.
@@ -121,7 +122,7 @@ class _Protected(ProtectedResourceView):
 
 def dot_accepts(raw_access_token: str) -> bool:
     """Whether a plain DOT ``ProtectedResourceView`` lets this access token in."""
-    request = RequestFactory().get("/protected", HTTP_AUTHORIZATION=f"Bearer {raw_access_token}")
+    request = RequestFactory().get("/protected", **bearer(raw_access_token))
     return _Protected.as_view()(request).status_code == 200
 
 

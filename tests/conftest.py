@@ -25,7 +25,7 @@ def application(db):
 @pytest.fixture
 def fresh_validator(settings):
     """DOT caches its server (and validator) on the token view: build it per request, and drop
-    it after, from DOT's view and from token_admin's (the example project mounts that one)."""
+    it after, from DOT's view and from token_admin's (tests/urls.py mounts that one)."""
     from oauth2_provider.views import TokenView
 
     from token_admin.oauth_views import TokenView as TokenAdminTokenView
@@ -35,3 +35,65 @@ def fresh_validator(settings):
     for view in (TokenView, TokenAdminTokenView):
         if "_oauthlib_core" in vars(view):
             del view._oauthlib_core
+
+
+# The settings the example project sets for itself; the test database and cache stay.
+EXAMPLE_PROJECT_SETTINGS = (
+    "INSTALLED_APPS",
+    "MIDDLEWARE",
+    "ROOT_URLCONF",
+    "TEMPLATES",
+    "LOGIN_URL",
+    "OAUTH2_PROVIDER",
+    "SPECTACULAR_SETTINGS",
+    "TOKEN_ADMIN",
+)
+
+
+@pytest.fixture
+def example_project():
+    """Run the test under the example project's own settings module (its app, demo pages and
+    URLconf), on the test database and cache: the demo and smoke tests use it, nothing else."""
+    from django.test import override_settings
+
+    from example_project import settings as example
+    from token_admin.signals import leaked_tokens_revoked
+
+    with override_settings(**{name: getattr(example, name) for name in EXAMPLE_PROJECT_SETTINGS}):
+        yield example
+    # Its AppConfig.ready() connected the leak notices; the test settings do not have them.
+    leaked_tokens_revoked.disconnect(dispatch_uid="example_project_leak_notices")
+
+
+@pytest.fixture
+def api_app(db):
+    """An API client of the end-user token API (``ApplicationFactory(api_client=True)``)."""
+    return factories.ApplicationFactory(api_client=True, name="Support desk")
+
+
+@pytest.fixture
+def hasher_calls(monkeypatch):
+    """The passwords given to the end-user API's secret check (PBKDF2 in production, ~0.6 s each)."""
+    from token_admin.api.end_user import authentication
+
+    calls = []
+    real_check = authentication.check_password
+
+    def counting_check(password, encoded, *args, **kwargs):
+        calls.append(password)
+        return real_check(password, encoded, *args, **kwargs)
+
+    monkeypatch.setattr(authentication, "check_password", counting_check)
+    return calls
+
+
+@pytest.fixture
+def people(db):
+    """alice and bob, and the apps Stream and Web (client ids "stream" and "web"): the cast of
+    the watermark tests, which add the sessions they need."""
+    return {
+        "alice": factories.UserFactory(username="alice"),
+        "bob": factories.UserFactory(username="bob"),
+        "stream": factories.ApplicationFactory(name="Stream", client_id="stream"),
+        "web": factories.ApplicationFactory(name="Web", client_id="web"),
+    }

@@ -41,10 +41,24 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 class ApplicationFactory(factory.django.DjangoModelFactory):
-    """A confidential authorization-code app; ``raw_secret`` holds its client secret."""
+    """A confidential authorization-code app; ``raw_secret`` holds its client secret.
+
+    ``api_client=True``: a client-credentials app granted the end-user token API (the README's
+    ``create_api_client``), the caller of that API with HTTP Basic credentials.
+    """
 
     class Meta:
         model = Application
+        skip_postgeneration_save = True
+
+    class Params:
+        api_client = factory.Trait(
+            authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+            redirect_uris="",
+            profile=factory.RelatedFactory(
+                "tests.factories.AppProfileFactory", factory_related_name="application", end_user_api=True
+            ),
+        )
 
     name = factory.Sequence(lambda n: f"App {n}")
     client_type = Application.CLIENT_CONFIDENTIAL
@@ -55,6 +69,7 @@ class ApplicationFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
+        # DOT hashes the secret when it saves: keep the one copy a client would hold.
         raw_secret = kwargs["client_secret"]
         application = super()._create(model_class, *args, **kwargs)
         application.raw_secret = raw_secret
@@ -69,16 +84,12 @@ class AppProfileFactory(factory.django.DjangoModelFactory):
     link = "https://app.example.com/"
 
 
-class AccessTokenFactory(factory.django.DjangoModelFactory):
-    """A valid user access token (``user=None`` makes an app token)."""
+class TokenFactory(factory.django.DjangoModelFactory):
+    """Saves a token as DOT does (``set_token_value``: cleartext or hashed, with its checksum) and
+    leaves the raw value on the instance as ``raw_token``; ``token=...`` picks the value."""
 
     class Meta:
-        model = get_access_token_model()
-
-    user = factory.SubFactory(UserFactory)
-    application = factory.SubFactory(ApplicationFactory)
-    expires = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=10))
-    scope = "basic stream"
+        abstract = True
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
@@ -90,7 +101,32 @@ class AccessTokenFactory(factory.django.DjangoModelFactory):
         return token
 
 
-class RefreshTokenFactory(factory.django.DjangoModelFactory):
+class AccessTokenFactory(TokenFactory):
+    """A valid user access token (``user=None`` makes an app token).
+
+    ``expired=True``: it expired a second ago. ``with_refresh=True``: with a live refresh token in a
+    new family (``token.refresh_token``), as DOT's token endpoint issues a pair.
+    """
+
+    class Meta:
+        model = get_access_token_model()
+        skip_postgeneration_save = True
+
+    class Params:
+        expired = factory.Trait(expires=factory.LazyFunction(lambda: timezone.now() - timedelta(seconds=1)))
+        with_refresh = factory.Trait(
+            refresh=factory.RelatedFactory(
+                "tests.factories.RefreshTokenFactory", factory_related_name="access_token"
+            )
+        )
+
+    user = factory.SubFactory(UserFactory)
+    application = factory.SubFactory(ApplicationFactory)
+    expires = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=10))
+    scope = "basic stream"
+
+
+class RefreshTokenFactory(TokenFactory):
     """A live refresh token bound to ``access_token``, in a new family unless one is given."""
 
     class Meta:
@@ -100,15 +136,6 @@ class RefreshTokenFactory(factory.django.DjangoModelFactory):
     user = factory.LazyAttribute(lambda rt: rt.access_token.user)
     application = factory.LazyAttribute(lambda rt: rt.access_token.application)
     token_family = factory.LazyFunction(uuid.uuid4)
-
-    @classmethod
-    def _create(cls, model_class, *args, **kwargs):
-        raw_token = kwargs.pop("token", None) or secrets.token_urlsafe(30)
-        token = model_class(*args, **kwargs)
-        set_token_value(token, raw_token)
-        token.save()
-        token.raw_token = raw_token
-        return token
 
 
 class GrantFactory(factory.django.DjangoModelFactory):
@@ -135,10 +162,13 @@ class DeviceFactory(factory.django.DjangoModelFactory):
 def issue_session(user, application, *, refresh=True, scope="basic stream", expires_in=timedelta(hours=10)):
     """Issue a token pair as DOT's token endpoint does; returns (access_token, refresh_token or None)."""
     access_token = AccessTokenFactory(
-        user=user, application=application, scope=scope, expires=timezone.now() + expires_in
+        user=user,
+        application=application,
+        scope=scope,
+        expires=timezone.now() + expires_in,
+        with_refresh=refresh,
     )
-    refresh_token = RefreshTokenFactory(access_token=access_token) if refresh else None
-    return access_token, refresh_token
+    return access_token, access_token.refresh_token if refresh else None
 
 
 def rotate(refresh_token, *, expires_in=timedelta(hours=10)):

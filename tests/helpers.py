@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import re
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 
 def signed_selection(page: Any) -> str:
@@ -24,3 +29,63 @@ def asked(selection: dict[str, Any]) -> dict[str, Any]:
     """An event's selection as the caller asked for it, without ``affected`` (whose tokens
     went, recorded by the revocation; asserted on its own in test_audit.py)."""
     return {key: value for key, value in selection.items() if key != "affected"}
+
+
+def subprocess_database_url(tmp_path: Path) -> str:
+    """A DATABASE_URL through which another process sees the test database's schema.
+
+    PostgreSQL and MariaDB: the test database itself. SQLite's test database lives in this
+    process's memory: it is copied (schema and committed rows) into a file under ``tmp_path``.
+    """
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        copy = tmp_path / "copy.sqlite3"
+        connection.ensure_connection()
+        with closing(sqlite3.connect(copy)) as target:
+            connection.connection.backup(target)
+        return f"sqlite:///{copy}"
+    scheme = {"postgresql": "postgres", "mysql": "mysql"}[connection.vendor]
+    password = f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else ""
+    return f"{scheme}://{quote(db['USER'])}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def bearer(token: Any) -> dict[str, str]:
+    """Test-client headers that present ``token`` (a token from the factories, or a raw value)."""
+    raw = token if isinstance(token, str) else token.raw_token
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+def basic_header(client: Any, secret: str | None = None) -> str:
+    """An HTTP Basic ``Authorization`` value with client credentials.
+
+    ``client``: an application (its ``raw_secret`` unless ``secret`` is given), a client id
+    with ``secret``, or the bytes to encode as they are (to send malformed credentials).
+    """
+    if isinstance(client, bytes):
+        credentials = client
+    else:
+        client_id = client if isinstance(client, str) else client.client_id
+        credentials = f"{client_id}:{client.raw_secret if secret is None else secret}".encode()
+    return "Basic " + base64.b64encode(credentials).decode()
+
+
+def basic(client: Any, secret: str | None = None) -> dict[str, str]:
+    """Test-client headers with HTTP Basic client credentials (``basic_header``'s arguments)."""
+    return {"HTTP_AUTHORIZATION": basic_header(client, secret)}
+
+
+def assert_end_user_contract_headers(response: Any) -> None:
+    """The headers every end-user token API answer carries (Onegini's contract)."""
+    assert response["Content-Type"] == "application/json;charset=UTF-8"
+    assert response["Cache-Control"] == "no-store"
+    assert response["Pragma"] == "no-cache"
+
+
+def watermarks_set() -> Any:
+    """The not-before watermarks set: the global row the migration creates at the epoch is none."""
+    from token_admin.models import NotBefore
+    from token_admin.watermarks import EPOCH
+
+    return NotBefore.objects.exclude(not_before=EPOCH)

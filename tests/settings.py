@@ -1,7 +1,9 @@
-"""Test settings: SQLite by default, ``DATABASE_URL`` for PostgreSQL or MariaDB.
+"""Test settings: only what the tests need, nothing of the example project.
 
-``TOKEN_ADMIN_HASHED_TOKENS=1`` runs everything with DOT's RFC 9700 token storage (no
-cleartext token kept); ``REDIS_URL`` puts the cache on Redis.
+SQLite in memory by default, ``DATABASE_URL`` for PostgreSQL or MariaDB; ``REDIS_URL`` puts
+the cache on Redis; ``TOKEN_ADMIN_HASHED_TOKENS=1`` runs everything with DOT's RFC 9700 token
+storage (no cleartext token kept). The example project is tested under its own settings
+(``tests/test_example_project.py`` and the demo modules, through the ``example_project`` fixture).
 """
 
 import os
@@ -13,6 +15,11 @@ import token_admin
 SECRET_KEY = "tests-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+ROOT_URLCONF = "tests.urls"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -26,11 +33,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "oauth2_provider",
     "token_admin",
-    "example_project",
 ]
 
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -38,12 +43,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 
-ROOT_URLCONF = "example_project.urls"
-
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -73,10 +75,6 @@ else:
 
 # Fast hashing for user passwords and (through DOT's "default" hasher) client secrets.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-USE_TZ = True
-TIME_ZONE = "UTC"
-STATIC_URL = "static/"
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "token_admin.oauth2_validators.TokenAdminOAuth2Validator",
@@ -87,25 +85,20 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": os.environ.get("TOKEN_ADMIN_HASHED_TOKENS") == "1",
 }
 
-# The OpenAPI schema at /api/schema/ and the Swagger UI at /api/docs/ (token_admin.api.schema_urls).
 SPECTACULAR_SETTINGS = {
     "TITLE": "django-token-admin",
     "VERSION": token_admin.__version__,
-    "DESCRIPTION": "See and revoke django-oauth-toolkit access tokens: App.net, Stack Exchange and "
-    "end-user token API styles.",
-    # The schema documents the token APIs, not the schema view itself.
     "SERVE_INCLUDE_SCHEMA": False,
-    # Swagger UI and ReDoc from drf-spectacular-sidecar: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
 
+# Nothing global: each API style authenticates on its own (as in a project that adopts it).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
-    # drf-spectacular's inspector for every DRF view (its own schema views need it).
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 

@@ -8,7 +8,6 @@ the window costs DOT's single query and nothing more.
 
 from __future__ import annotations
 
-import base64
 from datetime import timedelta
 
 import pytest
@@ -20,15 +19,15 @@ from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import ProtectedResourceView
 
-from example_project.urls import urlpatterns as example_urlpatterns
 from tests.factories import (
     AccessTokenFactory,
     ApplicationFactory,
-    AppProfileFactory,
     UserFactory,
     issue_session,
     rotate,
 )
+from tests.helpers import basic, bearer
+from tests.urls import urlpatterns as token_admin_urlpatterns
 from token_admin.activity import client_ip, parse_user_agent
 from token_admin.models import TokenSession
 
@@ -46,13 +45,11 @@ class Protected(ProtectedResourceView):
         return HttpResponse("ok")
 
 
-urlpatterns = [path("protected/", Protected.as_view()), *example_urlpatterns]
+urlpatterns = [path("protected/", Protected.as_view()), *token_admin_urlpatterns]
 
 
 def use(client, token, *, ip="203.0.113.7", agent=IPHONE, url="/protected/", **extra):
-    response = client.get(
-        url, HTTP_AUTHORIZATION=f"Bearer {token.raw_token}", REMOTE_ADDR=ip, HTTP_USER_AGENT=agent, **extra
-    )
+    response = client.get(url, **bearer(token), REMOTE_ADDR=ip, HTTP_USER_AGENT=agent, **extra)
     assert response.status_code == 200, response.content
     return response
 
@@ -130,7 +127,7 @@ def test_a_refresh_writes_nothing_and_the_new_tokens_first_use_records_it(client
     new_access = response.json()["access_token"]
     used = client.get(
         "/stream/0/token",
-        HTTP_AUTHORIZATION=f"Bearer {new_access}",
+        **bearer(new_access),
         REMOTE_ADDR="198.51.100.4",
         HTTP_USER_AGENT=FIREFOX,
     )
@@ -142,7 +139,7 @@ def test_a_registration_token_records_nothing(client):
     app = ApplicationFactory()
     scope = oauth2_settings.DCR_REGISTRATION_SCOPE
     token = AccessTokenFactory(user=UserFactory(), application=app, scope=scope)
-    response = client.get("/protected/", HTTP_AUTHORIZATION=f"Bearer {token.raw_token}")
+    response = client.get("/protected/", **bearer(token))
     assert response.status_code == 403
     assert not TokenSession.objects.filter(last_used_at__isnull=False).exists()
 
@@ -309,10 +306,8 @@ def test_admin_unused_days_refuses_anything_but_a_number_of_days(client, viewer,
 
 
 def end_user_get(client, user):
-    api_app = ApplicationFactory(name="Desk", authorization_grant_type="client-credentials", redirect_uris="")
-    AppProfileFactory(application=api_app, end_user_api=True)
-    credentials = base64.b64encode(f"{api_app.client_id}:{api_app.raw_secret}".encode()).decode()
-    response = client.get(f"/oauth/api/v1/users/{user.pk}/tokens", HTTP_AUTHORIZATION=f"Basic {credentials}")
+    api_app = ApplicationFactory(name="Desk", api_client=True)
+    response = client.get(f"/oauth/api/v1/users/{user.pk}/tokens", **basic(api_app))
     assert response.status_code == 200, response.content
     return response.json()["tokens"]
 

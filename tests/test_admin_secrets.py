@@ -1,7 +1,7 @@
 """No admin on the default site filters, orders or searches by a secret field.
 
 Each test runs as a view-only staff user (view permission on every registered model): the
-attacker of the issue, who recovered tokens by binary search with ``?token__gte=<prefix>``.
+attacker who would recover tokens by binary search with ``?token__gte=<prefix>``.
 A guess that matches every row and one that matches none must get the same answer.
 """
 
@@ -35,7 +35,7 @@ RefreshToken = get_refresh_token_model()
 Grant = get_grant_model()
 IDToken = get_id_token_model()
 
-#: The relation paths the issue names, tried on every admin whose model has them.
+#: Relation paths that reach a secret field, tried on every admin whose model has them.
 NAMED_PATHS = (
     "refresh_token__token",
     "access_token__token",

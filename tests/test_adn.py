@@ -9,11 +9,11 @@ from datetime import timezone as dt_timezone
 
 import pytest
 from django.test import Client, override_settings
-from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.settings import oauth2_settings
 
 from tests.factories import AccessTokenFactory, ApplicationFactory, AppProfileFactory, UserFactory
+from tests.helpers import bearer
 from token_admin import ratelimit, watermarks
 from token_admin.api.adn import views
 from token_admin.models import RevocationEvent
@@ -111,9 +111,17 @@ def user_dict(user) -> dict:
     return {**USER, "id": str(user.pk)}
 
 
-def bearer(token) -> dict:
-    raw = token if isinstance(token, str) else token.raw_token
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+def user_token_answer(owner) -> dict:
+    """The contract's answer about the ``user_token`` fixture (GET and DELETE alike)."""
+    return {
+        "data": {
+            "app": APP,
+            "client_id": CLIENT_ID,
+            "scopes": ["basic", "stream", "write_post"],
+            "user": user_dict(owner),
+        },
+        "meta": {"code": 200},
+    }
 
 
 def body(response) -> dict:
@@ -130,7 +138,7 @@ def rate_headers(response) -> dict:
 
 
 def expired_token(app, user=None):
-    return AccessTokenFactory(user=user, application=app, expires=timezone.now() - timedelta(seconds=1))
+    return AccessTokenFactory(user=user, application=app, expired=True)
 
 
 # --- GET token ---------------------------------------------------------------------------
@@ -139,15 +147,7 @@ def expired_token(app, user=None):
 def test_get_token_with_a_user_token(client, user_token, owner):
     response = client.get("/stream/0/token", **bearer(user_token))
 
-    expected = {
-        "data": {
-            "app": APP,
-            "client_id": CLIENT_ID,
-            "scopes": ["basic", "stream", "write_post"],
-            "user": user_dict(owner),
-        },
-        "meta": {"code": 200},
-    }
+    expected = user_token_answer(owner)
     assert response.status_code == 200
     assert body(response) == expected
     assert response.content == minified(expected)
@@ -213,15 +213,7 @@ def test_created_at_is_utc(client, app):
 def test_pretty_json_on_request(client, user_token, owner):
     response = client.get("/stream/0/token", HTTP_X_ADN_PRETTY_JSON="0", **bearer(user_token))
 
-    expected = {
-        "data": {
-            "app": APP,
-            "client_id": CLIENT_ID,
-            "scopes": ["basic", "stream", "write_post"],
-            "user": user_dict(owner),
-        },
-        "meta": {"code": 200},
-    }
+    expected = user_token_answer(owner)
     assert response.content.decode() == json.dumps(expected, indent=4, ensure_ascii=False) + "\n"
 
 
@@ -374,15 +366,7 @@ def test_post_reads_no_query_parameter_and_no_json_body(client, user_token):
 def test_delete_a_user_token(client, user_token, owner):
     response = client.delete("/stream/0/token", **bearer(user_token))
 
-    expected = {
-        "data": {
-            "app": APP,
-            "client_id": CLIENT_ID,
-            "scopes": ["basic", "stream", "write_post"],
-            "user": user_dict(owner),
-        },
-        "meta": {"code": 200},
-    }
+    expected = user_token_answer(owner)
     assert response.status_code == 200
     assert body(response) == expected
     assert response["X-OAuth-Scopes"] == "basic,stream,write_post"

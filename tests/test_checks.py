@@ -1,57 +1,91 @@
-"""Each system check: it stays quiet on a good configuration and speaks on a bad one."""
+"""token_admin's system checks, run the way Django runs them: ``manage.py check``."""
+
+from io import StringIO
 
 import pytest
+from django.conf import settings
+from django.core.checks import Tags
+from django.core.checks.registry import registry
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from token_admin import checks
 
-
-def ids(messages):
-    return [message.id for message in messages]
-
-
-def test_required_apps_are_installed():
-    assert checks.check_required_apps() == []
+REDIS = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x"}}
+LOCAL = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
-@pytest.mark.parametrize(
-    ("missing", "check_id"), [("oauth2_provider", "token_admin.E001"), ("rest_framework", "token_admin.E002")]
-)
-def test_missing_required_app(missing, check_id, monkeypatch):
-    # Taking the app out of INSTALLED_APPS for real would unload the models that need it.
-    real_is_installed = checks.apps.is_installed
-    monkeypatch.setattr(checks.apps, "is_installed", lambda name: name != missing and real_is_installed(name))
-    messages = checks.check_required_apps()
-    assert ids(messages) == [check_id]
-    assert messages[0].msg == f"token_admin needs '{missing}' in INSTALLED_APPS."
+def check(*tags: str) -> str:
+    """``manage.py check --tag token_admin``'s output; a SystemCheckError on errors."""
+    out = StringIO()
+    call_command("check", tag=list(tags or [checks.TAG]), stdout=out, stderr=out)
+    return out.getvalue()
 
 
+def check_errors(**overrides) -> str:
+    with override_settings(**overrides), pytest.raises(SystemCheckError) as raised:
+        check()
+    return str(raised.value)
+
+
+def test_every_check_is_registered_under_its_django_tag_and_token_admins():
+    registered = {fn: fn.tags for fn in registry.get_checks() if fn.__module__ == checks.__name__}
+    assert registered == {
+        checks.check_required_apps: (Tags.compatibility, "token_admin"),
+        checks.check_hooks: (Tags.compatibility, "token_admin"),
+        checks.check_shared_cache: (Tags.caches, "token_admin"),
+    }
+
+
+@override_settings(CACHES=REDIS)
+def test_a_good_configuration_passes_quietly():
+    assert check() == "System check identified no issues (0 silenced).\n"
+
+
+@override_settings(CACHES=REDIS)
+def test_the_checks_run_with_djangos_own_under_their_django_tags():
+    assert check(Tags.compatibility, Tags.caches) == "System check identified no issues (0 silenced).\n"
+
+
+def test_drf_not_installed_is_an_error():
+    # Really taken out of INSTALLED_APPS (Django reloads the app registry): token_admin's models
+    # do not need DRF, so the check is what tells.
+    installed = [app for app in settings.INSTALLED_APPS if app != "rest_framework"]
+    output = check_errors(INSTALLED_APPS=installed, CACHES=REDIS)
+    assert "?: (token_admin.E002) token_admin needs 'rest_framework' in INSTALLED_APPS." in output
+    assert "HINT: Add 'rest_framework' to INSTALLED_APPS." in output
+
+
+def test_a_hook_that_does_not_import_is_an_error():
+    output = check_errors(TOKEN_ADMIN={"ADN_TOKEN_HOOK": "nowhere.hook"}, CACHES=REDIS)
+    assert (
+        "(token_admin.E003) TOKEN_ADMIN['ADN_TOKEN_HOOK'] does not import: No module named 'nowhere'"
+        in output
+    )
+    assert "HINT: Give the dotted path of a callable, or None." in output
+
+
+@override_settings(CACHES=REDIS)
 def test_hooks_that_import_pass():
-    with override_settings(TOKEN_ADMIN={"ADN_USER_HOOK": "tests.test_checks.ids"}):
-        assert checks.check_hooks() == []
+    with override_settings(TOKEN_ADMIN={"ADN_USER_HOOK": "tests.test_checks.check"}):
+        assert check() == "System check identified no issues (0 silenced).\n"
 
 
-def test_hook_that_does_not_import():
-    with override_settings(TOKEN_ADMIN={"ADN_TOKEN_HOOK": "nowhere.hook"}):
-        messages = checks.check_hooks()
-    assert ids(messages) == ["token_admin.E003"]
-    assert "ADN_TOKEN_HOOK" in messages[0].msg
+def test_the_cache_alias_must_exist():
+    output = check_errors(TOKEN_ADMIN={"CACHE_ALIAS": "missing"}, CACHES=REDIS)
+    assert (
+        "(token_admin.E004) TOKEN_ADMIN['CACHE_ALIAS'] names the cache 'missing', which is not in CACHES."
+        in (output)
+    )
 
 
-def test_cache_alias_must_exist():
-    with override_settings(TOKEN_ADMIN={"CACHE_ALIAS": "missing"}):
-        assert ids(checks.check_shared_cache()) == ["token_admin.E004"]
-
-
-def test_local_memory_cache_warns_outside_debug():
-    caches = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    with override_settings(CACHES=caches, DEBUG=False):
-        assert ids(checks.check_shared_cache()) == ["token_admin.W001"]
-    with override_settings(CACHES=caches, DEBUG=True):
-        assert checks.check_shared_cache() == []
-
-
-def test_redis_cache_is_shared():
-    caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x"}}
-    with override_settings(CACHES=caches, DEBUG=False):
-        assert checks.check_shared_cache() == []
+def test_a_local_memory_cache_warns_outside_debug_only():
+    with override_settings(CACHES=LOCAL, DEBUG=False):
+        output = check()
+    assert (
+        "?: (token_admin.W001) The cache 'default' (LocMemCache) is not shared between server processes"
+        in (output)
+    )
+    with override_settings(CACHES=LOCAL, DEBUG=True):
+        assert check() == "System check identified no issues (0 silenced).\n"

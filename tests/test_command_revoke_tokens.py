@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from io import StringIO
 from pathlib import Path
 from types import SimpleNamespace
@@ -302,22 +299,3 @@ def test_usernames_match_exactly(world):
     with pytest.raises(CommandError) as raised:
         run("--user", "Alice")
     assert str(raised.value) == "Unknown user (username or id): Alice."
-
-
-def test_bad_input_from_a_real_shell_exits_non_zero(tmp_path):
-    # The example project's own settings on a fresh SQLite file, as an operator would run it.
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "example_project.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-    }
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput"], cwd=REPO, env=env, check=True, capture_output=True)
-
-    bad = subprocess.run(
-        [*manage, "revoke_tokens", "--user", "nobody"], cwd=REPO, env=env, capture_output=True, text=True
-    )
-
-    assert bad.returncode == 1
-    assert bad.stderr == "CommandError: Unknown user (username or id): nobody.\n"
-    assert bad.stdout == ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -15,6 +14,7 @@ from django.core.management import CommandError, call_command
 from oauth2_provider.models import get_application_model
 
 from tests.factories import ApplicationFactory, UserFactory, issue_session
+from tests.helpers import basic
 from token_admin.models import AppProfile
 
 pytestmark = pytest.mark.django_db
@@ -47,9 +47,10 @@ def test_the_printed_credentials_work_against_the_api(client):
     credentials = json.loads(create("Support desk"))
     user = UserFactory()
     issue_session(user, ApplicationFactory(name="Client X"))
-    header = base64.b64encode(f"{credentials['client_id']}:{credentials['client_secret']}".encode()).decode()
-
-    response = client.get(f"/oauth/api/v1/users/{user.pk}/tokens", HTTP_AUTHORIZATION=f"Basic {header}")
+    response = client.get(
+        f"/oauth/api/v1/users/{user.pk}/tokens",
+        **basic(credentials["client_id"], credentials["client_secret"]),
+    )
 
     assert response.status_code == 200
     assert [entry["client_name"] for entry in response.json()["tokens"]] == ["Client X"]

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -23,34 +22,23 @@ from django.contrib import admin
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 
-from tests.test_admin_browser import CHROMEDRIVER, CHROMIUM, FLAGS, Page
+from tests.test_admin_browser import Page, chromium
 from token_admin.models import RevocationEvent, TokenSession
 from token_admin.revocation import Actor, Selection, revoke
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("example_project"),
+]
 
 LAPTOP = (1366, 768)
 
 
 @pytest.fixture(scope="module")
 def laptop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
-    if missing:
-        reason = f"headless browser tests need {' and '.join(missing)}"
-        if os.environ.get("TOKEN_ADMIN_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        if not flag.startswith("--window-size"):
-            options.add_argument(flag)
-    options.add_argument("--window-size={},{}".format(*LAPTOP))
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-laptop')}")
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver = chromium(tmp_path_factory.mktemp("chromium-laptop"), LAPTOP)
     yield driver
     driver.quit()
 

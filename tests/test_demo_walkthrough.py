@@ -19,7 +19,7 @@ from django.test import Client, override_settings
 
 from token_admin.models import RevocationEvent, TokenSession
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("example_project")]
 
 needs_shell = pytest.mark.skipif(
     not (shutil.which("bash") and shutil.which("curl") and shutil.which("python3")),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -14,13 +13,12 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from tests.factories import (
     AccessTokenFactory,
     ApplicationFactory,
-    AppProfileFactory,
     DeviceFactory,
     UserFactory,
     issue_session,
     rotate,
 )
-from tests.helpers import asked
+from tests.helpers import asked, assert_end_user_contract_headers, basic_header
 from token_admin.models import Device, RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
@@ -42,30 +40,8 @@ BEGAN = datetime(2013, 10, 9, 12, 34, 14, 123456, tzinfo=dt_timezone.utc)
 BEGAN_MS = 1381322054123
 
 
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-
-
-def assert_contract_headers(response) -> None:
-    assert response["Content-Type"] == "application/json;charset=UTF-8"
-    assert response["Cache-Control"] == "no-store"
-    assert response["Pragma"] == "no-cache"
-
-
 def body(response):
     return json.loads(response.content)
-
-
-@pytest.fixture
-def api_app(db):
-    """An API client: a confidential client-credentials app granted the end-user API."""
-    application = ApplicationFactory(
-        name="Support desk",
-        authorization_grant_type="client-credentials",
-        redirect_uris="",
-    )
-    AppProfileFactory(application=application, end_user_api=True)
-    return application
 
 
 @pytest.fixture
@@ -73,7 +49,7 @@ def api(client, api_app):
     """Calls the API as ``api_app``: ``api("get", "users/1/tokens")``."""
 
     def call(method: str, path: str, **headers):
-        headers.setdefault("HTTP_AUTHORIZATION", basic(api_app.client_id, api_app.raw_secret))
+        headers.setdefault("HTTP_AUTHORIZATION", basic_header(api_app))
         return getattr(client, method)(MOUNT + path, **headers)
 
     return call
@@ -101,7 +77,7 @@ def test_lists_each_session_newest_first_with_every_field(api):
     response = api("get", f"users/{user.pk}/tokens")
 
     assert response.status_code == 200
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert "Allow" not in response
     assert body(response) == {
         "tokens": [
@@ -199,7 +175,7 @@ def test_user_with_only_expired_lone_tokens_gets_404(api):
     response = api("get", f"users/{user.pk}/tokens")
 
     assert response.status_code == 404
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert body(response) == NO_TOKENS
 
 
@@ -209,7 +185,7 @@ def test_user_without_sessions_gets_404(api):
     response = api("get", f"users/{user.pk}/tokens")
 
     assert response.status_code == 404
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert body(response) == NO_TOKENS
 
 
@@ -222,7 +198,7 @@ def test_unknown_or_malformed_user_id_gets_404(api, user_id):
     response = api("get", f"users/{user_id}/tokens")
 
     assert response.status_code == 404
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert body(response) == NO_TOKENS
 
 
@@ -271,7 +247,7 @@ def test_id_is_stable_across_a_real_refresh_through_dots_token_endpoint(api, cli
         response = client.post(
             "/o/token/",
             {"grant_type": "refresh_token", "refresh_token": raw_refresh},
-            HTTP_AUTHORIZATION=basic(app.client_id, app.raw_secret),
+            HTTP_AUTHORIZATION=basic_header(app),
         )
         assert response.status_code == 200, response.content
         raw_refresh = response.json()["refresh_token"]
@@ -370,7 +346,7 @@ def test_delete_revokes_the_session_and_its_family(api, api_app, client):
 
     assert response.status_code == 204
     assert response.content == b""
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert not AccessToken.objects.filter(pk=new_access.pk).exists()
     assert not RefreshToken.objects.filter(token_family=refresh.token_family, revoked__isnull=True).exists()
     assert AccessToken.objects.filter(pk=kept.pk).exists()
@@ -387,7 +363,7 @@ def test_delete_revokes_the_session_and_its_family(api, api_app, client):
     refused = client.post(
         "/o/token/",
         {"grant_type": "refresh_token", "refresh_token": new_refresh.raw_token},
-        HTTP_AUTHORIZATION=basic(refresh.application.client_id, refresh.application.raw_secret),
+        HTTP_AUTHORIZATION=basic_header(refresh.application),
     )
     assert refused.status_code == 400
 
@@ -401,7 +377,7 @@ def test_delete_of_another_users_session_does_nothing(api):
 
     assert response.status_code == 204
     assert response.content == b""
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert AccessToken.objects.filter(pk=access.pk).exists()
     assert RefreshToken.objects.get(pk=refresh.pk).revoked is None
     # Nothing revoked, so no audit row (counted in the cache instead: tests/test_end_user_oracle.py).
@@ -422,7 +398,7 @@ def test_delete_with_malformed_token_id_is_204_and_revokes_nothing(api, token_id
 
     assert response.status_code == 204
     assert response.content == b""
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert AccessToken.objects.filter(pk=access.pk).exists()
     assert not RevocationEvent.objects.exists()
 
@@ -446,7 +422,7 @@ def test_delete_for_unknown_or_malformed_user_is_204_and_revokes_nothing(api, us
 
     assert response.status_code == 204
     assert response.content == b""
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert AccessToken.objects.filter(pk=access.pk).exists()
     assert not RevocationEvent.objects.exists()
 
@@ -477,7 +453,7 @@ def test_other_methods_get_a_json_405(api, method, path, allow):
     response = api(method, path)
 
     assert response.status_code == 405
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert response["Allow"] == allow
     assert body(response) == {
         "code": "method_not_allowed",
@@ -490,7 +466,7 @@ def test_unknown_paths_get_a_json_404(api, path):
     response = api("get", path)
 
     assert response.status_code == 404
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert "Allow" not in response
     assert body(response) == {
         "code": "not_found",
@@ -502,7 +478,7 @@ def test_unknown_paths_ask_for_credentials_first(client):
     response = client.get(MOUNT + "users/1/consents")
 
     assert response.status_code == 401
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert body(response) == UNAUTHORIZED
 
 
@@ -510,7 +486,7 @@ def test_json_whatever_the_accept_header_asks(api):
     response = api("get", "users/1/tokens", HTTP_ACCEPT="text/html")
 
     assert response.status_code == 404
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert body(response) == NO_TOKENS
 
 
@@ -521,7 +497,7 @@ def test_head_of_the_list_has_the_headers_and_no_body(api):
     response = api("head", f"users/{user.pk}/tokens")
 
     assert response.status_code == 200
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert response.content == b""
 
 
@@ -536,7 +512,7 @@ def test_an_unexpected_error_is_a_json_500(api, settings, caplog):
     response = api("get", f"users/{user.pk}/tokens")
 
     assert response.status_code == 500
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert body(response) == {"code": "server_error", "message": "The server could not handle the request."}
     assert "integrator bug" in caplog.text
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
@@ -10,8 +9,8 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.core.cache import caches
 
 from tests.factories import ApplicationFactory, AppProfileFactory, UserFactory, issue_session
+from tests.helpers import assert_end_user_contract_headers, basic_header
 from token_admin import watermarks
-from token_admin.api.end_user import authentication
 from token_admin.models import RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
@@ -26,45 +25,18 @@ FORBIDDEN = {
 }
 
 
-def basic_raw(credentials: bytes) -> str:
-    return "Basic " + base64.b64encode(credentials).decode()
-
-
-def basic(client_id: str, secret: str) -> str:
-    return basic_raw(f"{client_id}:{secret}".encode())
-
-
-def assert_contract_headers(response) -> None:
-    assert response["Content-Type"] == "application/json;charset=UTF-8"
-    assert response["Cache-Control"] == "no-store"
-    assert response["Pragma"] == "no-cache"
-
-
 def assert_unauthorized(response) -> None:
     assert response.status_code == 401
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert response["WWW-Authenticate"] == 'Basic realm="token_admin"'
     assert json.loads(response.content) == UNAUTHORIZED
 
 
 def assert_forbidden(response) -> None:
     assert response.status_code == 403
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert "WWW-Authenticate" not in response
     assert json.loads(response.content) == FORBIDDEN
-
-
-def api_client_app(**kwargs):
-    application = ApplicationFactory(
-        authorization_grant_type="client-credentials", redirect_uris="", **kwargs
-    )
-    AppProfileFactory(application=application, end_user_api=True)
-    return application
-
-
-@pytest.fixture
-def api_app(db):
-    return api_client_app()
 
 
 @pytest.fixture
@@ -74,35 +46,19 @@ def user_with_tokens(db):
     return user
 
 
-@pytest.fixture
-def hasher_calls(monkeypatch):
-    """Counts the calls to the password hasher's check (PBKDF2 in production)."""
-    calls = []
-    real_check = authentication.check_password
-
-    def counting_check(password, encoded, *args, **kwargs):
-        calls.append(password)
-        return real_check(password, encoded, *args, **kwargs)
-
-    monkeypatch.setattr(authentication, "check_password", counting_check)
-    return calls
-
-
 def tokens_path(user) -> str:
     return f"{MOUNT}users/{user.pk}/tokens"
 
 
 def test_good_credentials_are_let_in(client, api_app, user_with_tokens):
-    response = client.get(
-        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(api_app.client_id, api_app.raw_secret)
-    )
+    response = client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic_header(api_app))
 
     assert response.status_code == 200
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
 
 
 def test_the_scheme_name_is_case_insensitive(client, api_app, user_with_tokens):
-    header = basic(api_app.client_id, api_app.raw_secret).replace("Basic", "bAsIc")
+    header = basic_header(api_app).replace("Basic", "bAsIc")
 
     assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=header).status_code == 200
 
@@ -123,9 +79,9 @@ def test_missing_credentials_get_401(client, user_with_tokens, method):
         pytest.param("Basic", id="no-credentials"),
         pytest.param("Basic !!!not-base64!!!", id="bad-base64"),
         pytest.param("Basic YWJj", id="bad-padding"),
-        pytest.param(basic_raw(b"no-colon-here"), id="no-colon"),
-        pytest.param(basic_raw(b"client\xff\xfe:secret"), id="not-utf-8"),
-        pytest.param(basic_raw(b":"), id="empty-id-and-secret"),
+        pytest.param(basic_header(b"no-colon-here"), id="no-colon"),
+        pytest.param(basic_header(b"client\xff\xfe:secret"), id="not-utf-8"),
+        pytest.param(basic_header(b":"), id="empty-id-and-secret"),
     ],
 )
 def test_malformed_credentials_get_401(client, api_app, user_with_tokens, header):
@@ -133,30 +89,34 @@ def test_malformed_credentials_get_401(client, api_app, user_with_tokens, header
 
 
 def test_wrong_secret_gets_401(client, api_app, user_with_tokens):
-    response = client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(api_app.client_id, "wrong"))
+    response = client.get(
+        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic_header(api_app.client_id, "wrong")
+    )
 
     assert_unauthorized(response)
 
 
 def test_empty_secret_gets_401(client, api_app, user_with_tokens):
-    response = client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(api_app.client_id, ""))
+    response = client.get(
+        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic_header(api_app.client_id, "")
+    )
 
     assert_unauthorized(response)
 
 
 def test_unknown_client_gets_401(client, api_app, user_with_tokens):
     response = client.get(
-        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic("nobody", api_app.raw_secret)
+        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic_header("nobody", api_app.raw_secret)
     )
 
     assert_unauthorized(response)
 
 
 def test_another_apps_secret_gets_401(client, api_app, user_with_tokens):
-    other = api_client_app()
+    other = ApplicationFactory(api_client=True)
 
     response = client.get(
-        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(api_app.client_id, other.raw_secret)
+        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic_header(api_app.client_id, other.raw_secret)
     )
 
     assert_unauthorized(response)
@@ -166,9 +126,7 @@ def test_client_without_the_flag_gets_403(client, user_with_tokens):
     application = ApplicationFactory()
     AppProfileFactory(application=application, end_user_api=False)
 
-    response = client.get(
-        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(application.client_id, application.raw_secret)
-    )
+    response = client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic_header(application))
 
     assert_forbidden(response)
 
@@ -176,19 +134,15 @@ def test_client_without_the_flag_gets_403(client, user_with_tokens):
 def test_client_without_a_profile_gets_403(client, user_with_tokens):
     application = ApplicationFactory()
 
-    response = client.get(
-        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(application.client_id, application.raw_secret)
-    )
+    response = client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic_header(application))
 
     assert_forbidden(response)
 
 
 def test_public_client_is_never_an_api_client(client, user_with_tokens):
-    application = api_client_app(client_type="public")
+    application = ApplicationFactory(api_client=True, client_type="public")
 
-    response = client.get(
-        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(application.client_id, application.raw_secret)
-    )
+    response = client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic_header(application))
 
     assert_forbidden(response)
 
@@ -200,7 +154,7 @@ def test_client_without_the_flag_gets_403_on_delete_and_revokes_nothing(client, 
 
     response = client.delete(
         f"{tokens_path(user_with_tokens)}/{session.public_id}",
-        HTTP_AUTHORIZATION=basic(application.client_id, application.raw_secret),
+        HTTP_AUTHORIZATION=basic_header(application),
     )
 
     assert_forbidden(response)
@@ -208,7 +162,7 @@ def test_client_without_the_flag_gets_403_on_delete_and_revokes_nothing(client, 
 
 
 def test_losing_the_flag_takes_effect_at_once(client, api_app, user_with_tokens):
-    header = basic(api_app.client_id, api_app.raw_secret)
+    header = basic_header(api_app)
     assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=header).status_code == 200
 
     api_app.token_admin_profile.end_user_api = False
@@ -218,7 +172,7 @@ def test_losing_the_flag_takes_effect_at_once(client, api_app, user_with_tokens)
 
 
 def test_a_deleted_client_is_refused_at_once(client, api_app, user_with_tokens):
-    header = basic(api_app.client_id, api_app.raw_secret)
+    header = basic_header(api_app)
     assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=header).status_code == 200
 
     api_app.delete()
@@ -227,12 +181,12 @@ def test_a_deleted_client_is_refused_at_once(client, api_app, user_with_tokens):
 
 
 def test_a_cleartext_secret_is_compared_too(client, user_with_tokens):
-    application = api_client_app(hash_client_secret=False)
+    application = ApplicationFactory(api_client=True, hash_client_secret=False)
 
-    good = client.get(
-        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(application.client_id, application.raw_secret)
+    good = client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic_header(application))
+    wrong = client.get(
+        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic_header(application.client_id, "x")
     )
-    wrong = client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(application.client_id, "x"))
 
     assert good.status_code == 200
     assert_unauthorized(wrong)
@@ -242,7 +196,7 @@ def test_a_cleartext_secret_is_compared_too(client, user_with_tokens):
 
 
 def test_the_hasher_checks_a_good_secret_once(client, api_app, user_with_tokens, hasher_calls):
-    header = basic(api_app.client_id, api_app.raw_secret)
+    header = basic_header(api_app)
 
     statuses = [
         client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=header).status_code for _ in range(5)
@@ -253,8 +207,8 @@ def test_the_hasher_checks_a_good_secret_once(client, api_app, user_with_tokens,
 
 
 def test_a_wrong_secret_is_always_checked_and_rejected(client, api_app, user_with_tokens, hasher_calls):
-    good = basic(api_app.client_id, api_app.raw_secret)
-    wrong = basic(api_app.client_id, api_app.raw_secret + "x")
+    good = basic_header(api_app)
+    wrong = basic_header(api_app.client_id, api_app.raw_secret + "x")
     assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=good).status_code == 200
 
     for _ in range(3):
@@ -267,14 +221,14 @@ def test_a_wrong_secret_is_always_checked_and_rejected(client, api_app, user_wit
 
 
 def test_a_changed_secret_is_rejected_at_once(client, api_app, user_with_tokens, hasher_calls):
-    old = basic(api_app.client_id, api_app.raw_secret)
+    old = basic_header(api_app)
     assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=old).status_code == 200
 
     api_app.client_secret = "a-brand-new-secret"
     api_app.save()
 
     assert_unauthorized(client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=old))
-    new = basic(api_app.client_id, "a-brand-new-secret")
+    new = basic_header(api_app.client_id, "a-brand-new-secret")
     assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=new).status_code == 200
     assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=new).status_code == 200
     assert len(hasher_calls) == 3  # old (cached), old again (new hash: checked, refused), new (cached)
@@ -295,7 +249,7 @@ def test_the_cache_holds_a_keyed_digest_never_the_secret(
 
     monkeypatch.setattr(cache, "set", recording_set)
 
-    client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(api_app.client_id, api_app.raw_secret))
+    client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic_header(api_app))
 
     [(key, value, timeout)] = stored
     assert timeout == 120
@@ -306,7 +260,7 @@ def test_the_cache_holds_a_keyed_digest_never_the_secret(
 
 def test_a_zero_cache_time_checks_every_time(client, api_app, user_with_tokens, hasher_calls, settings):
     settings.TOKEN_ADMIN = {"END_USER_SECRET_CACHE_SECONDS": 0}
-    header = basic(api_app.client_id, api_app.raw_secret)
+    header = basic_header(api_app)
 
     for _ in range(3):
         assert client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=header).status_code == 200
@@ -315,13 +269,13 @@ def test_a_zero_cache_time_checks_every_time(client, api_app, user_with_tokens, 
 
 
 def test_the_cache_entry_of_one_client_does_not_let_another_in(client, user_with_tokens, hasher_calls):
-    first, second = api_client_app(), api_client_app()
+    first, second = ApplicationFactory(api_client=True), ApplicationFactory(api_client=True)
     assert (
-        client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(first.client_id, first.raw_secret))
+        client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic_header(first))
     ).status_code == 200
 
     response = client.get(
-        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic(second.client_id, first.raw_secret)
+        tokens_path(user_with_tokens), HTTP_AUTHORIZATION=basic_header(second.client_id, first.raw_secret)
     )
 
     assert_unauthorized(response)
@@ -329,7 +283,7 @@ def test_the_cache_entry_of_one_client_does_not_let_another_in(client, user_with
 
 def test_with_dots_real_pbkdf2_hashing_the_hasher_runs_once(client, user_with_tokens, settings, monkeypatch):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
-    application = api_client_app()
+    application = ApplicationFactory(api_client=True)
     assert application.client_secret.startswith("pbkdf2_sha256$")
     verifications = []
     real_verify = PBKDF2PasswordHasher.verify
@@ -339,7 +293,7 @@ def test_with_dots_real_pbkdf2_hashing_the_hasher_runs_once(client, user_with_to
         return real_verify(self, password, encoded)
 
     monkeypatch.setattr(PBKDF2PasswordHasher, "verify", counting_verify)
-    header = basic(application.client_id, application.raw_secret)
+    header = basic_header(application)
 
     statuses = [
         client.get(tokens_path(user_with_tokens), HTTP_AUTHORIZATION=header).status_code for _ in range(5)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from oauth2_provider.models import get_application_model
 
-from tests.factories import ApplicationFactory, AppProfileFactory, UserFactory
+from tests.factories import ApplicationFactory, UserFactory
+from tests.helpers import basic_header, bearer
 from token_admin.models import Device, TokenSession
 
 pytestmark = pytest.mark.django_db
@@ -17,15 +17,9 @@ pytestmark = pytest.mark.django_db
 Application = get_application_model()
 
 
-def basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-
-
 @pytest.fixture
-def api_header(db) -> str:
-    application = ApplicationFactory(authorization_grant_type="client-credentials", redirect_uris="")
-    AppProfileFactory(application=application, end_user_api=True)
-    return basic(application.client_id, application.raw_secret)
+def api_header(api_app) -> str:
+    return basic_header(api_app)
 
 
 def register(client, user, **metadata):
@@ -69,7 +63,7 @@ def test_updating_a_registered_client_keeps_its_one_device(client):
         f"/o/register/{registered['client_id']}/",
         json.dumps({"client_name": "Renamed", "grant_types": ["client_credentials"]}),
         content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {registered['registration_access_token']}",
+        **bearer(registered["registration_access_token"]),
     )
 
     assert response.status_code == 200, response.content
@@ -97,7 +91,7 @@ def sign_in_with_code(client, user, registered, scope):
     return client.post(
         "/o/token/",
         {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
-        HTTP_AUTHORIZATION=basic(registered["client_id"], registered["client_secret"]),
+        HTTP_AUTHORIZATION=basic_header(registered["client_id"], registered["client_secret"]),
     )
 
 
@@ -106,7 +100,7 @@ def test_sessions_of_a_registered_device_show_its_name_end_to_end(client, api_he
     registered = register(
         client, user, client_name="Ada's iPad", redirect_uris=["https://ipad.example.com/callback"]
     )
-    client_auth = basic(registered["client_id"], registered["client_secret"])
+    client_auth = basic_header(registered["client_id"], registered["client_secret"])
     tokens_path = f"/oauth/api/v1/users/{user.pk}/tokens"
 
     # The registration token DOT issued to the user is not a session.
@@ -156,7 +150,7 @@ def test_deleting_a_registered_client_deletes_its_device(client):
 
     response = client.delete(
         f"/o/register/{registered['client_id']}/",
-        HTTP_AUTHORIZATION=f"Bearer {registered['registration_access_token']}",
+        **bearer(registered["registration_access_token"]),
     )
 
     assert response.status_code == 204

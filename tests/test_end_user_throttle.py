@@ -21,15 +21,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import ApplicationFactory, UserFactory, issue_session
-from tests.test_end_user_auth import (
-    MOUNT,
-    api_client_app,
-    assert_contract_headers,
-    assert_unauthorized,
-    basic,
-)
+from tests.helpers import assert_end_user_contract_headers, basic_header
+from tests.test_end_user_auth import MOUNT, assert_unauthorized
 from token_admin import ratelimit
-from token_admin.api.end_user import authentication
 from token_admin.models import RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
@@ -49,32 +43,15 @@ def limits(settings):
     }
 
 
-@pytest.fixture
-def api_app(db):
-    return api_client_app()
-
-
-@pytest.fixture
-def hasher_calls(monkeypatch):
-    """The passwords given to the hasher's check (PBKDF2 in production, about 0.6 s each)."""
-    calls = []
-    real_check = authentication.check_password
-
-    def counting_check(password, encoded, *args, **kwargs):
-        calls.append(password)
-        return real_check(password, encoded, *args, **kwargs)
-
-    monkeypatch.setattr(authentication, "check_password", counting_check)
-    return calls
-
-
 def get(client, client_id: str, secret: str, ip: str = "10.0.0.1"):
-    return client.get(f"{MOUNT}users/1/tokens", HTTP_AUTHORIZATION=basic(client_id, secret), REMOTE_ADDR=ip)
+    return client.get(
+        f"{MOUNT}users/1/tokens", HTTP_AUTHORIZATION=basic_header(client_id, secret), REMOTE_ADDR=ip
+    )
 
 
 def assert_throttled(response) -> None:
     assert response.status_code == 429
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     assert json.loads(response.content) == TOO_MANY
     assert 1 <= int(response["Retry-After"]) <= 300
     assert "WWW-Authenticate" not in response
@@ -105,9 +82,7 @@ def test_failures_per_ip_are_refused_whatever_the_client_id(client, limits, hash
 def test_the_right_secret_still_gets_in_while_its_success_is_remembered(client, api_app, limits):
     user = UserFactory()
     issue_session(user, ApplicationFactory())
-    response = client.get(
-        f"{MOUNT}users/{user.pk}/tokens", HTTP_AUTHORIZATION=basic(api_app.client_id, api_app.raw_secret)
-    )
+    response = client.get(f"{MOUNT}users/{user.pk}/tokens", HTTP_AUTHORIZATION=basic_header(api_app))
     assert response.status_code == 200
     for ip in ("10.0.0.2", "10.0.0.3", "10.0.0.4"):
         assert_unauthorized(get(client, api_app.client_id, "wrong", ip))
@@ -116,7 +91,7 @@ def test_the_right_secret_still_gets_in_while_its_success_is_remembered(client, 
     # A guesser cannot lock the real client out: its remembered success needs no hash.
     response = client.get(
         f"{MOUNT}users/{user.pk}/tokens",
-        HTTP_AUTHORIZATION=basic(api_app.client_id, api_app.raw_secret),
+        HTTP_AUTHORIZATION=basic_header(api_app),
         REMOTE_ADDR="10.0.0.6",
     )
     assert response.status_code == 200
@@ -164,7 +139,7 @@ def deleter(client, api_app):
     def delete(user_id, session_id):
         return client.delete(
             f"{MOUNT}users/{user_id}/tokens/{session_id}",
-            HTTP_AUTHORIZATION=basic(api_app.client_id, api_app.raw_secret),
+            HTTP_AUTHORIZATION=basic_header(api_app),
         )
 
     delete(1, uuid.uuid4())  # the secret check is remembered: the calls below compare the rest
@@ -176,7 +151,7 @@ def delete_statements(deleter, user_id, session_id) -> list[str]:
         response = deleter(user_id, session_id)
     assert response.status_code == 204
     assert response.content == b""
-    assert_contract_headers(response)
+    assert_end_user_contract_headers(response)
     # Ids and values differ; the statements, their number and their order must not.
     return [re.sub(r"'[^']*'|\d+", "?", query["sql"]) for query in queries.captured_queries]
 

@@ -9,7 +9,6 @@ generated. Bounded and derandomized: the same examples on every run.
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import logging
@@ -24,7 +23,14 @@ from hypothesis import HealthCheck, settings
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import ignored_auth, negative_data_rejection, unsupported_method
 
-from tests.factories import AccessTokenFactory, AppProfileFactory, UserFactory, issue_session
+from tests.factories import (
+    AccessTokenFactory,
+    ApplicationFactory,
+    AppProfileFactory,
+    UserFactory,
+    issue_session,
+)
+from tests.helpers import basic_header
 from token_admin.models import TokenSession
 
 pytestmark = pytest.mark.django_db
@@ -55,12 +61,10 @@ def seeds() -> dict[str, Any]:
     user = UserFactory()
     app = AppProfileFactory(allow_app_token=True).application
     issue_session(user, app)
-    api_client = AppProfileFactory(end_user_api=True).application
-    credentials = f"{api_client.client_id}:{api_client.raw_secret}".encode()
     return {
         "user": user,
         "app": app,
-        "basic": "Basic " + base64.b64encode(credentials).decode(),
+        "basic": basic_header(ApplicationFactory(api_client=True)),
         # Alternate between seeded and purely generated examples, the same way on every run.
         "turn": itertools.count(),
     }

@@ -10,8 +10,6 @@ cleartext, so an empty result means something.
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 from django.apps import apps
 from django.db import models
@@ -19,6 +17,7 @@ from django.db.models.functions import Cast
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
 from tests.factories import ApplicationFactory, AppProfileFactory, GrantFactory, UserFactory
+from tests.helpers import basic, bearer
 
 Application = get_application_model()
 AccessToken = get_access_token_model()
@@ -53,7 +52,7 @@ def issue_and_use_tokens(client) -> list[str]:
     user = UserFactory()
     app = ApplicationFactory()
     AppProfileFactory(application=app, allow_app_token=True)
-    api_client = AppProfileFactory(end_user_api=True).application
+    api_client = ApplicationFactory(api_client=True)
 
     first = sign_in(client, app, user)
     second = token_endpoint(client, app, grant_type="refresh_token", refresh_token=first["refresh_token"])
@@ -62,23 +61,17 @@ def issue_and_use_tokens(client) -> list[str]:
     # Left alive: the token columns are then checked on live rows too, not only on revoked ones.
     kept = sign_in(client, app, user)
 
-    bearer = {"HTTP_AUTHORIZATION": f"Bearer {second['access_token']}"}
-    assert client.get("/stream/0/token", **bearer).status_code == 200
-    assert (
-        client.get("/stream/0/token", HTTP_AUTHORIZATION=f"Bearer {kept['access_token']}").status_code == 200
-    )
+    assert client.get("/stream/0/token", **bearer(second["access_token"])).status_code == 200
+    assert client.get("/stream/0/token", **bearer(kept["access_token"])).status_code == 200
     assert client.get(f"/2.2/access-tokens/{app_token};{third['access_token']}").status_code == 200
-    basic = base64.b64encode(f"{api_client.client_id}:{api_client.raw_secret}".encode()).decode()
-    sessions = client.get(f"/oauth/api/v1/users/{user.pk}/tokens", HTTP_AUTHORIZATION=f"Basic {basic}")
+    sessions = client.get(f"/oauth/api/v1/users/{user.pk}/tokens", **basic(api_client))
     assert sessions.status_code == 200
     # Revocations write audit rows: from each style.
     session_id = sessions.json()["tokens"][-1]["id"]  # the oldest: the refreshed session
-    revoked = client.delete(
-        f"/oauth/api/v1/users/{user.pk}/tokens/{session_id}", HTTP_AUTHORIZATION=f"Basic {basic}"
-    )
+    revoked = client.delete(f"/oauth/api/v1/users/{user.pk}/tokens/{session_id}", **basic(api_client))
     assert revoked.status_code == 204
     assert client.get(f"/2.2/access-tokens/{app_token}/invalidate").status_code == 200
-    third_bearer = {"HTTP_AUTHORIZATION": f"Bearer {third['access_token']}"}
+    third_bearer = bearer(third["access_token"])
     assert client.delete("/stream/0/token", **third_bearer).status_code == 200
     return [
         first["access_token"],

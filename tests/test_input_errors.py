@@ -18,8 +18,14 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from oauth2_provider.models import get_access_token_model
 
-from tests.factories import AccessTokenFactory, AppProfileFactory, UserFactory, issue_session
-from tests.test_end_user_auth import basic
+from tests.factories import (
+    AccessTokenFactory,
+    ApplicationFactory,
+    AppProfileFactory,
+    UserFactory,
+    issue_session,
+)
+from tests.helpers import basic_header
 from token_admin.models import Device, RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
@@ -43,8 +49,7 @@ def bearer(db):
 
 @pytest.fixture
 def basic_auth(db):
-    application = AppProfileFactory(end_user_api=True).application
-    return basic(application.client_id, application.raw_secret)
+    return basic_header(ApplicationFactory(api_client=True))
 
 
 def warnings_logged(caplog) -> list[logging.LogRecord]:

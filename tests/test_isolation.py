@@ -8,7 +8,6 @@ user or app beyond what that caller may see.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +16,14 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
-from tests.factories import AccessTokenFactory, AppProfileFactory, UserFactory, issue_session
-from tests.helpers import confirm_admin_action
+from tests.factories import (
+    AccessTokenFactory,
+    ApplicationFactory,
+    AppProfileFactory,
+    UserFactory,
+    issue_session,
+)
+from tests.helpers import basic, bearer, confirm_admin_action
 from token_admin.models import TokenSession
 
 AccessToken = get_access_token_model()
@@ -71,7 +76,7 @@ def world() -> World:
     access["alice@X#2"], refresh["alice@X#2"] = issue_session(users["alice"], apps["X"])
     for app_name, app in apps.items():
         access[f"app {app_name}"] = AccessTokenFactory(user=None, application=app, scope="")
-    api_client = AppProfileFactory(application__name="Support desk", end_user_api=True).application
+    api_client = ApplicationFactory(name="Support desk", api_client=True)
     return World(users, apps, access, refresh, api_client)
 
 
@@ -79,10 +84,6 @@ def assert_reveals_none(response: Any, values: list[str]) -> None:
     body = response.content.decode()
     leaked = [value for value in values if value in body]
     assert leaked == [], "the response names tokens or secrets that are not the caller's"
-
-
-def bearer(token: Any) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {token.raw_token}"}
 
 
 # --- App.net style ----------------------------------------------------------------------------
@@ -194,11 +195,6 @@ def test_se_unknown_tokens_reveal_and_revoke_nothing(client, world):
 
 
 # --- end-user token API -----------------------------------------------------------------------
-
-
-def basic(application: Any, secret: str | None = None) -> dict[str, str]:
-    credentials = f"{application.client_id}:{secret if secret is not None else application.raw_secret}"
-    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(credentials.encode()).decode()}
 
 
 def test_end_user_list_shows_only_that_users_sessions(client, world):

@@ -63,6 +63,7 @@ def test_nothing_found_answers_the_same_and_writes_nothing(client):
     assert not RevocationEvent.objects.exists()
 
 
+@pytest.mark.usefixtures("example_project")
 def test_the_owners_are_told_through_the_signal_and_the_example_project_logs_it(
     client, caplog, django_capture_on_commit_callbacks
 ):

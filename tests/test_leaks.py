@@ -8,22 +8,25 @@ e-mail ``AdminEmailHandler`` would send: that report shows the full URL and GET 
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 from django.views.debug import ExceptionReporter
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from tests.factories import AccessTokenFactory, AppProfileFactory, UserFactory, issue_session
-from tests.helpers import confirm_admin_action
+from tests.factories import (
+    AccessTokenFactory,
+    ApplicationFactory,
+    AppProfileFactory,
+    UserFactory,
+    issue_session,
+)
+from tests.helpers import basic, bearer, confirm_admin_action
 from token_admin import queries
 from token_admin.models import RevocationEvent, TokenSession
 
@@ -58,18 +61,13 @@ def secrets_() -> Secrets:
     return Secrets(
         user=user,
         app=app,
-        api_client=AppProfileFactory(end_user_api=True).application,
+        api_client=ApplicationFactory(api_client=True),
         access=access,
         refresh=refresh,
         app_token=AccessTokenFactory(user=None, application=app, scope=""),
-        expired=AccessTokenFactory(user=user, application=app, expires=timezone.now() - timedelta(hours=1)),
+        expired=AccessTokenFactory(user=user, application=app, expired=True),
         spare=spare,
     )
-
-
-def basic(application: Any, secret: str) -> dict[str, str]:
-    encoded = base64.b64encode(f"{application.client_id}:{secret}".encode()).decode()
-    return {"HTTP_AUTHORIZATION": f"Basic {encoded}"}
 
 
 def raising(*args: Any) -> None:
@@ -100,13 +98,14 @@ class Call:
     setup: Callable[..., None] | None = None
 
 
-def bearer(name: str) -> Callable[[Secrets], dict[str, str]]:
-    return lambda s: {"HTTP_AUTHORIZATION": f"Bearer {getattr(s, name).raw_token}"}
+def bearer_of(name: str) -> Callable[[Secrets], dict[str, str]]:
+    """The headers presenting the token ``name`` of the world's secrets."""
+    return lambda s: bearer(getattr(s, name))
 
 
 CALLS = {
     # App.net style
-    "adn get": Call("get", lambda s: "/stream/0/token", 200, bearer("access")),
+    "adn get": Call("get", lambda s: "/stream/0/token", 200, bearer_of("access")),
     "adn get, token in query": Call(
         "get", lambda s: f"/stream/0/token?access_token={s.access.raw_token}", 200
     ),
@@ -114,9 +113,9 @@ CALLS = {
         "get", lambda s: "/stream/0/token", 401, lambda s: {"HTTP_AUTHORIZATION": "Bearer x"}
     ),
     "adn expired token": Call("get", lambda s: f"/stream/0/token?access_token={s.expired.raw_token}", 401),
-    "adn bad count": Call("get", lambda s: "/stream/0/apps/me/tokens?count=abc", 400, bearer("app_token")),
+    "adn bad count": Call("get", lambda s: "/stream/0/apps/me/tokens?count=abc", 400, bearer_of("app_token")),
     "adn user token on app endpoint": Call(
-        "get", lambda s: "/stream/0/apps/me/tokens", 403, bearer("access")
+        "get", lambda s: "/stream/0/apps/me/tokens", 403, bearer_of("access")
     ),
     "adn wrong method": Call(
         "post",
@@ -130,7 +129,7 @@ CALLS = {
         "get", lambda s: f"/stream/0/token?access_token={s.access.raw_token}", 500, setup=adn_hook_fails
     ),
     "adn server error, token in header": Call(
-        "get", lambda s: "/stream/0/token", 500, bearer("access"), setup=adn_hook_fails
+        "get", lambda s: "/stream/0/token", 500, bearer_of("access"), setup=adn_hook_fails
     ),
     # Stack Exchange style
     "se read": Call(
@@ -157,7 +156,7 @@ CALLS = {
         "get",
         lambda s: f"/oauth/api/v1/users/{s.user.pk}/tokens",
         200,
-        lambda s: basic(s.api_client, s.api_client.raw_secret),
+        lambda s: basic(s.api_client),
     ),
     "end-user wrong secret": Call(
         "get",
@@ -172,19 +171,19 @@ CALLS = {
         lambda s: basic(s.app, s.app.raw_secret),
     ),
     "end-user unknown path": Call(
-        "get", lambda s: "/oauth/api/v1/nowhere", 404, lambda s: basic(s.api_client, s.api_client.raw_secret)
+        "get", lambda s: "/oauth/api/v1/nowhere", 404, lambda s: basic(s.api_client)
     ),
     "end-user wrong method": Call(
         "put",
         lambda s: f"/oauth/api/v1/users/{s.user.pk}/tokens",
         405,
-        lambda s: basic(s.api_client, s.api_client.raw_secret),
+        lambda s: basic(s.api_client),
     ),
     "end-user server error": Call(
         "get",
         lambda s: f"/oauth/api/v1/users/{s.user.pk}/tokens",
         500,
-        lambda s: basic(s.api_client, s.api_client.raw_secret),
+        lambda s: basic(s.api_client),
         setup=session_hook_fails,
     ),
     # DOT's token endpoint, as the APIs' clients use it
@@ -258,7 +257,7 @@ def test_no_token_or_secret_in_logs_or_error_bodies(call, secrets_, caplog, sett
 
 
 def test_audit_rows_name_no_token(client, secrets_):
-    client.delete("/stream/0/token", HTTP_AUTHORIZATION=f"Bearer {secrets_.access.raw_token}")
+    client.delete("/stream/0/token", **bearer(secrets_.access))
     client.get(f"/2.2/apps/{secrets_.spare.raw_token}/de-authenticate")
     client.get(f"/2.2/access-tokens/{secrets_.app_token.raw_token}/invalidate")
 

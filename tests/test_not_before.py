@@ -11,23 +11,18 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from tests.concurrency import can_mint, dot_accepts, refresh_request
-from tests.factories import ApplicationFactory, UserFactory, issue_session
-from tests.helpers import asked
+from tests.factories import issue_session
+from tests.helpers import asked, bearer, watermarks_set
 from token_admin import watermarks
-from token_admin.models import NotBefore, RevocationEvent
+from token_admin.models import RevocationEvent
 from token_admin.not_before import set_not_before
 from token_admin.oauth2_validators import TokenAdminOAuth2Validator
-from token_admin.watermarks import EPOCH, Scope
+from token_admin.watermarks import Scope
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
 
 pytestmark = pytest.mark.django_db
-
-
-def set_rows():
-    """Watermarks set: the global row the migration creates at the epoch is none."""
-    return NotBefore.objects.exclude(not_before=EPOCH)
 
 
 INVALID_TOKEN = {
@@ -56,14 +51,10 @@ def _fresh_validator(fresh_validator):
 
 
 @pytest.fixture
-def world():
-    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
-    stream, web = ApplicationFactory(name="Stream"), ApplicationFactory(name="Web")
+def world(people):
+    alice, bob, stream, web = people["alice"], people["bob"], people["stream"], people["web"]
     return {
-        "alice": alice,
-        "bob": bob,
-        "stream": stream,
-        "web": web,
+        **people,
         "alice_stream": issue_session(alice, stream),
         "alice_web": issue_session(alice, web),
         "bob_stream": issue_session(bob, stream),
@@ -79,7 +70,7 @@ def accepted(world) -> dict[str, bool]:
 
 
 def get_token(client, access_token):
-    return client.get("/stream/0/token", HTTP_AUTHORIZATION=f"Bearer {access_token.raw_token}")
+    return client.get("/stream/0/token", **bearer(access_token))
 
 
 # --- enforcement at authentication -----------------------------------------------------------
@@ -130,7 +121,7 @@ def test_a_user_watermark_ends_that_users_tokens_and_revokes_them(world):
         "user_id": world["alice"].pk,
     }
     assert event.actor_label == "not-before for user alice set by tests"
-    assert set_rows().get().key == f"user:{world['alice'].pk}"
+    assert watermarks_set().get().key == f"user:{world['alice'].pk}"
 
 
 def test_an_app_watermark_ends_that_apps_tokens(world):
@@ -159,7 +150,7 @@ def test_a_watermark_only_moves_forward_and_is_one_row(world):
     again = set_not_before(Scope.USER, world["alice"], when=earlier, set_by="tests", reason="again")
 
     assert again.not_before == first
-    row = set_rows().get()
+    row = watermarks_set().get()
     assert (row.not_before, row.reason, row.scope, row.user_id) == (first, "again", "user", world["alice"].pk)
     assert RevocationEvent.objects.count() == 2
 
@@ -171,7 +162,7 @@ def test_bad_settings_are_refused_before_anything_is_written(world):
         set_not_before(Scope.USER, set_by="tests")
     with pytest.raises(ValueError, match="does not fit"):
         set_not_before(Scope.GLOBAL, world["alice"], set_by="tests")
-    assert not set_rows().exists()
+    assert not watermarks_set().exists()
     assert not RevocationEvent.objects.exists()
 
 
@@ -182,7 +173,7 @@ def test_a_dry_run_counts_and_writes_nothing(world):
     assert (user_run.revocation.access_tokens, user_run.revocation.refresh_tokens) == (2, 2)
     assert (user_run.watermark, user_run.revocation.event) == (None, None)
     assert global_run.tokens_invalidated == 4
-    assert not set_rows().exists()
+    assert not watermarks_set().exists()
     assert not RevocationEvent.objects.exists()
     assert all(accepted(world).values())
 
@@ -290,5 +281,5 @@ def test_applicable_for_a_page_is_one_cache_round_trip(world, django_assert_num_
         found = watermarks.applicable_for(pairs)
     with django_assert_num_queries(0):
         assert watermarks.applicable_for(pairs) == found
-    alice_mark = set_rows().get().not_before
+    alice_mark = watermarks_set().get().not_before
     assert found == {pairs[0]: alice_mark, pairs[1]: None, pairs[2]: None}

@@ -16,7 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.concurrency import dot_accepts
-from tests.factories import ApplicationFactory, UserFactory, issue_session
+from tests.factories import UserFactory, issue_session
+from tests.helpers import watermarks_set
 from token_admin import queries
 from token_admin.models import NotBefore, RevocationEvent, TokenSession
 from token_admin.not_before import set_not_before
@@ -25,25 +26,16 @@ from token_admin.watermarks import EPOCH, Scope
 pytestmark = pytest.mark.django_db
 
 
-def set_rows():
-    """Watermarks set: the global row the migration creates at the epoch is none."""
-    return NotBefore.objects.exclude(not_before=EPOCH)
-
-
 @pytest.fixture(autouse=True)
 def _os_user(monkeypatch):
     monkeypatch.setenv("LOGNAME", "ops")
 
 
 @pytest.fixture
-def world():
-    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
-    stream, web = ApplicationFactory(name="Stream", client_id="stream"), ApplicationFactory(client_id="web")
+def world(people):
+    alice, bob, stream, web = people["alice"], people["bob"], people["stream"], people["web"]
     return {
-        "alice": alice,
-        "bob": bob,
-        "stream": stream,
-        "web": web,
+        **people,
         "alice_stream": issue_session(alice, stream),
         "alice_lone": issue_session(alice, web, refresh=False),
         "bob_stream": issue_session(bob, stream),
@@ -110,7 +102,7 @@ def test_the_command_sets_a_users_watermark_now(world):
     output = run("--user", "alice", "--not-before", "now", "--reason", "lost phone", "--format", "json")
 
     data = json.loads(output)
-    row = set_rows().get()
+    row = watermarks_set().get()
     assert data == {
         "access_tokens": 2,
         "refresh_tokens": 1,
@@ -135,14 +127,14 @@ def test_the_command_sets_a_users_watermark_now(world):
 
 def test_the_command_sets_a_global_watermark_and_dry_runs_it(world):
     assert run("--global", "--not-before", "now", "--dry-run").startswith("Would set not-before ")
-    assert not set_rows().exists()
+    assert not watermarks_set().exists()
 
     output = run("--global", "--not-before", "2026-01-01T00:00:00", "--reason", "r")
 
     assert output == (
         "Set not-before 2026-01-01T00:00:00+00:00. Revoked 0 access tokens, 0 refresh tokens and 0 grants."
     )
-    assert set_rows().get().key == "global"
+    assert watermarks_set().get().key == "global"
 
 
 @pytest.mark.parametrize(
@@ -167,7 +159,7 @@ def test_the_command_sets_a_global_watermark_and_dry_runs_it(world):
 def test_the_command_refuses_bad_input(world, args, message):
     with pytest.raises(CommandError, match=re.escape(message)):
         run(*args)
-    assert not set_rows().exists()
+    assert not watermarks_set().exists()
 
 
 # --- the admin ---------------------------------------------------------------------------------
@@ -189,18 +181,18 @@ def test_the_admin_sets_a_watermark_after_showing_the_dry_run_counts(client, wor
     html = preview.content.decode()
     assert preview.status_code == 200
     assert 'id="count-access-tokens">2<' in html and 'id="count-refresh-tokens">1<' in html
-    assert not set_rows().exists()
+    assert not watermarks_set().exists()
     previewed = re.search(r'name="previewed" value="([^"]+)"', html).group(1)
 
     # A changed field counts again instead of setting.
     again = client.post(add, {**fields, "reason": "other", "confirm": "yes", "previewed": previewed})
     assert 'id="not-before-preview"' in again.content.decode()
-    assert not set_rows().exists()
+    assert not watermarks_set().exists()
 
     done = client.post(add, {**fields, "confirm": "yes", "previewed": previewed}, follow=True)
 
     assert done.redirect_chain == [(reverse("admin:token_admin_notbefore_changelist"), 302)]
-    row = set_rows().get()
+    row = watermarks_set().get()
     assert (row.user, row.reason, row.set_by) == (world["alice"], "stolen laptop", "staff staff")
     assert not dot_accepts(world["alice_stream"][0].raw_token)
     assert "alice" in done.content.decode()
@@ -216,7 +208,7 @@ def test_the_admin_form_reports_bad_input(client, world):
     html = response.content.decode()
     assert "No application has this client_id." in html
     assert "A reason is required" in html
-    assert not set_rows().exists()
+    assert not watermarks_set().exists()
 
 
 def test_the_migrations_global_row_is_no_watermark_and_is_not_listed(client, world):
@@ -234,7 +226,7 @@ def test_the_migrations_global_row_is_no_watermark_and_is_not_listed(client, wor
 
     response = client.get(reverse("admin:token_admin_notbefore_changelist"))
 
-    assert [str(row) for row in response.context["cl"].result_list] == [str(set_rows().get())]
+    assert [str(row) for row in response.context["cl"].result_list] == [str(watermarks_set().get())]
 
 
 def test_staff_without_the_revoke_permission_cannot_set_one(client, world):

@@ -8,7 +8,6 @@ only documented API headers. Each style's test also fails if a documented respon
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import re
@@ -29,7 +28,6 @@ from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from django.test import Client, override_settings
 from django.urls import include, path
-from django.utils import timezone
 from drf_spectacular.validation import validate_schema
 from rest_framework.response import Response
 from rest_framework.schemas.openapi import AutoSchema as DRFAutoSchema
@@ -44,6 +42,7 @@ from tests.factories import (
     UserFactory,
     issue_session,
 )
+from tests.helpers import basic, bearer
 from token_admin import queries, ratelimit
 from token_admin.api.adn import views as adn_views
 from token_admin.api.end_user import views as end_user_views
@@ -286,7 +285,7 @@ def test_app_net_style_responses_match_the_schema(api_client, conformance, monke
     AccessTokenFactory(user=UserFactory(), application=app)  # another user of the app, listed
 
     def call(method, template, token=None, expected=200, path=None, **params):
-        headers = {"HTTP_AUTHORIZATION": f"Bearer {token.raw_token}"} if token is not None else {}
+        headers = bearer(token) if token is not None else {}
         response = getattr(api_client, method)(path or template, params, **headers)
         return conformance.check(response, method, template, expected)
 
@@ -313,7 +312,7 @@ def test_app_net_style_responses_match_the_schema(api_client, conformance, monke
 
     for method, template in (("get", token), ("delete", token), ("get", user_ids), ("get", tokens)):
         call(method, template, expected=401)  # no token
-        expired = AccessTokenFactory(application=app, expires=timezone.now() - timedelta(seconds=1))
+        expired = AccessTokenFactory(application=app, expired=True)
         call(method, template, expired, expected=401)
         limited = app_token()  # two requests of ADN_RATE_LIMIT, then one too many
         call("get", user_ids, limited)
@@ -387,16 +386,7 @@ def test_stack_exchange_style_responses_match_the_schema(api_client, conformance
 
 
 def test_end_user_api_responses_match_the_schema(api_client, conformance, monkeypatch, settings):
-    def basic(application):
-        credentials = f"{application.client_id}:{application.raw_secret}".encode()
-        return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(credentials).decode()}
-
-    def api_app(granted=True):
-        application = ApplicationFactory(authorization_grant_type="client-credentials", redirect_uris="")
-        AppProfileFactory(application=application, end_user_api=granted)
-        return application
-
-    client_app = api_app()
+    client_app = ApplicationFactory(api_client=True)
     user = UserFactory()
     issue_session(user, ApplicationFactory())
     issue_session(user, ApplicationFactory(), expires_in=timedelta(seconds=-1))  # expired, refreshable
@@ -421,7 +411,13 @@ def test_end_user_api_responses_match_the_schema(api_client, conformance, monkey
     for method, template in (("get", listing), ("delete", revoke)):
         ids = {"user_id": user.pk, "token_id": uuid.uuid4()}
         call(method, template, 401, headers={}, **ids)
-        call(method, template, 403, headers=basic(api_app(granted=False)), **ids)
+        call(
+            method,
+            template,
+            403,
+            headers=basic(ApplicationFactory(api_client=True, profile__end_user_api=False)),
+            **ids,
+        )
 
     # Too many parameters, a body over the limit, too many failed authentications.
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
@@ -432,7 +428,7 @@ def test_end_user_api_responses_match_the_schema(api_client, conformance, monkey
             response = api_client.generic(method.upper(), *args, **basic(client_app))
             conformance.check(response, method, template, status)
     settings.TOKEN_ADMIN = {"END_USER_AUTH_FAILURES_PER_IP": 1}
-    wrong = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"nobody:wrong").decode()}
+    wrong = basic("nobody", "wrong")
     call("get", listing, 401, headers=wrong, user_id=user.pk)
     call("get", listing, 429, headers=wrong, user_id=user.pk)
     call("delete", revoke, 429, headers=wrong, user_id=user.pk, token_id=uuid.uuid4())

@@ -15,7 +15,6 @@ show a stale page cannot revoke less than it counted.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,8 +36,8 @@ from tests.concurrency import (
     run_together,
     wait_until_blocked_on_a_lock,
 )
-from tests.factories import ApplicationFactory, AppProfileFactory, DeviceFactory, UserFactory, issue_session
-from tests.helpers import signed_selection
+from tests.factories import ApplicationFactory, DeviceFactory, UserFactory, issue_session
+from tests.helpers import basic, bearer, signed_selection
 from token_admin.models import RevocationEvent, TokenSession
 
 AccessToken = get_access_token_model()
@@ -74,17 +73,11 @@ def world() -> World:
     session = TokenSession.objects.get(token_family=refresh.token_family)
     device = DeviceFactory(user=user, name="Alice's phone")
     TokenSession.objects.filter(pk=session.pk).update(device=device)
-    api_client = ApplicationFactory(name="Support desk", authorization_grant_type="client-credentials")
-    AppProfileFactory(application=api_client, end_user_api=True)
+    api_client = ApplicationFactory(name="Support desk", api_client=True)
     staff_user = UserFactory(is_staff=True, is_superuser=True)
     staff = Client()
     staff.force_login(staff_user)
     return World(user, app, access, refresh, session, device, api_client, staff)
-
-
-def basic(application: Any) -> dict[str, str]:
-    credentials = f"{application.client_id}:{application.raw_secret}".encode()
-    return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(credentials).decode()}
 
 
 # --- the paths: each prepares what a client has before the refresh, returns the revoking call
@@ -96,7 +89,7 @@ def end_user_delete(world: World) -> Callable[[], Any]:
 
 
 def adn_delete(world: World) -> Callable[[], Any]:
-    return lambda: Client().delete("/stream/0/token", HTTP_AUTHORIZATION=f"Bearer {world.access.raw_token}")
+    return lambda: Client().delete("/stream/0/token", **bearer(world.access))
 
 
 def se_invalidate(world: World) -> Callable[[], Any]:

@@ -41,6 +41,7 @@ from tests.factories import (
     issue_session,
     rotate,
 )
+from tests.helpers import bearer
 from token_admin.models import RevocationEvent, TokenSession
 from token_admin.oauth2_validators import TokenAdminOAuth2Validator
 from token_admin.revocation import Actor, Selection, Surface, revoke
@@ -189,7 +190,7 @@ def test_concurrent_overlapping_revokes_end_consistent_and_audited(round_):
 
 
 def adn_status(raw_access_token: str) -> int:
-    return Client().get("/stream/0/token", HTTP_AUTHORIZATION=f"Bearer {raw_access_token}").status_code
+    return Client().get("/stream/0/token", **bearer(raw_access_token)).status_code
 
 
 def assert_nothing_of_the_pair_works(

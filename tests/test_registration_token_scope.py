@@ -20,8 +20,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from example_project.urls import urlpatterns as example_urlpatterns
 from tests.factories import AccessTokenFactory, UserFactory
+from tests.helpers import bearer
+from tests.urls import urlpatterns as token_admin_urlpatterns
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
@@ -50,7 +51,7 @@ urlpatterns = [
     path("protected/", Protected.as_view()),
     path("scoped/", ScopedProtected.as_view()),
     path("drf/", DRFProtected.as_view()),
-    *example_urlpatterns,
+    *token_admin_urlpatterns,
 ]
 
 
@@ -73,10 +74,6 @@ def registered(client):
     assert response.status_code == 201, response.content
     body = response.json()
     return user, body["client_id"], body["registration_access_token"]
-
-
-def bearer(raw):
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
 
 
 def test_the_registration_token_manages_its_client(client, registered):

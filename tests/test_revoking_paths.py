@@ -25,6 +25,7 @@ from tests.factories import (
     UserFactory,
     issue_session,
 )
+from tests.helpers import bearer
 from token_admin.models import Device, RevocationEvent, TokenSession
 from token_admin.revocation import Actor, Selection, Surface, revoke
 from token_admin.revocation import service as revocation
@@ -306,7 +307,7 @@ def test_naming_a_registration_token_revokes_nothing():
 def test_app_net_delete_is_counted_but_never_refused_by_the_rate_limit(client, settings):
     settings.TOKEN_ADMIN = {"ADN_RATE_LIMIT": 1}
     access, refresh = issue_session(UserFactory(), ApplicationFactory())
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {access.raw_token}"}
+    auth = bearer(access)
     assert client.get("/stream/0/token", **auth).status_code == 200
     assert client.get("/stream/0/token", **auth).status_code == 429
 

@@ -7,9 +7,10 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from tests.helpers import bearer
 from token_admin.models import Device, TokenSession
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("example_project")]
 
 
 def seed() -> str:
@@ -23,11 +24,11 @@ def test_seed_demo_runs_twice_and_its_ready_made_tokens_work():
     printed = seed()  # replaces the first run's data instead of failing on it
 
     app_token, bob = re.search(r"App.net app token ([\w-]+) .*, bob ([\w-]+)\.", printed).groups()
-    response = Client().get("/stream/0/token", HTTP_AUTHORIZATION=f"Bearer {bob}")
+    response = Client().get("/stream/0/token", **bearer(bob))
     assert response.status_code == 200
     assert response.json()["data"]["user"]["username"] == "bob"
 
-    response = Client().get("/stream/0/apps/me/tokens", HTTP_AUTHORIZATION=f"Bearer {app_token}")
+    response = Client().get("/stream/0/apps/me/tokens", **bearer(app_token))
     assert response.status_code == 200
     assert len(response.json()["data"]) == 5  # alice, bob and the 3 extra tokens
 

@@ -1,13 +1,12 @@
-"""The Stack Exchange-style API at /2.2/ (shared/spec/apis.md, section 2), as a client sees it."""
+"""The Stack Exchange-style API at /2.2/ (the README's "Stack Exchange style"), as a client sees it."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from datetime import timezone as dt_timezone
 from types import SimpleNamespace
 
 import pytest
-from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from tests.factories import (
@@ -164,7 +163,7 @@ def test_read_twenty_tokens_of_two_users_and_two_apps_in_the_order_passed(
 
 def test_read_leaves_out_unknown_expired_revoked_and_registration_tokens_and_counts_duplicates_once(client):
     valid, other_valid = AccessTokenFactory(), AccessTokenFactory(user=None)
-    expired = AccessTokenFactory(expires=timezone.now() - timedelta(seconds=1))
+    expired = AccessTokenFactory(expired=True)
     revoked = AccessTokenFactory()
     revoked.revoke()  # DOT deletes a revoked access token
     registration = AccessTokenFactory(user=None, scope="oauth2_provider:registration")
@@ -504,7 +503,7 @@ def test_invalidate_twenty_tokens_in_one_revocation(client, django_assert_max_nu
 
 def test_invalidate_acts_on_every_valid_token_whatever_the_page_or_filter(client):
     tokens = AccessTokenFactory.create_batch(4)
-    expired = AccessTokenFactory(expires=timezone.now() - timedelta(seconds=1))
+    expired = AccessTokenFactory(expired=True)
     registration = AccessTokenFactory(user=None, scope="oauth2_provider:registration")
     revoked = AccessTokenFactory()
     revoked.revoke()
@@ -525,7 +524,7 @@ def test_invalidate_acts_on_every_valid_token_whatever_the_page_or_filter(client
 
 
 def test_invalidate_with_only_invalid_tokens_writes_no_audit_event(client):
-    expired = AccessTokenFactory(expires=timezone.now() - timedelta(seconds=1))
+    expired = AccessTokenFactory(expired=True)
     assert_body(se_get(client, "invalidate", ["unknown", expired.raw_token]), wrapper([]))
     assert not RevocationEvent.objects.exists()
 
@@ -622,7 +621,7 @@ def test_de_authenticate_twenty_tokens(client, two_users_two_apps, django_assert
 def test_de_authenticate_leaves_registration_and_expired_tokens_alone(client):
     user, app = UserFactory(), ApplicationFactory()
     registration = AccessTokenFactory(user=None, application=app, scope="oauth2_provider:registration")
-    expired = AccessTokenFactory(user=user, application=app, expires=timezone.now() - timedelta(seconds=1))
+    expired = AccessTokenFactory(user=user, application=app, expired=True)
     live_token = AccessTokenFactory(user=user, application=app)
 
     response = se_get(client, "de-authenticate", [registration.raw_token, expired.raw_token])

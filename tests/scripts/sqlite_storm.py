@@ -1,12 +1,12 @@
 """Run by ``tests/test_sqlite_concurrency.py`` in a process of its own, on the example project's
-settings and a fresh SQLite file (``DATABASE_URL``): parallel revocations and refreshes.
+settings and a SQLite file (``DATABASE_URL``; migrated here unless it is already, as the test's
+copy of its test database is): parallel revocations and refreshes.
 
 Prints one JSON object: every response status, and what still works afterwards.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import sys
@@ -24,7 +24,8 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
-from tests.factories import ApplicationFactory, AppProfileFactory, UserFactory, issue_session  # noqa: E402
+from tests.factories import ApplicationFactory, UserFactory, issue_session  # noqa: E402
+from tests.helpers import basic_header  # noqa: E402
 from token_admin.models import TokenSession  # noqa: E402
 
 PAIRS = 8  # 8 refreshes and 8 revocations at once: 16 writers
@@ -34,9 +35,7 @@ def main() -> None:
     setup_test_environment()
     call_command("migrate", verbosity=0)
     app = ApplicationFactory(name="Stream")
-    api_client = ApplicationFactory(name="Desk", authorization_grant_type="client-credentials")
-    AppProfileFactory(application=api_client, end_user_api=True)
-    basic = "Basic " + base64.b64encode(f"{api_client.client_id}:{api_client.raw_secret}".encode()).decode()
+    basic = basic_header(ApplicationFactory(name="Desk", api_client=True))
     sessions = []
     for _ in range(PAIRS):
         user = UserFactory()

@@ -136,7 +136,7 @@ class APIClientAuthentication(authentication.BaseAuthentication):
     """Authenticates an API client; ``request.auth`` is its DOT Application (profile loaded)."""
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
-        credentials = parse_basic_credentials(request.META.get("HTTP_AUTHORIZATION", ""))
+        credentials = parse_basic_credentials(request.headers.get("authorization", ""))
         if credentials is None:
             return None
         client_id, client_secret = credentials
