@@ -15,7 +15,12 @@ from tests.factories import ApplicationFactory, UserFactory, issue_session
 from tests.test_admin_browser import Page, _replaced, browser  # noqa: F401  (browser: the Chromium fixture)
 from token_admin.models import RevocationEvent, TokenSession
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# The account pages need a sign-in page for people who are not staff: the example project's.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("example_project"),
+]
 
 PHONE = (390, 844)
 
