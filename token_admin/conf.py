@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     "ACTIVITY_WINDOW_SECONDS": 300,
     "TRUSTED_PROXY_COUNT": 0,
     "END_USER_ACTIVITY_FIELDS": False,
+    "UNUSED_SESSION_DAYS": None,
+    "MAX_SESSIONS_PER_USER_APP": None,
 }
 
 #: Settings that name a callable by dotted path; the system check imports each one.
@@ -236,6 +238,21 @@ class Settings:
         one updates the cache at once; the timeout bounds staleness only with a cache that
         is not shared between processes (``LocMemCache``)."""
         return int(self._get("NOT_BEFORE_CACHE_SECONDS"))
+
+    @property
+    def UNUSED_SESSION_DAYS(self) -> int | None:
+        """Sessions unused for this many days are revoked by ``revoke_tokens --unused``
+        (run it from cron); None (the default) turns that policy off. Last use is the
+        session's ``last_used_at`` (``ACTIVITY_TRACKING``), or its start if never used."""
+        days = self._get("UNUSED_SESSION_DAYS")
+        return None if days is None else int(days)
+
+    @property
+    def MAX_SESSIONS_PER_USER_APP(self) -> int | None:
+        """Most live sessions one user may hold in one app; a sign-in beyond it revokes the
+        oldest (GitHub's rule of thumb is 10). None (the default): no cap."""
+        cap = self._get("MAX_SESSIONS_PER_USER_APP")
+        return None if cap is None else int(cap)
 
 
 conf = Settings()

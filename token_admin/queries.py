@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connections
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from oauth2_provider.models import (
     get_access_token_model,
@@ -140,6 +140,22 @@ def app_user_ids(application: Any) -> list[Any]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params + params)
         return [row[0] for row in cursor.fetchall()]
+
+
+def live_sessions(now: datetime | None = None) -> QuerySet[TokenSession]:
+    """Sessions that can still be used: a family with a refresh token not revoked, or a lone
+    access token not expired. Each test is one probe of an index on DOT's tables
+    (``token_family``, ``token_checksum``), so a caller bounds the cost by its own filter."""
+    now = now or timezone.now()
+    family_live = Exists(
+        get_refresh_token_model().objects.filter(token_family=OuterRef("token_family"), revoked__isnull=True)
+    )
+    lone_live = Exists(
+        access_tokens().filter(token_checksum=OuterRef("access_token_checksum"), expires__gt=now)
+    )
+    return TokenSession.objects.filter(
+        (Q(token_family__isnull=False) & family_live) | (Q(token_family__isnull=True) & lone_live)
+    )
 
 
 def user_tokens(user: Any) -> QuerySet[Any]:

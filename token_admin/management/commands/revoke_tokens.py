@@ -17,6 +17,10 @@ an operator could guess wrong. One call of the service, so one audit event, per 
 for everyone, every token issued before that time becomes invalid, and the service revokes
 what it covers (one audit event per watermark set). ``--user`` and ``--app`` are not
 combined there: a watermark is per user, per app or global.
+
+``--unused-for 365d`` (or ``12h``) revokes the live sessions unused that long instead, in
+batches (``token_admin.expiry``: one audited service call per batch); ``--unused`` takes
+the duration from ``TOKEN_ADMIN["UNUSED_SESSION_DAYS"]``, for cron.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from oauth2_provider.models import get_application_model
 
+from token_admin import expiry
 from token_admin.conf import conf
 from token_admin.models import Device, NotBefore, TokenSession
 from token_admin.not_before import set_not_before
@@ -95,6 +100,23 @@ class Command(BaseCommand):
             help="With --not-before: the watermark is for every token of every user and app.",
         )
         parser.add_argument(
+            "--unused-for",
+            metavar="DURATION",
+            help="Revoke every live session unused for this long instead (e.g. 365d or 12h; last use, "
+            "or the start of a session never used), in batches; stands alone.",
+        )
+        parser.add_argument(
+            "--unused",
+            action="store_true",
+            help='As --unused-for, for TOKEN_ADMIN["UNUSED_SESSION_DAYS"] days (for cron).',
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=expiry.DEFAULT_BATCH_SIZE,
+            help=f"With --unused-for: sessions per revocation (default {expiry.DEFAULT_BATCH_SIZE}).",
+        )
+        parser.add_argument(
             "--reason",
             default="",
             help="Why, recorded in the audit event (e.g. 'stolen laptop'). Required unless "
@@ -117,6 +139,8 @@ class Command(BaseCommand):
         user_values, app_values = options["user"], options["app"]
         device_values, session_values = options["device"], options["session"]
         given = [name for name in ("user", "app", "device", "session") if options[name]]
+        if options["unused_for"] is not None or options["unused"]:
+            return self._unused(options, given)
         if options["not_before"] is not None or options["everyone"]:
             return self._not_before(options, given)
         if not given:
@@ -197,6 +221,36 @@ class Command(BaseCommand):
             line += f" {invalidated} earlier access token{plural} made invalid, not deleted."
         verb = "Would set" if dry_run else "Set"
         self.stdout.write(f"{verb} not-before {when.isoformat()}. {line}")
+
+
+    def _unused(self, options: dict[str, Any], given: list[str]) -> None:
+        if given or options["not_before"] is not None or options["everyone"]:
+            raise CommandError("--unused-for and --unused stand alone: they select sessions by last use.")
+        if options["unused"] == (options["unused_for"] is not None):
+            raise CommandError("Give either --unused-for DURATION or --unused, not both.")
+        if options["unused"]:
+            days = conf.UNUSED_SESSION_DAYS
+            if days is None:
+                raise CommandError('--unused needs TOKEN_ADMIN["UNUSED_SESSION_DAYS"]; it is not set.')
+            options["unused_for"] = f"{days}d"
+        try:
+            unused_for = expiry.parse_duration(options["unused_for"])
+        except ValueError as exc:
+            raise CommandError(f"Malformed --unused-for: {exc}") from exc
+        if not conf.ACTIVITY_TRACKING:
+            # Without tracking no session has a last use: every one would count from its start.
+            raise CommandError('Last use is not recorded (TOKEN_ADMIN["ACTIVITY_TRACKING"] is False).')
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        done = expiry.revoke_unused(unused_for, batch_size=options["batch_size"], dry_run=options["dry_run"])
+        counts = {"access_tokens": done.access_tokens, "refresh_tokens": done.refresh_tokens, "grants": 0}
+        if options["format"] == "json":
+            extra = {"sessions": done.sessions, "unused_before": done.cutoff.isoformat()}
+            self.stdout.write(json.dumps({**counts, **extra, "dry_run": done.dry_run}))
+            return
+        plural = "" if done.sessions == 1 else "s"
+        what = f"{done.sessions} session{plural} unused since {done.cutoff:%Y-%m-%d %H:%M} UTC"
+        self.stdout.write(f"{what}: {_summary(counts, done.dry_run)}")
 
 
 def _parse_time(value: str) -> Any:
