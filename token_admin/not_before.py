@@ -18,12 +18,13 @@ so a refresh that validated before the watermark committed is refused at its sav
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from django.core.cache import caches
-from django.db import IntegrityError, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
@@ -35,6 +36,10 @@ from .revocation import Actor, Revocation, Selection, Surface, revoke
 from .watermarks import CACHE_PREFIX, Scope, row_key
 
 
+# Most rows a global dry run counts one by one; above (PostgreSQL's estimate), it estimates.
+EXACT_COUNT_MAX = 100_000
+
+
 @dataclass(frozen=True)
 class Setting:
     """What ``set_not_before`` did (or, in a dry run, would do)."""
@@ -44,6 +49,8 @@ class Setting:
     revocation: Revocation
     # Tokens the watermark invalidates without revoking them (a global one; counted in a dry run).
     tokens_invalidated: int | None = None
+    # Whether that figure is PostgreSQL's estimate (a big table: see ``EXACT_COUNT_MAX``).
+    tokens_invalidated_estimated: bool = False
 
 
 def set_not_before(
@@ -75,9 +82,9 @@ def set_not_before(
     actor = Actor.policy(f"not-before for {_describe(scope, target)} set by {set_by}"[:255])
     reason = reason or "Not-before watermark"
     if dry_run:
-        invalidated = _count_issued_before(when) if scope == Scope.GLOBAL else None
+        invalidated, estimated = _count_issued_before(when) if scope == Scope.GLOBAL else (None, False)
         done = revoke(selection, surface=Surface.POLICY, actor=actor, reason=reason, dry_run=True)
-        return Setting(None, when, done, invalidated)
+        return Setting(None, when, done, invalidated, estimated)
     database = router.db_for_write(NotBefore)
     with transaction.atomic(using=database):
         # Lock order, the same as a refresh's: refresh tokens first, then the watermark row (a
@@ -145,14 +152,27 @@ def _selection(scope: str, target: Any, when: datetime, now: datetime) -> Select
     return replace(base, described={**base.described, **described})
 
 
-def _count_issued_before(when: datetime) -> int:
-    """Access tokens a global watermark makes invalid (a dry run's figure; a full count)."""
-    return (
+def _count_issued_before(when: datetime) -> tuple[int, bool]:
+    """Access tokens a global watermark makes invalid (a dry run's figure), and whether it is
+    an estimate. Exact up to ``EXACT_COUNT_MAX`` rows; beyond, on PostgreSQL, the planner's
+    estimate (one EXPLAIN, no row read): an exact count reads every row (measured about 0.9 ms
+    per 1,000 tokens, so around a second at a million), too slow for a preview page."""
+    tokens = (
         get_access_token_model()
         .objects.filter(created__lt=when)
         .exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
-        .count()
     )
+    connection = connections[tokens.db]
+    if connection.vendor == "postgresql":
+        sql, params = tokens.values("pk").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        estimate = int(plan[0]["Plan"]["Plan Rows"])
+        if estimate > EXACT_COUNT_MAX:
+            return estimate, True
+    return tokens.count(), False
 
 
 def _describe(scope: str, target: Any) -> str:

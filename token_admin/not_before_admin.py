@@ -146,6 +146,7 @@ class NotBeforeAdmin(admin.ModelAdmin):
                 "refresh_tokens": preview.revocation.refresh_tokens,
                 "grants": preview.revocation.grants,
                 "tokens_invalidated": preview.tokens_invalidated,
+                "tokens_invalidated_estimated": preview.tokens_invalidated_estimated,
             },
             # The fields counted, signed: the confirming post must carry the same ones.
             "previewed": signing.dumps(fields, salt=SIGNING_SALT) if fields is not None else "",

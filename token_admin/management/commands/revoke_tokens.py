@@ -200,7 +200,7 @@ class Command(BaseCommand):
         else:
             targets = [(NotBefore.Scope.GLOBAL, None)]
         totals = {"access_tokens": 0, "refresh_tokens": 0, "grants": 0}
-        invalidated = None
+        invalidated, estimated = None, False
         for scope, target in targets:
             done = set_not_before(
                 scope, target, when=when, set_by=_actor().label, reason=reason, dry_run=dry_run
@@ -208,9 +208,13 @@ class Command(BaseCommand):
             totals["access_tokens"] += done.revocation.access_tokens
             totals["refresh_tokens"] += done.revocation.refresh_tokens
             totals["grants"] += done.revocation.grants
-            invalidated = done.tokens_invalidated
+            invalidated, estimated = done.tokens_invalidated, done.tokens_invalidated_estimated
         if options["format"] == "json":
-            extra = {} if invalidated is None else {"tokens_invalidated": invalidated}
+            extra = (
+                {}
+                if invalidated is None
+                else {"tokens_invalidated": invalidated, "tokens_invalidated_estimated": estimated}
+            )
             self.stdout.write(
                 json.dumps({**totals, "not_before": when.isoformat(), **extra, "dry_run": dry_run})
             )
@@ -218,7 +222,10 @@ class Command(BaseCommand):
         line = _summary(totals, dry_run)
         if invalidated is not None:
             plural = "" if invalidated == 1 else "s"
-            line += f" {invalidated} earlier access token{plural} made invalid, not deleted."
+            about = "about " if estimated else ""
+            line += f" {about}{invalidated} earlier access token{plural} made invalid, not deleted."
+            if estimated:
+                line += " (An estimate: too many to count.)"
         verb = "Would set" if dry_run else "Set"
         self.stdout.write(f"{verb} not-before {when.isoformat()}. {line}")
 
