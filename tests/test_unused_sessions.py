@@ -100,7 +100,9 @@ def test_unused_sessions_are_revoked_and_used_ones_kept(world):
     assert (event.access_tokens_revoked, event.refresh_tokens_revoked) == (3, 2)
     assert event.selection["kind"] == "unused_sessions"
     assert event.selection["unused_before"] == cutoff
-    assert event.selection["session_ids"] == sorted(str(session_of(*pair).public_id) for pair in world.expired)
+    assert event.selection["session_ids"] == sorted(
+        str(session_of(*pair).public_id) for pair in world.expired
+    )
     # A second run finds nothing left: no event for nothing.
     assert run("--unused-for", "365d")["sessions"] == 0
     assert policy_events().count() == 1
@@ -146,8 +148,13 @@ def test_batches_are_one_audited_signalled_revocation_each(world, django_capture
     events = list(policy_events().order_by("pk"))
     # Never used first (by start), then used (by last use): [never_used_old, lone_old], [used_long_ago].
     assert [len(event.selection["session_ids"]) for event in events] == [2, 1]
-    assert [(event.access_tokens_revoked, event.refresh_tokens_revoked) for event in events] == [(2, 1), (1, 1)]
-    assert received == [(event.pk, event.access_tokens_revoked, event.refresh_tokens_revoked) for event in events]
+    assert [(event.access_tokens_revoked, event.refresh_tokens_revoked) for event in events] == [
+        (2, 1),
+        (1, 1),
+    ]
+    assert received == [
+        (event.pk, event.access_tokens_revoked, event.refresh_tokens_revoked) for event in events
+    ]
 
 
 def make_old_sessions(count: int, *, used: bool) -> None:

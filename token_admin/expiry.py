@@ -42,7 +42,9 @@ def parse_duration(value: str) -> timedelta:
     """``365d`` or ``12h`` as a timedelta; ``ValueError`` (with a sentence to show) otherwise."""
     match = _DURATION.fullmatch(value.strip().lower())
     if match is None:
-        raise ValueError(f"{value!r} is not a duration: give a whole number of days or hours, e.g. 365d or 12h.")
+        raise ValueError(
+            f"{value!r} is not a duration: give a whole number of days or hours, e.g. 365d or 12h."
+        )
     amount, unit = int(match[1]), match[2]
     if amount < 1:
         raise ValueError(f"{value!r} is too short: a duration is at least 1h.")
@@ -186,4 +188,3 @@ def _selection(rows: Sequence[_Row], described: dict[str, Any]) -> Selection:
     lone = frozenset(checksum for _, family, checksum in rows if family is None and checksum)
     ids = sorted(str(public_id) for public_id, _, _ in rows)
     return Selection(families=families, lone_checksums=lone, described={**described, "session_ids": ids})
-

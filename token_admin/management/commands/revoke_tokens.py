@@ -229,7 +229,6 @@ class Command(BaseCommand):
         verb = "Would set" if dry_run else "Set"
         self.stdout.write(f"{verb} not-before {when.isoformat()}. {line}")
 
-
     def _unused(self, options: dict[str, Any], given: list[str]) -> None:
         if given or options["not_before"] is not None or options["everyone"]:
             raise CommandError("--unused-for and --unused stand alone: they select sessions by last use.")
@@ -260,7 +259,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{what}: {_summary(counts, done.dry_run)}")
 
 
-def _parse_time(value: str) -> Any:
+def _parse_time(value: str, *, option: str = "--not-before") -> Any:
     """``now`` or an ISO 8601 time (UTC when it names no offset); never in the future."""
     if value.strip().lower() == "now":
         return timezone.now()
@@ -269,11 +268,11 @@ def _parse_time(value: str) -> Any:
     except ValueError:
         parsed = None
     if parsed is None:
-        raise CommandError(f"Malformed --not-before {value!r}: give 'now' or an ISO 8601 time.")
+        raise CommandError(f"Malformed {option} {value!r}: give 'now' or an ISO 8601 time.")
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, datetime.UTC)
     if parsed > timezone.now():
-        raise CommandError("--not-before cannot be in the future.")
+        raise CommandError(f"{option} cannot be in the future.")
     return parsed
 
 
@@ -382,13 +381,13 @@ def _sessions(values: Sequence[str]) -> list[uuid.UUID]:
     return ids
 
 
-def _actor() -> Actor:
+def _actor(command: str = "revoke_tokens") -> Actor:
     """The audit actor: the command and the OS user who ran it (never the arguments' secrets)."""
     try:
         os_user = getpass.getuser()
     except (KeyError, OSError):  # no login name and no passwd entry, e.g. some containers
         os_user = "unknown OS user"
-    return Actor.command(f"revoke_tokens by {os_user}")
+    return Actor.command(f"{command} by {os_user}")
 
 
 def _summary(counts: dict[str, int], dry_run: bool) -> str:
