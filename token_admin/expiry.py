@@ -104,7 +104,10 @@ def unused_page(
             equal = {name: value for name, value in zip(key[:index], after, strict=False)}
             later |= Q(**equal, **{f"{field}__gt": after[index]})
         sessions = sessions.filter(later, **{f"{key[0]}__gte": after[0]})
-    return sessions.order_by(*key).values_list(*key, "public_id", "token_family", "access_token_checksum")[
+    # Ordered as the index is, last_used_at first even where it is NULL throughout: PostgreSQL
+    # does not take "IS NULL" as fixing a column's order, and without it sorts the whole range.
+    order = key if key[0] == "last_used_at" else ("last_used_at", *key)
+    return sessions.order_by(*order).values_list(*key, "public_id", "token_family", "access_token_checksum")[
         :batch_size
     ]
 
