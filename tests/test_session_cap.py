@@ -169,3 +169,19 @@ def test_two_concurrent_sign_ins_end_at_the_cap(cap, monkeypatch, checks_wait_fo
     assert all(dot_accepts(pair["access_token"]) for pair in new)
     events = RevocationEvent.objects.filter(surface="policy")
     assert sum(event.refresh_tokens_revoked for event in events) == 2
+
+
+@pytest.mark.parametrize(
+    ("setting", "ids"),
+    [
+        ({"MAX_SESSIONS_PER_USER_APP": 10, "UNUSED_SESSION_DAYS": 365}, []),
+        ({"MAX_SESSIONS_PER_USER_APP": 0}, ["token_admin.E005"]),
+        ({"UNUSED_SESSION_DAYS": "a year"}, ["token_admin.E005"]),
+        ({"UNUSED_SESSION_DAYS": 365, "ACTIVITY_TRACKING": False}, ["token_admin.W002"]),
+    ],
+)
+def test_the_policy_settings_are_checked(settings, setting, ids):
+    from token_admin.checks import check_session_policies
+
+    settings.TOKEN_ADMIN = setting
+    assert [message.id for message in check_session_policies()] == ids
