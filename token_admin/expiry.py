@@ -153,7 +153,8 @@ def revoke_unused(
             selection, surface=Surface.POLICY, actor=actor, reason=reason, dry_run=dry_run, audit_empty=False
         )
         batches += 1
-        sessions += len(rows)
+        # What the service found still live once it held its locks (a dry run: what was read).
+        sessions += done.selection.get("affected", {}).get("sessions", len(rows))
         access += done.access_tokens
         refresh += done.refresh_tokens
     return Expired(sessions, access, refresh, batches, cutoff, dry_run)
