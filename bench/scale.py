@@ -170,6 +170,40 @@ def _restore(cast: Any) -> None:
     restore_revoked_user(cast.revoked_user_id)
 
 
+# Statement counts of the leaked-token intake, per size: the same at every size (and call).
+LEAK_STATEMENTS: dict[str, set[int]] = {}
+
+
+def _leaked(client: Any, cast: Any) -> None:
+    """POST credentials/revoke with the revoked user's 1,000 access-token values."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bench.scale_seed import REVOKED_USER_TOKENS
+    from bench.seed import raw_token
+    from token_admin.models import RevocationEvent
+
+    body = json.dumps({"credentials": [raw_token("rv", n) for n in range(REVOKED_USER_TOKENS)]})
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(
+            "/credentials/revoke", body, content_type="application/json", HTTP_X_SCANNER_KEY="bench-scanner"
+        )
+    if response.status_code != 202:
+        raise RuntimeError(f"leaked-token intake answered {response.status_code}")
+    LEAK_STATEMENTS.setdefault(f"{cast.size:,} tokens", set()).add(len(captured))
+    if RevocationEvent.objects.order_by("-pk").values_list("access_tokens_revoked", flat=True)[0] != 1_000:
+        raise RuntimeError("the leaked-token intake did not revoke the 1,000 tokens")
+
+
+def _global_dry_run(client: Any, cast: Any) -> None:
+    """The dry run of a global not-before watermark (the admin's preview, the command's --dry-run)."""
+    from token_admin.not_before import set_not_before
+
+    done = set_not_before("global", None, set_by="bench", dry_run=True)
+    if not done.tokens_invalidated:
+        raise RuntimeError("the global dry run counted no tokens")
+
+
 APP = "HTTP_AUTHORIZATION"
 MEASURES = [
     Measure("admin-at", "admin access-token list", _get("/admin/oauth2_provider/accesstoken/")),
@@ -214,6 +248,8 @@ MEASURES = [
         _get("/stream/0/token", **{APP: "Bearer {cast.user_tokens[0]}"}),
     ),
     Measure("revoke-user", "revoke one user's 1,000 tokens", _revoke, before=_restore),
+    Measure("leaked-1000", "leaked-token intake: POST 1,000 token values", _leaked, before=_restore),
+    Measure("global-dry-run", "global not-before watermark, dry run", _global_dry_run),
 ]
 
 
@@ -415,6 +451,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.rounds} rounds x {args.reps} calls, sizes alternated; run took "
             f"{time.monotonic() - started:.0f} s; load average at the end {os.getloadavg()[0]:.2f}"
         )
+        if LEAK_STATEMENTS:
+            counts = "; ".join(f"{size}: {sorted(found)}" for size, found in LEAK_STATEMENTS.items())
+            header.append(f"leaked-token intake statements per call (one value = fixed): {counts}")
         rows = summary(results)
         peer = peer_row(results)
         seq_scans = {key: sorted({t for s in found for t in s["seq_scans"]}) for key, found in plans.items()}

@@ -72,10 +72,40 @@ def check_shared_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     return []
 
 
+def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """UNUSED_SESSION_DAYS and MAX_SESSIONS_PER_USER_APP: None, or a whole number of at least 1."""
+    errors: list[checks.CheckMessage] = []
+    values: dict[str, int | None] = {}
+    for name in ("UNUSED_SESSION_DAYS", "MAX_SESSIONS_PER_USER_APP"):
+        try:
+            value = values[name] = getattr(conf, name)
+        except (TypeError, ValueError):
+            value = values[name] = 0
+        if value is not None and value < 1:
+            errors.append(
+                checks.Error(
+                    f"TOKEN_ADMIN['{name}'] must be None or a whole number of at least 1.",
+                    hint="Leave it out (the policy is off) or give e.g. 365 days / 10 sessions.",
+                    id="token_admin.E005",
+                )
+            )
+    if values["UNUSED_SESSION_DAYS"] and not conf.ACTIVITY_TRACKING:
+        errors.append(
+            checks.Warning(
+                "TOKEN_ADMIN['UNUSED_SESSION_DAYS'] is set but ACTIVITY_TRACKING is off: no session "
+                "has a last use, so `revoke_tokens --unused` refuses to run.",
+                hint="Turn ACTIVITY_TRACKING on, or leave UNUSED_SESSION_DAYS out.",
+                id="token_admin.W002",
+            )
+        )
+    return errors
+
+
 REGISTERED = (
     (check_required_apps, checks.Tags.compatibility),
     (check_hooks, checks.Tags.compatibility),
     (check_shared_cache, checks.Tags.caches),
+    (check_session_policies, checks.Tags.compatibility),
 )
 
 

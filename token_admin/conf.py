@@ -45,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXY_COUNT": 0,
     "END_USER_ACTIVITY_FIELDS": False,
     "ADMIN_SITE": "django.contrib.admin.site",
+    "UNUSED_SESSION_DAYS": None,
+    "MAX_SESSIONS_PER_USER_APP": None,
 }
 
 #: Settings that name a callable by dotted path; the system check imports each one.
@@ -246,6 +248,21 @@ class Settings:
         ``token_admin.admin.register(site)`` for the site(s) of your choice."""
         value = self._get("ADMIN_SITE")
         return import_string(value) if isinstance(value, str) else value
+
+    @property
+    def UNUSED_SESSION_DAYS(self) -> int | None:
+        """Sessions unused for this many days are revoked by ``revoke_tokens --unused``
+        (run it from cron); None (the default) turns that policy off. Last use is the
+        session's ``last_used_at`` (``ACTIVITY_TRACKING``), or its start if never used."""
+        days = self._get("UNUSED_SESSION_DAYS")
+        return None if days is None else int(days)
+
+    @property
+    def MAX_SESSIONS_PER_USER_APP(self) -> int | None:
+        """Most live sessions one user may hold in one app; a sign-in beyond it revokes the
+        oldest (GitHub's rule of thumb is 10). None (the default): no cap."""
+        cap = self._get("MAX_SESSIONS_PER_USER_APP")
+        return None if cap is None else int(cap)
 
 
 conf = Settings()

@@ -124,7 +124,9 @@ class TokenSession(models.Model):
     created_at = models.DateTimeField(_("began"), default=timezone.now)
     # Activity, written by ``token_admin.activity`` at most once per session per
     # ``ACTIVITY_WINDOW_SECONDS`` when one of its tokens authenticates.
-    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, db_index=True)
+    # Indexed with created_at and id (Meta): "unused since T" is last_used_at < T, or NULL and
+    # created_at < T, both ranges of that one index.
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
     last_ip = models.GenericIPAddressField(_("last IP"), null=True, blank=True)
     # The last user agent, parsed (never stored raw: it adds nothing a person reads).
     # db_default: rows inserted by raw SQL (fixtures, bulk loads) get "" too.
@@ -138,7 +140,10 @@ class TokenSession(models.Model):
         verbose_name = _("session")
         verbose_name_plural = _("sessions")
         # Named: the auto name hashes the table name, which changed with the rename.
-        indexes = [models.Index(fields=["user", "created_at"], name="token_admin_user_id_001061_idx")]
+        indexes = [
+            models.Index(fields=["user", "created_at"], name="token_admin_user_id_001061_idx"),
+            models.Index(fields=["last_used_at", "created_at", "id"], name="token_admin_last_used_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Session {self.public_id}"

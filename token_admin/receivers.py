@@ -21,7 +21,9 @@ Statements per token write, on top of DOT's:
   and one conditional UPDATE;
 * a rotation (the new access token has a ``source_refresh_token``): none, the family's
   session exists since its first member;
-* a member of a family written directly, in any order: at most three, all conflict-free.
+* a member of a family written directly, in any order: at most three, all conflict-free;
+* with ``MAX_SESSIONS_PER_USER_APP``, a new session of a user: one SELECT once the sign-in
+  commits, and the revocation service's statements when the cap is passed.
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.models import Exists
 from django.db.models.signals import post_save
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
-from . import queries
+from . import expiry, queries
+from .conf import conf
 from .models import Device, TokenSession
 
 # Set by TokenAdminOAuth2Validator while DOT saves a token pair: the access token saved
@@ -71,6 +74,16 @@ def _insert(session: TokenSession) -> None:
     # INSERT ... ON CONFLICT DO NOTHING (INSERT IGNORE, INSERT OR IGNORE): a row that is
     # there already is the row wanted, and a conflict must not reach the caller.
     TokenSession.objects.bulk_create([session], ignore_conflicts=True)
+    if session.user_id is not None and conf.MAX_SESSIONS_PER_USER_APP:
+        # A new session: the cap is checked once the sign-in has committed (see
+        # ``token_admin.expiry``). ``robust``: a failure is logged, never raised into the
+        # sign-in that already succeeded; the next sign-in checks again.
+        user_id, application_id = session.user_id, session.application_id
+        transaction.on_commit(
+            lambda: expiry.enforce_cap(user_id, application_id),
+            using=router.db_for_write(TokenSession),
+            robust=True,
+        )
 
 
 def access_token_saved(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:

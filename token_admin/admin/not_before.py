@@ -1,8 +1,9 @@
-"""The admin of not-before watermarks: list them, and set one (user, app or global) through a
-confirmation page that shows the service's dry-run counts first.
+"""The admin of not-before watermarks: list them, set one (user, app or global), and lift one
+(lower or remove it), each through a confirmation page that shows the counts first.
 
-Watermarks are never edited or deleted here: a watermark only moves forward (lowering it
-would bring back tokens a staff member meant to end), and each setting is an audit event.
+Watermarks are never edited or deleted as rows: setting one only moves it forward, and
+lifting is its own page, because it brings back tokens a staff member meant to end (those
+not revoked: see ``not_before.lift_not_before``); each is an audit event.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import get_application_model
 
 from ..conf import conf
 from ..models import NotBefore
-from ..not_before import set_not_before
+from ..not_before import lift_not_before, set_not_before
 from ..watermarks import EPOCH
 
 Scope = NotBefore.Scope
@@ -70,8 +72,32 @@ class NotBeforeForm(forms.Form):
         return data
 
 
+class LiftForm(forms.Form):
+    not_before = forms.DateTimeField(
+        label=_("Lower to"),
+        required=False,
+        help_text=_("Tokens issued from this time on work again. Empty: remove the watermark."),
+    )
+    reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, watermark: NotBefore, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.watermark = watermark
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        to = data.get("not_before")
+        if to is not None and to >= self.watermark.not_before:
+            self.add_error("not_before", _("Give a time before the watermark's (setting one raises it)."))
+        if conf.REASON_REQUIRED and not (data.get("reason") or "").strip():
+            self.add_error("reason", _("A reason is required (recorded in the audit event)."))
+        return data
+
+
+
 class NotBeforeAdmin(admin.ModelAdmin):
-    list_display = ("scope", "target", "not_before", "set_at", "set_by", "reason")
+    list_display = ("scope", "target", "not_before", "set_at", "set_by", "reason", "lift")
     list_select_related = ("user", "application")
     list_filter = ("scope",)
     show_full_result_count = False
@@ -87,6 +113,72 @@ class NotBeforeAdmin(admin.ModelAdmin):
         if obj.scope == Scope.GLOBAL:
             return str(_("everyone"))
         return str(obj.user if obj.scope == Scope.USER else obj.application)
+
+    @admin.display(description=_("lift"))
+    def lift(self, obj: NotBefore) -> str:
+        url = reverse(f"{self.admin_site.name}:token_admin_notbefore_lift", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Lower or remove…"))
+
+    def get_urls(self) -> list[Any]:
+        lift = path(
+            "<path:object_id>/lift/",
+            self.admin_site.admin_view(self.lift_view),
+            name="token_admin_notbefore_lift",
+        )
+        return [lift, *super().get_urls()]
+
+    def lift_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        watermark = self.get_queryset(request).filter(pk=object_id).first() if object_id.isdigit() else None
+        if watermark is None:
+            raise Http404(_("No such watermark."))
+        if request.method != "POST":
+            return self._render_lift(request, LiftForm(watermark=watermark), watermark, None)
+        form = LiftForm(request.POST, watermark=watermark)
+        if not form.is_valid():
+            return self._render_lift(request, form, watermark, None)
+        fields = {name: request.POST.get(name, "") for name in form.fields}
+        target = watermark.user if watermark.scope == Scope.USER else watermark.application
+        lift_args = {
+            "to": form.cleaned_data["not_before"],
+            "set_by": f"staff {request.user.get_username()}",
+            "reason": form.cleaned_data["reason"].strip(),
+        }
+        scope_target = (watermark.scope, None if watermark.scope == Scope.GLOBAL else target)
+        try:
+            if request.POST.get("confirm") != "yes" or _unsign(request.POST.get("previewed", "")) != fields:
+                preview = lift_not_before(*scope_target, dry_run=True, **lift_args)
+                return self._render_lift(request, form, watermark, preview, fields)
+            lift_not_before(*scope_target, **lift_args)
+        except ValueError as exc:  # lifted or raised by someone else meanwhile
+            form.add_error(None, str(exc))
+            return self._render_lift(request, form, watermark, None)
+        self.message_user(
+            request, _("Watermark lifted: %(watermark)s.") % {"watermark": watermark}, messages.SUCCESS
+        )
+        return HttpResponseRedirect(reverse("admin:token_admin_notbefore_changelist"))
+
+    def _render_lift(
+        self,
+        request: HttpRequest,
+        form: LiftForm,
+        watermark: NotBefore,
+        preview: Any,
+        fields: dict[str, str] | None = None,
+    ) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Lower or remove a not-before watermark"),
+            "opts": self.model._meta,
+            "form": form,
+            "watermark": watermark,
+            "preview": preview,
+            "previewed": signing.dumps(fields, salt=SIGNING_SALT) if fields is not None else "",
+            "cancel_url": reverse("admin:token_admin_notbefore_changelist"),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/token_admin/not_before_lift.html", context)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("token_admin.revoke_tokens")
@@ -146,6 +238,7 @@ class NotBeforeAdmin(admin.ModelAdmin):
                 "refresh_tokens": preview.revocation.refresh_tokens,
                 "grants": preview.revocation.grants,
                 "tokens_invalidated": preview.tokens_invalidated,
+                "tokens_invalidated_estimated": preview.tokens_invalidated_estimated,
             },
             # The fields counted, signed: the confirming post must carry the same ones.
             "previewed": signing.dumps(fields, salt=SIGNING_SALT) if fields is not None else "",

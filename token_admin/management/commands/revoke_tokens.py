@@ -17,6 +17,10 @@ an operator could guess wrong. One call of the service, so one audit event, per 
 for everyone, every token issued before that time becomes invalid, and the service revokes
 what it covers (one audit event per watermark set). ``--user`` and ``--app`` are not
 combined there: a watermark is per user, per app or global.
+
+``--unused-for 365d`` (or ``12h``) revokes the live sessions unused that long instead, in
+batches (``token_admin.expiry``: one audited service call per batch); ``--unused`` takes
+the duration from ``TOKEN_ADMIN["UNUSED_SESSION_DAYS"]``, for cron.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from oauth2_provider.models import get_application_model
 
+from token_admin import expiry
 from token_admin.conf import conf
 from token_admin.models import Device, NotBefore, TokenSession
 from token_admin.not_before import set_not_before
@@ -95,6 +100,23 @@ class Command(BaseCommand):
             help="With --not-before: the watermark is for every token of every user and app.",
         )
         parser.add_argument(
+            "--unused-for",
+            metavar="DURATION",
+            help="Revoke every live session unused for this long instead (e.g. 365d or 12h; last use, "
+            "or the start of a session never used), in batches; stands alone.",
+        )
+        parser.add_argument(
+            "--unused",
+            action="store_true",
+            help='As --unused-for, for TOKEN_ADMIN["UNUSED_SESSION_DAYS"] days (for cron).',
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=expiry.DEFAULT_BATCH_SIZE,
+            help=f"With --unused-for: sessions per revocation (default {expiry.DEFAULT_BATCH_SIZE}).",
+        )
+        parser.add_argument(
             "--reason",
             default="",
             help="Why, recorded in the audit event (e.g. 'stolen laptop'). Required unless "
@@ -117,6 +139,8 @@ class Command(BaseCommand):
         user_values, app_values = options["user"], options["app"]
         device_values, session_values = options["device"], options["session"]
         given = [name for name in ("user", "app", "device", "session") if options[name]]
+        if options["unused_for"] is not None or options["unused"]:
+            return self._unused(options, given)
         if options["not_before"] is not None or options["everyone"]:
             return self._not_before(options, given)
         if not given:
@@ -176,7 +200,7 @@ class Command(BaseCommand):
         else:
             targets = [(NotBefore.Scope.GLOBAL, None)]
         totals = {"access_tokens": 0, "refresh_tokens": 0, "grants": 0}
-        invalidated = None
+        invalidated, estimated = None, False
         for scope, target in targets:
             done = set_not_before(
                 scope, target, when=when, set_by=_actor().label, reason=reason, dry_run=dry_run
@@ -184,9 +208,13 @@ class Command(BaseCommand):
             totals["access_tokens"] += done.revocation.access_tokens
             totals["refresh_tokens"] += done.revocation.refresh_tokens
             totals["grants"] += done.revocation.grants
-            invalidated = done.tokens_invalidated
+            invalidated, estimated = done.tokens_invalidated, done.tokens_invalidated_estimated
         if options["format"] == "json":
-            extra = {} if invalidated is None else {"tokens_invalidated": invalidated}
+            extra = (
+                {}
+                if invalidated is None
+                else {"tokens_invalidated": invalidated, "tokens_invalidated_estimated": estimated}
+            )
             self.stdout.write(
                 json.dumps({**totals, "not_before": when.isoformat(), **extra, "dry_run": dry_run})
             )
@@ -194,12 +222,44 @@ class Command(BaseCommand):
         line = _summary(totals, dry_run)
         if invalidated is not None:
             plural = "" if invalidated == 1 else "s"
-            line += f" {invalidated} earlier access token{plural} made invalid, not deleted."
+            about = "about " if estimated else ""
+            line += f" {about}{invalidated} earlier access token{plural} made invalid, not deleted."
+            if estimated:
+                line += " (An estimate: too many to count.)"
         verb = "Would set" if dry_run else "Set"
         self.stdout.write(f"{verb} not-before {when.isoformat()}. {line}")
 
+    def _unused(self, options: dict[str, Any], given: list[str]) -> None:
+        if given or options["not_before"] is not None or options["everyone"]:
+            raise CommandError("--unused-for and --unused stand alone: they select sessions by last use.")
+        if options["unused"] == (options["unused_for"] is not None):
+            raise CommandError("Give either --unused-for DURATION or --unused, not both.")
+        if options["unused"]:
+            days = conf.UNUSED_SESSION_DAYS
+            if days is None:
+                raise CommandError('--unused needs TOKEN_ADMIN["UNUSED_SESSION_DAYS"]; it is not set.')
+            options["unused_for"] = f"{days}d"
+        try:
+            unused_for = expiry.parse_duration(options["unused_for"])
+        except ValueError as exc:
+            raise CommandError(f"Malformed --unused-for: {exc}") from exc
+        if not conf.ACTIVITY_TRACKING:
+            # Without tracking no session has a last use: every one would count from its start.
+            raise CommandError('Last use is not recorded (TOKEN_ADMIN["ACTIVITY_TRACKING"] is False).')
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        done = expiry.revoke_unused(unused_for, batch_size=options["batch_size"], dry_run=options["dry_run"])
+        counts = {"access_tokens": done.access_tokens, "refresh_tokens": done.refresh_tokens, "grants": 0}
+        if options["format"] == "json":
+            extra = {"sessions": done.sessions, "unused_before": done.cutoff.isoformat()}
+            self.stdout.write(json.dumps({**counts, **extra, "dry_run": done.dry_run}))
+            return
+        plural = "" if done.sessions == 1 else "s"
+        what = f"{done.sessions} session{plural} unused since {done.cutoff:%Y-%m-%d %H:%M} UTC"
+        self.stdout.write(f"{what}: {_summary(counts, done.dry_run)}")
 
-def _parse_time(value: str) -> Any:
+
+def _parse_time(value: str, *, option: str = "--not-before") -> Any:
     """``now`` or an ISO 8601 time (UTC when it names no offset); never in the future."""
     if value.strip().lower() == "now":
         return timezone.now()
@@ -208,11 +268,11 @@ def _parse_time(value: str) -> Any:
     except ValueError:
         parsed = None
     if parsed is None:
-        raise CommandError(f"Malformed --not-before {value!r}: give 'now' or an ISO 8601 time.")
+        raise CommandError(f"Malformed {option} {value!r}: give 'now' or an ISO 8601 time.")
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, datetime.UTC)
     if parsed > timezone.now():
-        raise CommandError("--not-before cannot be in the future.")
+        raise CommandError(f"{option} cannot be in the future.")
     return parsed
 
 
@@ -321,13 +381,13 @@ def _sessions(values: Sequence[str]) -> list[uuid.UUID]:
     return ids
 
 
-def _actor() -> Actor:
+def _actor(command: str = "revoke_tokens") -> Actor:
     """The audit actor: the command and the OS user who ran it (never the arguments' secrets)."""
     try:
         os_user = getpass.getuser()
     except (KeyError, OSError):  # no login name and no passwd entry, e.g. some containers
         os_user = "unknown OS user"
-    return Actor.command(f"revoke_tokens by {os_user}")
+    return Actor.command(f"{command} by {os_user}")
 
 
 def _summary(counts: dict[str, int], dry_run: bool) -> str:
