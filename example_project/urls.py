@@ -21,4 +21,6 @@ urlpatterns = [
     path("credentials/", include("token_admin.api.leaked.urls")),
     # api/schema/ (OpenAPI 3, YAML; ?format=json for JSON) and api/docs/ (offline Swagger UI).
     path("api/", include("token_admin.api.schema_urls")),
+    # The staff resource API and the signed-in user's "me" API (browsable with a session).
+    path("api/token-admin/", include("token_admin.api.manage.urls")),
 ]

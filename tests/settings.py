@@ -9,6 +9,7 @@ import os
 import dj_database_url
 
 import token_admin
+from token_admin.api.manage.scopes import SCOPES as TOKEN_ADMIN_SCOPES
 
 SECRET_KEY = "tests-not-secret"
 DEBUG = False
@@ -22,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "oauth2_provider",
@@ -80,7 +82,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "token_admin.oauth2_validators.TokenAdminOAuth2Validator",
-    "SCOPES": {"basic": "Basic", "stream": "Stream", "write_post": "Write posts", "files": "Files"},
+    "SCOPES": {
+        "basic": "Basic",
+        "stream": "Stream",
+        "write_post": "Write posts",
+        "files": "Files",
+        **TOKEN_ADMIN_SCOPES,
+    },
     "DEFAULT_SCOPES": ["basic"],
     "PKCE_REQUIRED": False,
     "DCR_ENABLED": True,

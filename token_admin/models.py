@@ -166,6 +166,8 @@ class RevocationEvent(models.Model):
         DELETION = "deletion", _("Deletion of a user or app")
         POLICY = "policy", _("Revocation policy")
         LEAK_REPORT = "leak_report", _("Leaked-token report")
+        MANAGE = "manage", _("Staff resource API")
+        ME = "me", _("Self-service API (me)")
 
     class ActorType(models.TextChoices):
         STAFF = "staff", _("Staff user")

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connections
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from oauth2_provider.models import (
     get_access_token_model,
@@ -25,7 +25,7 @@ from oauth2_provider.models import (
 from oauth2_provider.settings import oauth2_settings
 
 from . import watermarks
-from .models import TokenSession
+from .models import Device, TokenSession
 
 
 def access_tokens() -> QuerySet[Any]:
@@ -248,3 +248,45 @@ def end_user_sessions(user: Any) -> list[ListedSession]:
         if refresh_usable or not expired:
             listed.append(ListedSession(session, expires, scope, expired, refresh_usable))
     return listed
+
+
+# --- the staff and "me" resource APIs ------------------------------------------------------
+
+
+def live_session_condition() -> Q:
+    """SQL twin of the rule ``end_user_sessions`` applies row by row: a session is live while
+    its family holds a refresh token DOT would accept (not revoked, bound to an access token
+    that expired less than ``REFRESH_TOKEN_EXPIRE_SECONDS`` ago) or its lone access token has
+    not expired. One ``EXISTS`` per row, each an index probe (``token_family``,
+    ``token_checksum``), so it can annotate or filter a page of any table. Not-before
+    watermarks live in the cache, not in SQL: a session they ended still counts as live here.
+    """
+    now = timezone.now()
+    expire_delta = refresh_token_expire_timedelta()
+    usable = refresh_tokens().filter(
+        token_family=OuterRef("token_family"), revoked__isnull=True, access_token__isnull=False
+    )
+    if expire_delta:
+        usable = usable.filter(access_token__expires__gt=now - expire_delta)
+    lone = get_access_token_model().objects.filter(
+        token_checksum=OuterRef("access_token_checksum"), expires__gt=now
+    )
+    return Q(Exists(usable)) | Q(Exists(lone))
+
+
+def sessions_with_state() -> QuerySet[TokenSession]:
+    """Every session, annotated ``is_live`` (``live_session_condition``), with its user,
+    app and device loaded, as the staff API lists them."""
+    return TokenSession.objects.select_related("user", "application", "device").annotate(
+        is_live=ExpressionWrapper(live_session_condition(), output_field=BooleanField())
+    )
+
+
+def user_devices(user: Any) -> QuerySet[Any]:
+    """A user's devices (``user`` an instance or a primary key), newest first, with the
+    registered client loaded."""
+    return (
+        Device.objects.filter(user_id=getattr(user, "pk", user))
+        .select_related("application")
+        .order_by("-created_at", "-pk")
+    )

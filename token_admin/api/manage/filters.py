@@ -1,0 +1,109 @@
+"""django-filter filter sets of the staff resource API.
+
+Only the filters declared here exist (``Meta.fields`` is empty): no token value, checksum or
+secret can be filtered on, and a user or app is named by id (a choice list would read every
+row of a big table into the browsable API's filter form).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_application_model
+
+from token_admin.models import Device, RevocationEvent, TokenSession
+
+from .serializers import MAX_ID
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A primary key: a whole number in a BigAutoField's range (anything else is a 400)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+def _range(
+    field: str, label: str
+) -> tuple[django_filters.IsoDateTimeFilter, django_filters.IsoDateTimeFilter]:
+    return (
+        django_filters.IsoDateTimeFilter(field_name=field, lookup_expr="gte", label=f"{label} at or after"),
+        django_filters.IsoDateTimeFilter(field_name=field, lookup_expr="lt", label=f"{label} before"),
+    )
+
+
+class SessionFilter(django_filters.FilterSet):
+    user = IdFilter(field_name="user_id")
+    application = IdFilter(field_name="application_id")
+    device = django_filters.UUIDFilter(field_name="device__public_id")
+    live = django_filters.BooleanFilter(
+        method="filter_live", label="Live (true) or ended (false)", widget=forms.NullBooleanSelect
+    )
+    created_after, created_before = _range("created_at", "Began")
+    last_used_after, last_used_before = _range("last_used_at", "Last used")
+
+    class Meta:
+        model = TokenSession
+        fields: list[str] = []
+
+    def filter_live(self, queryset: QuerySet[Any], name: str, value: bool | None) -> QuerySet[Any]:
+        # ``is_live`` is annotated by ``queries.sessions_with_state``: one definition.
+        return queryset if value is None else queryset.filter(is_live=value)
+
+
+class ApplicationFilter(django_filters.FilterSet):
+    user = IdFilter(field_name="user_id", label="Owner (user id)")
+    client_type = django_filters.ChoiceFilter(choices=get_application_model().CLIENT_TYPES)
+    authorization_grant_type = django_filters.ChoiceFilter(choices=get_application_model().GRANT_TYPES)
+    created_after, created_before = _range("created", "Created")
+
+    class Meta:
+        model = get_application_model()
+        fields: list[str] = []
+
+
+class DeviceFilter(django_filters.FilterSet):
+    user = IdFilter(field_name="user_id")
+    application = IdFilter(field_name="application_id", label="Registered client (app id)")
+    type = django_filters.ChoiceFilter(choices=Device.Type.choices)
+    created_after, created_before = _range("created_at", "Created")
+
+    class Meta:
+        model = Device
+        fields: list[str] = []
+
+
+class AccessTokenFilter(django_filters.FilterSet):
+    user = IdFilter(field_name="user_id")
+    application = IdFilter(field_name="application_id")
+    expired = django_filters.BooleanFilter(method="filter_expired", widget=forms.NullBooleanSelect)
+    created_after, created_before = _range("created", "Issued")
+
+    class Meta:
+        model = get_access_token_model()
+        fields: list[str] = []
+
+    def filter_expired(self, queryset: QuerySet[Any], name: str, value: bool | None) -> QuerySet[Any]:
+        if value is None:
+            return queryset
+        now = timezone.now()
+        return queryset.filter(expires__lte=now) if value else queryset.filter(expires__gt=now)
+
+
+class RevocationEventFilter(django_filters.FilterSet):
+    surface = django_filters.ChoiceFilter(choices=RevocationEvent.Surface.choices)
+    actor_type = django_filters.ChoiceFilter(choices=RevocationEvent.ActorType.choices)
+    actor_user = IdFilter(field_name="actor_user_id")
+    created_after, created_before = _range("created_at", "Recorded")
+
+    class Meta:
+        model = RevocationEvent
+        fields: list[str] = []
