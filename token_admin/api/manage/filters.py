@@ -40,13 +40,18 @@ def _range(
     )
 
 
+class YesNoFilter(django_filters.ChoiceFilter):
+    """``true`` or ``false``, nothing else (a boolean filter would take ``maybe`` for "any")."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, choices=[("true", "true"), ("false", "false")], **kwargs)
+
+
 class SessionFilter(django_filters.FilterSet):
     user = IdFilter(field_name="user_id")
     application = IdFilter(field_name="application_id")
     device = django_filters.UUIDFilter(field_name="device__public_id")
-    live = django_filters.BooleanFilter(
-        method="filter_live", label="Live (true) or ended (false)", widget=forms.NullBooleanSelect
-    )
+    live = YesNoFilter(method="filter_live", label="Live (true) or ended (false)")
     created_after, created_before = _range("created_at", "Began")
     last_used_after, last_used_before = _range("last_used_at", "Last used")
 
@@ -54,9 +59,9 @@ class SessionFilter(django_filters.FilterSet):
         model = TokenSession
         fields: list[str] = []
 
-    def filter_live(self, queryset: QuerySet[Any], name: str, value: bool | None) -> QuerySet[Any]:
+    def filter_live(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
         # ``is_live`` is annotated by ``queries.sessions_with_state``: one definition.
-        return queryset if value is None else queryset.filter(is_live=value)
+        return queryset.filter(is_live=value == "true")
 
 
 class ApplicationFilter(django_filters.FilterSet):
@@ -84,18 +89,16 @@ class DeviceFilter(django_filters.FilterSet):
 class AccessTokenFilter(django_filters.FilterSet):
     user = IdFilter(field_name="user_id")
     application = IdFilter(field_name="application_id")
-    expired = django_filters.BooleanFilter(method="filter_expired", widget=forms.NullBooleanSelect)
+    expired = YesNoFilter(method="filter_expired")
     created_after, created_before = _range("created", "Issued")
 
     class Meta:
         model = get_access_token_model()
         fields: list[str] = []
 
-    def filter_expired(self, queryset: QuerySet[Any], name: str, value: bool | None) -> QuerySet[Any]:
-        if value is None:
-            return queryset
+    def filter_expired(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
         now = timezone.now()
-        return queryset.filter(expires__lte=now) if value else queryset.filter(expires__gt=now)
+        return queryset.filter(expires__lte=now) if value == "true" else queryset.filter(expires__gt=now)
 
 
 class RevocationEventFilter(django_filters.FilterSet):

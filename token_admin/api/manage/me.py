@@ -133,15 +133,15 @@ class MeApplicationViewSet(MeViewSet):
 class MeDeviceViewSet(MeViewSet):
     """Your devices."""
 
-    serializer_class = ser.MeDeviceSerializer
+    serializer_class = ser.DeviceSerializer
     lookup_value_regex = UUID_PATTERN
 
     def get_queryset(self) -> Any:
         return queries.user_devices(self.request.user)
 
-    @extend_schema(responses=ser.MeDeviceSerializer(many=True))
+    @extend_schema(responses=ser.DeviceSerializer(many=True))
     def list(self, request: Request) -> Response:
-        return Response(ser.MeDeviceSerializer(self.get_queryset(), many=True).data)
+        return Response(ser.DeviceSerializer(self.get_queryset(), many=True).data)
 
     @extend_schema(request=ser.DryRunSerializer, responses=ser.RevocationResultSerializer)
     @action(detail=True, methods=["post"])

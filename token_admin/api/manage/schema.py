@@ -12,8 +12,6 @@ from typing import Any
 from django.urls import NoReverseMatch, reverse
 from rest_framework import serializers
 
-from token_admin.models import Device
-
 from ..openapi import HAVE_SPECTACULAR, OpenApiAuthenticationExtension, OpenObject, StyleSchema
 from .permissions import SCOPES
 
@@ -91,11 +89,3 @@ if HAVE_SPECTACULAR:
                     }
                 },
             }
-
-    from drf_spectacular.extensions import OpenApiSerializerFieldExtension
-
-    class DeviceTypeFieldExtension(OpenApiSerializerFieldExtension):
-        target_class = "token_admin.api.manage.serializers.DeviceTypeField"
-
-        def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
-            return {"type": "string", "enum": list(Device.Type.values), "readOnly": True}

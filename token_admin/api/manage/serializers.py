@@ -91,17 +91,8 @@ class SessionSerializer(serializers.ModelSerializer):
         ]
 
 
-class DeviceTypeField(serializers.ChoiceField):
-    """A device's type; described inline in the schema (``schema.DeviceTypeFieldExtension``), as
-    an enum named after the field would collide with other styles' ``type`` enums."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(choices=Device.Type.choices, read_only=True, **kwargs)
-
-
 class DeviceSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    type = DeviceTypeField()
     user = serializers.IntegerField(source="user_id", read_only=True)
     application = AppRefSerializer(
         read_only=True, allow_null=True, help_text="The client registered for this device, if any."
@@ -241,13 +232,3 @@ class MeAppSerializer(serializers.Serializer):
     name = serializers.CharField()
     sessions = serializers.IntegerField(help_text="How many live sessions the user has in it.")
     last_used_at = serializers.DateTimeField(allow_null=True)
-
-
-class MeDeviceSerializer(serializers.ModelSerializer):
-    id = serializers.UUIDField(source="public_id", read_only=True)
-    type = DeviceTypeField()
-    application = AppRefSerializer(read_only=True, allow_null=True)
-
-    class Meta:
-        model = Device
-        fields = ["id", "name", "type", "application", "created_at"]
