@@ -7,19 +7,23 @@ row of a big table into the browsable API's filter form).
 
 from __future__ import annotations
 
+from datetime import timezone as dt_timezone
 from typing import Any
 
 import django_filters
 from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
 from oauth2_provider.models import get_access_token_model, get_application_model
 
 from token_admin.models import Device, RevocationEvent, TokenSession
 
+from ..openapi import extend_schema_field
 from .serializers import MAX_ID
 
 
+@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(django_filters.NumberFilter):
     """A primary key: a whole number in a BigAutoField's range (anything else is a 400)."""
 
@@ -31,12 +35,30 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
-def _range(
-    field: str, label: str
-) -> tuple[django_filters.IsoDateTimeFilter, django_filters.IsoDateTimeFilter]:
+class MomentField(IsoDateTimeField):
+    """ISO 8601; a moment that cannot be put in UTC (year 9999 at +14:00) is a 400, not a 500."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            moment = super().to_python(value)
+            if moment is not None:
+                moment.astimezone(dt_timezone.utc)  # as the database will
+        except OverflowError:
+            raise forms.ValidationError(
+                "Enter a date/time between the years 1 and 9999.", code="invalid"
+            ) from None
+        return moment
+
+
+class Moment(django_filters.IsoDateTimeFilter):
+    field_class = MomentField
+
+
+def _range(field: str, label: str) -> tuple[Moment, Moment]:
+    """``<name>_after`` (inclusive) and ``<name>_before`` (exclusive), ISO 8601."""
     return (
-        django_filters.IsoDateTimeFilter(field_name=field, lookup_expr="gte", label=f"{label} at or after"),
-        django_filters.IsoDateTimeFilter(field_name=field, lookup_expr="lt", label=f"{label} before"),
+        Moment(field_name=field, lookup_expr="gte", label=f"{label} at or after"),
+        Moment(field_name=field, lookup_expr="lt", label=f"{label} before"),
     )
 
 

@@ -15,7 +15,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,7 +35,8 @@ class MeViewSet(viewsets.GenericViewSet):
     authentication_classes = [BearerAuthentication, SessionAuthentication]
     permission_classes = ME_PERMISSIONS
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    # JSON only: the browsable API posts it from its raw-data form; one body format to document.
+    parser_classes = [JSONParser]
     throttle_classes: list[Any] = []
     pagination_class = None
     schema = view_schema(MeSchema)

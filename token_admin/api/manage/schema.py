@@ -37,7 +37,8 @@ class ResourceSchema(StyleSchema):
     """One operation id per viewset action: ``<prefix>_<basename>_<action>``."""
 
     def get_operation_id(self) -> str:
-        basename = self.view.basename.replace("-", "_")
+        # "me-sessions" is the router's name; "me_sessions_list" says it once.
+        basename = self.view.basename.removeprefix(f"{self.operation_prefix}-").replace("-", "_")
         return f"{self.operation_prefix}_{basename}_{self.view.action}"
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:

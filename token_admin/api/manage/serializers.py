@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 from rest_framework import serializers
@@ -161,7 +162,10 @@ class DryRunSerializer(serializers.Serializer):
 
 class RevokeSerializer(DryRunSerializer):
     reason = serializers.CharField(
-        max_length=2000, trim_whitespace=True, help_text="Why: recorded in the audit event. Required."
+        max_length=2000,
+        # Something besides blanks (which are trimmed) and NUL (which DRF refuses), as the schema says.
+        validators=[RegexValidator(r"^[^\x00]*[^\s\x00][^\x00]*$", "Give a reason.")],
+        help_text="Why: recorded in the audit event. Required.",
     )
 
 

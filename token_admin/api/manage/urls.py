@@ -10,7 +10,14 @@ The root lists them in the browsable API. No trailing slashes, as the paths abov
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.urls import re_path
+from rest_framework.exceptions import NotFound
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.routers import DefaultRouter
+from rest_framework.views import APIView
 
 from . import me, staff
 
@@ -29,4 +36,18 @@ router.register("me/apps", me.MeApplicationViewSet, basename="me-apps")
 router.register("me/devices", me.MeDeviceViewSet, basename="me-devices")
 router.register("me/sign-out", me.MeSignOutViewSet, basename="me-sign-out")
 
-urlpatterns = router.urls
+
+class NoSuchEndpoint(APIView):
+    """Any other path under the prefix (``sessions/null``, a stray segment): DRF's JSON 404,
+    not Django's HTML page."""
+
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
+    renderer_classes = [JSONRenderer]
+    schema = None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        raise NotFound("No such endpoint.")
+
+
+urlpatterns = [*router.urls, re_path(r"^.*$", NoSuchEndpoint.as_view(), name="not-found")]
