@@ -22,7 +22,12 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.core.parameters import ParameterLocation
-from schemathesis.specs.openapi.checks import ignored_auth, negative_data_rejection, unsupported_method
+from schemathesis.specs.openapi.checks import (
+    ignored_auth,
+    negative_data_rejection,
+    positive_data_acceptance,
+    unsupported_method,
+)
 
 from tests.factories import AccessTokenFactory, AppProfileFactory, DeviceFactory, UserFactory, issue_session
 from token_admin.models import RevocationEvent, TokenSession
@@ -183,6 +188,10 @@ def test_fuzz(case, seeds):
         excluded.append(unsupported_method)
     if seeded:
         excluded.append(ignored_auth)
+    if case.operation.path.startswith("/api/token-admin/"):
+        # The resource APIs refuse with a 400 what no schema can say: ids that do not exist in a
+        # selection, a moment that leaves the years 1-9999 once put in UTC.
+        excluded.append(positive_data_acceptance)
     case.validate_response(response, excluded_checks=excluded)
 
 

@@ -50,4 +50,4 @@ class NoSuchEndpoint(APIView):
         raise NotFound("No such endpoint.")
 
 
-urlpatterns = [*router.urls, re_path(r"^.*$", NoSuchEndpoint.as_view(), name="not-found")]
+urlpatterns = [*router.urls, re_path(r"^[\s\S]*$", NoSuchEndpoint.as_view(), name="not-found")]
