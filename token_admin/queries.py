@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connections
-from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.lookups import IsNull
 from django.utils import timezone
 from oauth2_provider.models import (
     get_access_token_model,
@@ -257,9 +258,13 @@ def live_session_condition() -> Q:
     """SQL twin of the rule ``end_user_sessions`` applies row by row: a session is live while
     its family holds a refresh token DOT would accept (not revoked, bound to an access token
     that expired less than ``REFRESH_TOKEN_EXPIRE_SECONDS`` ago) or its lone access token has
-    not expired. One ``EXISTS`` per row, each an index probe (``token_family``,
-    ``token_checksum``), so it can annotate or filter a page of any table. Not-before
-    watermarks live in the cache, not in SQL: a session they ended still counts as live here.
+    not expired. Not-before watermarks live in the cache, not in SQL: a session they ended
+    still counts as live here.
+
+    Each side is a scalar ``(SELECT id ... LIMIT 1) IS NOT NULL``, one index probe per row
+    (``token_family``, ``token_checksum``), so it can annotate or filter a page of any table.
+    Not ``EXISTS``: PostgreSQL turns an ``EXISTS`` in a select list or under ``OR`` into a
+    hashed subplan, which reads the whole token table for every page.
     """
     now = timezone.now()
     expire_delta = refresh_token_expire_timedelta()
@@ -271,7 +276,9 @@ def live_session_condition() -> Q:
     lone = get_access_token_model().objects.filter(
         token_checksum=OuterRef("access_token_checksum"), expires__gt=now
     )
-    return Q(Exists(usable)) | Q(Exists(lone))
+    usable_id = Subquery(usable.order_by().values("pk")[:1])
+    lone_id = Subquery(lone.order_by().values("pk")[:1])
+    return Q(IsNull(usable_id, False)) | Q(IsNull(lone_id, False))
 
 
 def sessions_with_state() -> QuerySet[TokenSession]:
