@@ -49,7 +49,9 @@ class MeViewSet(viewsets.GenericViewSet):
         return ME_SCOPE
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
-        return ser.DryRunSerializer if self.action in ("revoke", "create") else self.serializer_class
+        if self.action in ("revoke", "create") or self.serializer_class is None:
+            return ser.DryRunSerializer
+        return self.serializer_class
 
     def revoke_and_answer(self, request: Request, selection: Selection) -> Response:
         serializer = ser.DryRunSerializer(data=request.data)
@@ -84,7 +86,8 @@ class MeSessionViewSet(MeViewSet):
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
         """Sign this session out."""
-        if not TokenSession.objects.filter(public_id=pk, user=request.user).exists():
+        user: Any = request.user  # signed in: IsSignedIn ran
+        if not TokenSession.objects.filter(public_id=str(pk), user=user).exists():
             raise NotFound("You have no session with this id.")
         return self.revoke_and_answer(request, Selection.sessions([str(pk)], user=request.user))
 
@@ -154,7 +157,7 @@ class MeDeviceViewSet(MeViewSet):
         return self.revoke_and_answer(request, Selection.devices([device]))
 
 
-class MeSignOutViewSet(MeViewSet, mixins.CreateModelMixin):
+class MeSignOutViewSet(mixins.CreateModelMixin, MeViewSet):
     """``POST me/sign-out``: end every session of yours, in every app."""
 
     serializer_class = ser.DryRunSerializer

@@ -38,8 +38,9 @@ class ResourceSchema(StyleSchema):
 
     def get_operation_id(self) -> str:
         # "me-sessions" is the router's name; "me_sessions_list" says it once.
-        basename = self.view.basename.removeprefix(f"{self.operation_prefix}-").replace("-", "_")
-        return f"{self.operation_prefix}_{basename}_{self.view.action}"
+        view: Any = self.view  # a viewset: the router set its basename and action
+        basename = view.basename.removeprefix(f"{self.operation_prefix}-").replace("-", "_")
+        return f"{self.operation_prefix}_{basename}_{view.action}"
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
