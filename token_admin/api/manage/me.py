@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from oauth2_provider.models import get_application_model
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
@@ -99,7 +100,7 @@ class MeApplicationViewSet(MeViewSet):
     lookup_value_regex = ID_PATTERN
 
     def get_queryset(self) -> Any:
-        return queries.applications().none()
+        return get_application_model().objects.none()
 
     @extend_schema(responses=ser.MeAppSerializer(many=True))
     def list(self, request: Request) -> Response:
@@ -128,7 +129,7 @@ class MeApplicationViewSet(MeViewSet):
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
         """Disconnect this app: every session and grant of yours in it."""
-        application = queries.applications().filter(pk=pk).first()
+        application = get_application_model().objects.filter(pk=pk).first()
         if application is None:
             raise NotFound("No app with this id.")
         return self.revoke_and_answer(request, Selection.applications([application], user=request.user))

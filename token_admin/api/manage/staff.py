@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
+from oauth2_provider.models import get_application_model
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
@@ -101,7 +102,7 @@ class StaffReadViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, StaffAP
 class ApplicationViewSet(StaffReadViewSet):
     """Applications with their token_admin profile. Never a client secret."""
 
-    queryset = queries.applications().select_related("token_admin_profile")
+    queryset = get_application_model().objects.select_related("token_admin_profile")
     serializer_class = ser.ApplicationSerializer
     filterset_class = filters.ApplicationFilter
     revoke_serializer_class = ser.ApplicationRevokeSerializer
@@ -215,7 +216,7 @@ class BulkRevocationViewSet(mixins.CreateModelMixin, StaffAPIMixin):
             )
         }
         users = list(get_user_model().objects.filter(pk__in=data["users"]))
-        applications = list(queries.applications().filter(pk__in=data["applications"]))
+        applications = list(get_application_model().objects.filter(pk__in=data["applications"]))
         devices = list(Device.objects.filter(public_id__in=data["devices"]))
         unknown = {
             "sessions": sorted(set(session_ids) - known_sessions),
