@@ -42,6 +42,10 @@ class ResourceSchema(StyleSchema):
         basename = view.basename.removeprefix(f"{self.operation_prefix}-").replace("-", "_")
         return f"{self.operation_prefix}_{basename}_{view.action}"
 
+    def _is_list_view(self, serializer: Any = None) -> bool:
+        # Unlike the styles' envelopes, these lists are DRF's own: arrays, cursor pages, filters.
+        return bool(super(StyleSchema, self)._is_list_view(serializer))
+
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         for status, (serializer, description) in ERRORS.items():
