@@ -250,6 +250,24 @@ MEASURES = [
     Measure("revoke-user", "revoke one user's 1,000 tokens", _revoke, before=_restore),
     Measure("leaked-1000", "leaked-token intake: POST 1,000 token values", _leaked, before=_restore),
     Measure("global-dry-run", "global not-before watermark, dry run", _global_dry_run),
+    # The staff resource API (token_admin.api.manage), as the signed-in superuser: first pages.
+    Measure("manage-sessions", "staff API sessions, first page", _get("/api/token-admin/sessions")),
+    Measure(
+        "manage-sessions-live",
+        "staff API sessions, live only",
+        _get("/api/token-admin/sessions?live=true"),
+    ),
+    Measure(
+        "manage-sessions-user",
+        "staff API sessions of the end-user-list user",
+        _get("/api/token-admin/sessions?user={cast.end_user_id}"),
+    ),
+    Measure("manage-tokens", "staff API access tokens, first page", _get("/api/token-admin/access-tokens")),
+    Measure("manage-apps", "staff API applications, first page", _get("/api/token-admin/applications")),
+    Measure("manage-devices", "staff API devices, first page", _get("/api/token-admin/devices")),
+    Measure(
+        "manage-events", "staff API revocation events, first page", _get("/api/token-admin/revocation-events")
+    ),
 ]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import dj_database_url
 
 import token_admin
+from token_admin.api.manage.scopes import SCOPES as TOKEN_ADMIN_SCOPES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "oauth2_provider",
@@ -107,6 +109,7 @@ OAUTH2_PROVIDER = {
         "stream": "Read your stream",
         "write_post": "Post for you",
         "files": "Manage your files",
+        **TOKEN_ADMIN_SCOPES,
     },
     "DEFAULT_SCOPES": ["basic"],
     "PKCE_REQUIRED": False,

@@ -23,4 +23,6 @@ urlpatterns = [
     path("api/", include("token_admin.api.schema_urls")),
     # The signed-in user's own sessions and connected apps (self-service pages).
     path("account/", include("token_admin.account.urls")),
+    # The staff resource API and the signed-in user's "me" API (browsable with a session).
+    path("api/token-admin/", include("token_admin.api.manage.urls")),
 ]

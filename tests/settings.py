@@ -11,6 +11,7 @@ import os
 import dj_database_url
 
 import token_admin
+from token_admin.api.manage.scopes import SCOPES as TOKEN_ADMIN_SCOPES
 
 SECRET_KEY = "tests-not-secret"
 DEBUG = False
@@ -29,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "oauth2_provider",
@@ -78,7 +80,13 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "token_admin.oauth2_validators.TokenAdminOAuth2Validator",
-    "SCOPES": {"basic": "Basic", "stream": "Stream", "write_post": "Write posts", "files": "Files"},
+    "SCOPES": {
+        "basic": "Basic",
+        "stream": "Stream",
+        "write_post": "Write posts",
+        "files": "Files",
+        **TOKEN_ADMIN_SCOPES,
+    },
     "DEFAULT_SCOPES": ["basic"],
     "PKCE_REQUIRED": False,
     "DCR_ENABLED": True,

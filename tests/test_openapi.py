@@ -61,6 +61,30 @@ OPERATIONS = {
     ("/oauth/api/v1/users/{user_id}/tokens", "get"): "end_user_user_tokens_get",
     ("/oauth/api/v1/users/{user_id}/tokens/{token_id}", "delete"): "end_user_user_token_delete",
 }
+# The staff resource API and the "me" API (token_admin.api.manage), mounted at /api/token-admin/.
+MANAGE_OPERATIONS = {
+    ("/api/token-admin/access-tokens", "get"): "manage_access_tokens_list",
+    ("/api/token-admin/access-tokens/{id}", "get"): "manage_access_tokens_retrieve",
+    ("/api/token-admin/applications", "get"): "manage_applications_list",
+    ("/api/token-admin/applications/{id}", "get"): "manage_applications_retrieve",
+    ("/api/token-admin/applications/{id}/revoke", "post"): "manage_applications_revoke",
+    ("/api/token-admin/devices", "get"): "manage_devices_list",
+    ("/api/token-admin/devices/{id}", "get"): "manage_devices_retrieve",
+    ("/api/token-admin/revocation-events", "get"): "manage_revocation_events_list",
+    ("/api/token-admin/revocation-events/{id}", "get"): "manage_revocation_events_retrieve",
+    ("/api/token-admin/revocations", "post"): "manage_revocations_create",
+    ("/api/token-admin/sessions", "get"): "manage_sessions_list",
+    ("/api/token-admin/sessions/{id}", "get"): "manage_sessions_retrieve",
+    ("/api/token-admin/sessions/{id}/revoke", "post"): "manage_sessions_revoke",
+    ("/api/token-admin/users/{id}/revoke", "post"): "manage_users_revoke",
+    ("/api/token-admin/me/apps", "get"): "me_apps_list",
+    ("/api/token-admin/me/apps/{id}/revoke", "post"): "me_apps_revoke",
+    ("/api/token-admin/me/devices", "get"): "me_devices_list",
+    ("/api/token-admin/me/devices/{id}/revoke", "post"): "me_devices_revoke",
+    ("/api/token-admin/me/sessions", "get"): "me_sessions_list",
+    ("/api/token-admin/me/sessions/{id}/revoke", "post"): "me_sessions_revoke",
+    ("/api/token-admin/me/sign-out", "post"): "me_sign_out_create",
+}
 # Headers that are part of an API's contract: a response may only carry those its schema documents.
 API_HEADERS = {
     "x-ratelimit-limit",
@@ -183,15 +207,17 @@ def test_spectacular_command_validates_without_warnings(tmp_path):
     assert yaml.safe_load((tmp_path / "schema.yaml").read_text())["paths"]
 
 
-def test_schema_has_the_operations_of_the_three_styles_and_nothing_else(schema):
+def test_schema_has_the_operations_of_the_three_styles_and_the_resource_apis_and_nothing_else(schema):
     operations = {
         (template, method): operation["operationId"]
         for template, methods in schema["paths"].items()
         for method, operation in methods.items()
     }
-    assert operations == OPERATIONS
+    assert operations == {**OPERATIONS, **MANAGE_OPERATIONS}
     tags = {schema["paths"][template][method]["tags"][0] for template, method in OPERATIONS}
     assert tags == {"App.net style", "Stack Exchange style", "End-user token API"}
+    tags = {schema["paths"][template][method]["tags"][0] for template, method in MANAGE_OPERATIONS}
+    assert tags == {"Staff resource API", "Me API"}
 
 
 def test_security_schemes(schema):
@@ -204,12 +230,37 @@ def test_security_schemes(schema):
             "description": ANY,
         },
         "endUserApiClient": {"type": "http", "scheme": "basic", "description": ANY},
+        "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
+        "tokenAdminOAuth2": {
+            "type": "oauth2",
+            "description": ANY,
+            "flows": {
+                "authorizationCode": {
+                    "authorizationUrl": "/o/authorize/",
+                    "tokenUrl": "/o/token/",
+                    "scopes": {"token_admin:read": ANY, "token_admin:revoke": ANY, "token_admin:me": ANY},
+                }
+            },
+        },
     }
     paths = schema["paths"]
     # App.net: the header or the query parameter; Stack Exchange: none; end-user: HTTP Basic.
     assert paths["/stream/0/token"]["get"]["security"] == [{"adnBearer": []}, {"adnAccessTokenQuery": []}]
     assert paths["/2.2/access-tokens/{access_tokens}"]["get"]["security"] == [{}]
     assert paths["/oauth/api/v1/users/{user_id}/tokens"]["get"]["security"] == [{"endUserApiClient": []}]
+    # The resource APIs: a session, or a bearer token with the operation's scope.
+    assert paths["/api/token-admin/sessions"]["get"]["security"] == [
+        {"tokenAdminOAuth2": ["token_admin:read"]},
+        {"cookieAuth": []},
+    ]
+    assert paths["/api/token-admin/revocations"]["post"]["security"] == [
+        {"tokenAdminOAuth2": ["token_admin:revoke"]},
+        {"cookieAuth": []},
+    ]
+    assert paths["/api/token-admin/me/sign-out"]["post"]["security"] == [
+        {"tokenAdminOAuth2": ["token_admin:me"]},
+        {"cookieAuth": []},
+    ]
 
 
 def test_parameters(schema):

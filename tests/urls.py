@@ -16,4 +16,5 @@ urlpatterns = [
     path("credentials/", include("token_admin.api.leaked.urls")),
     path("api/", include("token_admin.api.schema_urls")),
     path("account/", include("token_admin.account.urls")),
+    path("api/token-admin/", include("token_admin.api.manage.urls")),
 ]

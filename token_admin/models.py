@@ -175,6 +175,8 @@ class RevocationEvent(models.Model):
         POLICY = "policy", _("Revocation policy")
         LEAK_REPORT = "leak_report", _("Leaked-token report")
         ACCOUNT = "account", _("Self-service account pages")
+        MANAGE = "manage", _("Staff resource API")
+        ME = "me", _("Self-service API (me)")
 
     class ActorType(models.TextChoices):
         STAFF = "staff", _("Staff user")

@@ -243,9 +243,7 @@ def _count_issued_before(when: datetime) -> tuple[int, bool]:
     """Access tokens a global watermark makes invalid (a dry run's figure), and whether it is
     an estimate (see ``_count``)."""
     return _count(
-        get_access_token_model()
-        .objects.filter(created__lt=when)
-        .filter(queries.not_registration())
+        get_access_token_model().objects.filter(created__lt=when).filter(queries.not_registration())
     )
 
 

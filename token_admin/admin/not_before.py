@@ -95,7 +95,6 @@ class LiftForm(forms.Form):
         return data
 
 
-
 class NotBeforeAdmin(admin.ModelAdmin):
     list_display = ("scope", "target", "not_before", "set_at", "set_by", "reason", "lift")
     list_select_related = ("user", "application")

@@ -33,7 +33,13 @@ if TYPE_CHECKING or HAVE_SPECTACULAR:
         OpenApiSerializerFieldExtension,
     )
     from drf_spectacular.openapi import AutoSchema
-    from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+    from drf_spectacular.utils import (
+        OpenApiExample,
+        OpenApiParameter,
+        OpenApiResponse,
+        extend_schema,
+        extend_schema_field,
+    )
 
     class StyleSchema(AutoSchema):
         """The inspector of one API style: one tag, and operation ids that do not depend on the mount.
@@ -90,6 +96,9 @@ else:
     def extend_schema(*args: Any, **kwargs: Any) -> Any:
         return lambda view: view
 
+    def extend_schema_field(*args: Any, **kwargs: Any) -> Any:
+        return lambda field: field
+
 
 class OpenObject(serializers.Serializer):
     """A schema-only serializer for an object that may carry keys beyond those it lists."""
@@ -139,5 +148,6 @@ __all__ = [
     "StyleSchema",
     "extend_action",
     "extend_schema",
+    "extend_schema_field",
     "view_schema",
 ]

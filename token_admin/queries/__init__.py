@@ -33,6 +33,8 @@ from .sessions import (
     session_keys,
     session_of_token,
     session_token_conditions,
+    sessions_with_state,
+    user_devices,
 )
 from .tokens import (
     access_tokens,
@@ -51,6 +53,8 @@ __all__ = [
     "connected_apps",
     "session_device",
     "software_name",
+    "sessions_with_state",
+    "user_devices",
     "ListedSession",
     "access_is_live",
     "access_tokens",

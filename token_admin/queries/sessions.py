@@ -8,13 +8,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 
 from .. import watermarks
-from ..models import TokenSession
-from .live import access_is_live, refresh_is_live
+from ..models import Device, TokenSession
+from .live import access_is_live, live_sessions, refresh_is_live
 from .tokens import access_tokens
 
 
@@ -145,3 +145,21 @@ def end_user_sessions(user: Any, within: QuerySet[TokenSession] | None = None) -
         if refresh_usable or not expired:
             listed.append(ListedSession(session, expires, scope, expired, refresh_usable))
     return listed
+
+
+def sessions_with_state() -> QuerySet[TokenSession]:
+    """Every session, annotated ``is_live`` (``live.live_sessions``: two index probes per row),
+    with its user, app and device loaded, as the staff resource API lists them."""
+    return TokenSession.objects.select_related("user", "application", "device").annotate(
+        is_live=ExpressionWrapper(live_sessions(), output_field=BooleanField())
+    )
+
+
+def user_devices(user: Any) -> QuerySet[Device]:
+    """A user's devices (``user`` an instance or a primary key), newest first, with the
+    registered client loaded."""
+    return (
+        Device.objects.filter(user_id=getattr(user, "pk", user))
+        .select_related("application")
+        .order_by("-created_at", "-pk")
+    )

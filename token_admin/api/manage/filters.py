@@ -1,0 +1,134 @@
+"""django-filter filter sets of the staff resource API.
+
+Only the filters declared here exist (``Meta.fields`` is empty): no token value, checksum or
+secret can be filtered on, and a user or app is named by id (a choice list would read every
+row of a big table into the browsable API's filter form).
+"""
+
+from __future__ import annotations
+
+from datetime import timezone as dt_timezone
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
+from django_filters.fields import IsoDateTimeField
+from oauth2_provider.models import get_access_token_model, get_application_model
+
+from token_admin.models import Device, RevocationEvent, TokenSession
+
+from ..openapi import extend_schema_field
+from .serializers import MAX_ID
+
+
+@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID})
+class IdFilter(django_filters.NumberFilter):
+    """A primary key: a whole number in a BigAutoField's range (anything else is a 400)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class MomentField(IsoDateTimeField):
+    """ISO 8601; a moment that cannot be put in UTC (year 9999 at +14:00) is a 400, not a 500."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            moment = super().to_python(value)
+            if moment is not None:
+                moment.astimezone(dt_timezone.utc)  # as the database will
+        except OverflowError:
+            raise forms.ValidationError(
+                "Enter a date/time between the years 1 and 9999.", code="invalid"
+            ) from None
+        return moment
+
+
+class Moment(django_filters.IsoDateTimeFilter):
+    field_class = MomentField
+
+
+def _range(field: str, label: str) -> tuple[Moment, Moment]:
+    """``<name>_after`` (inclusive) and ``<name>_before`` (exclusive), ISO 8601."""
+    return (
+        Moment(field_name=field, lookup_expr="gte", label=f"{label} at or after"),
+        Moment(field_name=field, lookup_expr="lt", label=f"{label} before"),
+    )
+
+
+class YesNoFilter(django_filters.ChoiceFilter):
+    """``true`` or ``false``, nothing else (a boolean filter would take ``maybe`` for "any")."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, choices=[("true", "true"), ("false", "false")], **kwargs)
+
+
+class SessionFilter(django_filters.FilterSet):
+    user = IdFilter(field_name="user_id")
+    application = IdFilter(field_name="application_id")
+    device = django_filters.UUIDFilter(field_name="device__public_id")
+    live = YesNoFilter(method="filter_live", label="Live (true) or ended (false)")
+    created_after, created_before = _range("created_at", "Began")
+    last_used_after, last_used_before = _range("last_used_at", "Last used")
+
+    class Meta:
+        model = TokenSession
+        fields: list[str] = []
+
+    def filter_live(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        # ``is_live`` is annotated by ``queries.sessions_with_state``: one definition.
+        return queryset.filter(is_live=value == "true")
+
+
+class ApplicationFilter(django_filters.FilterSet):
+    user = IdFilter(field_name="user_id", label="Owner (user id)")
+    client_type = django_filters.ChoiceFilter(choices=get_application_model().CLIENT_TYPES)
+    authorization_grant_type = django_filters.ChoiceFilter(choices=get_application_model().GRANT_TYPES)
+    created_after, created_before = _range("created", "Created")
+
+    class Meta:
+        model = get_application_model()
+        fields: list[str] = []
+
+
+class DeviceFilter(django_filters.FilterSet):
+    user = IdFilter(field_name="user_id")
+    application = IdFilter(field_name="application_id", label="Registered client (app id)")
+    type = django_filters.ChoiceFilter(choices=Device.Type.choices)
+    created_after, created_before = _range("created_at", "Created")
+
+    class Meta:
+        model = Device
+        fields: list[str] = []
+
+
+class AccessTokenFilter(django_filters.FilterSet):
+    user = IdFilter(field_name="user_id")
+    application = IdFilter(field_name="application_id")
+    expired = YesNoFilter(method="filter_expired")
+    created_after, created_before = _range("created", "Issued")
+
+    class Meta:
+        model = get_access_token_model()
+        fields: list[str] = []
+
+    def filter_expired(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        now = timezone.now()
+        return queryset.filter(expires__lte=now) if value == "true" else queryset.filter(expires__gt=now)
+
+
+class RevocationEventFilter(django_filters.FilterSet):
+    surface = django_filters.ChoiceFilter(choices=RevocationEvent.Surface.choices)
+    actor_type = django_filters.ChoiceFilter(choices=RevocationEvent.ActorType.choices)
+    actor_user = IdFilter(field_name="actor_user_id")
+    created_after, created_before = _range("created_at", "Recorded")
+
+    class Meta:
+        model = RevocationEvent
+        fields: list[str] = []
