@@ -38,6 +38,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
 
+from .events import outbox
 from .models import Device, RevocationEvent, TokenSession
 from .queries import user_pair_filter
 from .signals import tokens_revoked
@@ -469,6 +470,7 @@ def _revoke_once(
             grants_revoked=grant_count,
             reason=reason,
         )
+        outbox.record(event, selection, any(counts))
         transaction.on_commit(
             lambda: tokens_revoked.send(
                 sender=RevocationEvent,

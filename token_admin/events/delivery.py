@@ -1,0 +1,182 @@
+"""Delivery of outbox rows: claim, send, record. Run by ``deliver_events`` and the Celery task.
+
+* **Claims are exclusive.** A worker picks due rows with ``SELECT ... FOR UPDATE SKIP
+  LOCKED`` where the database has it (PostgreSQL, MariaDB 10.6+), then takes them with a
+  compare-and-set UPDATE (its claim id, a lease in ``next_attempt_at``) that only one
+  worker can win, on every database. No transaction stays open while HTTP runs.
+* **In order per receiver** (so per session): a row is due only when no earlier row of its
+  receiver is still pending, so one claim takes at most one row per receiver.
+* **At least once**: a row is done only when the receiver answered 2xx; a worker that dies
+  leaves its claim to expire (``EVENTS_LEASE_SECONDS``). Receivers dedupe by the event id.
+* **Backoff**: ``base * 2**(attempt-1)`` capped at ``EVENTS_RETRY_MAX_SECONDS``, with jitter
+  (a random half to all of it), until ``EVENTS_DEADLINE_SECONDS`` after the revocation:
+  then the row is marked failed and the admin shows it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import requests
+from django.db import connections, router, transaction
+from django.db.models import Exists, F, OuterRef, QuerySet
+from django.utils import timezone
+
+from . import formats
+from .conf import events_conf
+from .models import Delivery
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What one pass did."""
+
+    claimed: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> float:
+    """Seconds before attempt ``attempts + 1``: exponential, capped, with jitter."""
+    ceiling = min(events_conf.RETRY_MAX_SECONDS, events_conf.RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def due(now: datetime) -> QuerySet[Delivery]:
+    """Pending rows whose time has come, of active receivers, first of their receiver."""
+    earlier = Delivery.objects.filter(
+        receiver_id=OuterRef("receiver_id"), status=Delivery.Status.PENDING, pk__lt=OuterRef("pk")
+    )
+    return Delivery.objects.filter(
+        ~Exists(earlier), status=Delivery.Status.PENDING, next_attempt_at__lte=now, receiver__active=True
+    )
+
+
+def claim(limit: int | None = None) -> tuple[uuid.UUID, list[Delivery]]:
+    """Take up to ``limit`` due rows for this worker alone (see the module docstring)."""
+    database = router.db_for_write(Delivery)
+    token = uuid.uuid4()
+    now = timezone.now()
+    with transaction.atomic(using=database):
+        candidates = due(now).order_by("pk")
+        if connections[database].features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True)
+        ids = list(candidates.values_list("pk", flat=True)[: limit or events_conf.BATCH_SIZE])
+        if not ids:
+            return token, []
+        Delivery.objects.filter(pk__in=ids, status=Delivery.Status.PENDING, next_attempt_at__lte=now).update(
+            claimed_by=token,
+            next_attempt_at=now + timedelta(seconds=events_conf.LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+            last_attempt_at=now,
+        )
+    rows = Delivery.objects.filter(claimed_by=token).select_related("receiver", "revocation_event")
+    return token, list(rows.order_by("pk"))
+
+
+def run_once(http: requests.Session | None = None, limit: int | None = None) -> Outcome:
+    """Claim due rows and deliver them, one after the other; returns what happened."""
+    token, rows = claim(limit)
+    outcome = Outcome(claimed=len(rows))
+    own = http is None
+    http = http or requests.Session()
+    try:
+        for row in rows:
+            deliver(row, token, http, outcome)
+    finally:
+        if own:
+            http.close()
+    return outcome
+
+
+def drain(http: requests.Session | None = None) -> Outcome:
+    """Run passes until one finds nothing due (``deliver_events --once``, the Celery task)."""
+    total = Outcome()
+    with requests.Session() if http is None else contextlib.nullcontext(http) as session:
+        while True:
+            outcome = run_once(session)
+            if not outcome.claimed:
+                return total
+            for name in ("claimed", "delivered", "retrying", "failed", "skipped"):
+                setattr(total, name, getattr(total, name) + getattr(outcome, name))
+            total.errors += outcome.errors
+
+
+def deliver(row: Delivery, token: uuid.UUID, http: requests.Session, outcome: Outcome) -> None:
+    now = timezone.now()
+    mine = Delivery.objects.filter(pk=row.pk, claimed_by=token)
+    if now >= row.deadline_at:
+        mine.update(status=Delivery.Status.FAILED, claimed_by=None, last_error="Deadline passed.")
+        outcome.failed += 1
+        return
+    status_code = None
+    try:
+        requests_ = formats.build(row, now)
+        if not requests_:
+            mine.update(status=Delivery.Status.SKIPPED, claimed_by=None, delivered_at=now, last_error="")
+            outcome.skipped += 1
+            return
+        for request in requests_:
+            response = http.post(
+                row.receiver.url,
+                data=request.body,
+                headers=request.headers,
+                timeout=events_conf.TIMEOUT_SECONDS,
+                allow_redirects=False,
+            )
+            status_code = response.status_code
+            if not 200 <= status_code < 300:
+                raise DeliveryError(f"HTTP {status_code}: {response.text[:200]}")
+    except (requests.RequestException, DeliveryError) as error:
+        _retry_later(row, mine, status_code, f"{type(error).__name__}: {error}", outcome)
+        return
+    mine.update(
+        status=Delivery.Status.DELIVERED,
+        claimed_by=None,
+        delivered_at=timezone.now(),
+        last_status_code=status_code,
+        last_error="",
+    )
+    outcome.delivered += 1
+
+
+class DeliveryError(Exception):
+    """The receiver answered, but not with 2xx."""
+
+
+def _retry_later(
+    row: Delivery, mine: QuerySet[Delivery], status_code: int | None, error: str, outcome: Outcome
+) -> None:
+    # The claim counted this attempt already.
+    when = timezone.now() + timedelta(seconds=backoff(row.attempts))
+    error = error[:500]
+    outcome.errors.append(error)
+    if when >= row.deadline_at:
+        mine.update(
+            status=Delivery.Status.FAILED, claimed_by=None, last_status_code=status_code, last_error=error
+        )
+        outcome.failed += 1
+        logger.warning("Event %s to %s failed for good: %s", row.event_id, row.receiver, error)
+        return
+    mine.update(claimed_by=None, next_attempt_at=when, last_status_code=status_code, last_error=error)
+    outcome.retrying += 1
+
+
+def retry_now(rows: QuerySet[Delivery]) -> int:
+    """Make rows due at once (the admin's "retry now"); a failed row gets a new deadline."""
+    now = timezone.now()
+    rows = rows.exclude(status=Delivery.Status.DELIVERED)
+    rows.filter(status=Delivery.Status.FAILED).update(
+        deadline_at=now + timedelta(seconds=events_conf.DEADLINE_SECONDS)
+    )
+    return rows.update(status=Delivery.Status.PENDING, next_attempt_at=now, claimed_by=None)
