@@ -23,6 +23,7 @@ class Receiver:
         self.key: Callable[[dict[str, Any]], str] = lambda request: request["headers"].get("webhook-id", "")
         self.verify: Callable[[dict[str, Any]], Any] | None = None
         self.stall_seconds = 2.0
+        self.delay = 0.0  # seconds each request takes (to make workers overlap)
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.port = port
@@ -46,6 +47,8 @@ class Receiver:
                 with owner.lock:
                     owner.received.append(request)
                     answer = owner.plan.pop(0) if owner.plan else 202
+                if owner.delay:
+                    time.sleep(owner.delay)
                 if answer == "drop":
                     self.close_connection = True
                     self.connection.shutdown(2)

@@ -18,8 +18,9 @@ What may go, read from DOT 3.4's ``validate_refresh_token`` and ``_save_bearer_t
 
 Revocation events (the audit trail) are never touched; delivered, skipped and failed rows of
 the events outbox older than ``EVENTS_RETENTION_SECONDS`` go (``events.outbox.prune``).
-Work is done in windows of ``batch_size`` rows in primary-key order, one short transaction each, so no statement
-holds locks on more than ``batch_size`` rows, and the whole run is one pass over each table.
+Work is done in windows of ``batch_size`` rows in primary-key order, one short transaction
+each, so no statement holds locks on more than ``batch_size`` rows, and the whole run
+is one pass over each table.
 """
 
 from __future__ import annotations

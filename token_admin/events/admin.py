@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -46,6 +47,7 @@ class ReceiverAdmin(admin.ModelAdmin):
         "created_at",
     )
     readonly_fields = ("signing_key", "key_id", "secret_rotated_at", "created_at")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ("rotate_secret", "pause", "resume")
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
