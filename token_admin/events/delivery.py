@@ -5,7 +5,8 @@
   compare-and-set UPDATE (its claim id, a lease in ``next_attempt_at``) that only one
   worker can win, on every database. No transaction stays open while HTTP runs.
 * **In order per receiver** (so per session): a row is due only when no earlier row of its
-  receiver is still pending, so one claim takes at most one row per receiver.
+  receiver is still pending; a worker takes a receiver's first due row and the due rows right
+  behind it, and gives the rest back when one of them must wait.
 * **At least once**: a row is done only when the receiver answered 2xx; a worker that dies
   leaves its claim to expire (``EVENTS_LEASE_SECONDS``). Receivers dedupe by the event id.
 * **Backoff**: ``base * 2**(attempt-1)`` capped at ``EVENTS_RETRY_MAX_SECONDS``, with jitter
@@ -63,17 +64,47 @@ def due(now: datetime) -> QuerySet[Delivery]:
 
 
 def claim(limit: int | None = None) -> tuple[uuid.UUID, list[Delivery]]:
-    """Take up to ``limit`` due rows for this worker alone (see the module docstring)."""
+    """Take up to ``limit`` due rows for this worker alone (see the module docstring).
+
+    The first due row of each receiver is claimed, and behind it that receiver's next rows
+    while they are due (a run in order: none is claimable by another worker while the one
+    before it is pending), so a busy receiver gets a batch per claim, not a row.
+    """
     database = router.db_for_write(Delivery)
+    limit = limit or events_conf.BATCH_SIZE
     token = uuid.uuid4()
     now = timezone.now()
+    skip_locked = connections[database].features.has_select_for_update_skip_locked
     with transaction.atomic(using=database):
         candidates = due(now).order_by("pk")
-        if connections[database].features.has_select_for_update_skip_locked:
+        if skip_locked:
             candidates = candidates.select_for_update(skip_locked=True)
-        ids = list(candidates.values_list("pk", flat=True)[: limit or events_conf.BATCH_SIZE])
-        if not ids:
+        heads = list(candidates.values_list("pk", "receiver_id")[:limit])
+        if not heads:
             return token, []
+        ids = [pk for pk, _ in heads]
+        if len(ids) < limit:
+            following = Delivery.objects.filter(
+                receiver_id__in={receiver_id for _, receiver_id in heads},
+                status=Delivery.Status.PENDING,
+                pk__gt=min(ids),
+            ).exclude(pk__in=ids)
+            if skip_locked:
+                # No SKIP here: a skipped row would break the run. These rows are behind heads
+                # this transaction holds, so no other claim is after them.
+                following = following.select_for_update()
+            head_of = dict((receiver_id, pk) for pk, receiver_id in heads)
+            stopped: set[int] = set()
+            for pk, receiver_id, next_attempt_at in following.order_by("pk").values_list(
+                "pk", "receiver_id", "next_attempt_at"
+            )[: limit * 2]:
+                # Only rows after the head, in an unbroken run of due rows.
+                if receiver_id in stopped or pk < head_of[receiver_id]:
+                    continue
+                if next_attempt_at > now or len(ids) >= limit:
+                    stopped.add(receiver_id)
+                    continue
+                ids.append(pk)
         Delivery.objects.filter(pk__in=ids, status=Delivery.Status.PENDING, next_attempt_at__lte=now).update(
             claimed_by=token,
             next_attempt_at=now + timedelta(seconds=events_conf.LEASE_SECONDS),
@@ -90,9 +121,18 @@ def run_once(http: requests.Session | None = None, limit: int | None = None) -> 
     outcome = Outcome(claimed=len(rows))
     own = http is None
     http = http or requests.Session()
+    held_back: set[int] = set()
     try:
         for row in rows:
-            deliver(row, token, http, outcome)
+            if row.receiver_id in held_back:
+                continue
+            if not deliver(row, token, http, outcome):
+                # An earlier event of this receiver must wait: so must the later ones.
+                held_back.add(row.receiver_id)
+        if held_back:
+            Delivery.objects.filter(
+                claimed_by=token, receiver_id__in=held_back, status=Delivery.Status.PENDING
+            ).update(claimed_by=None, next_attempt_at=timezone.now(), attempts=F("attempts") - 1)
     finally:
         if own:
             http.close()
@@ -112,20 +152,21 @@ def drain(http: requests.Session | None = None) -> Outcome:
             total.errors += outcome.errors
 
 
-def deliver(row: Delivery, token: uuid.UUID, http: requests.Session, outcome: Outcome) -> None:
+def deliver(row: Delivery, token: uuid.UUID, http: requests.Session, outcome: Outcome) -> bool:
+    """Send one claimed row; False when it must be tried again later."""
     now = timezone.now()
     mine = Delivery.objects.filter(pk=row.pk, claimed_by=token)
     if now >= row.deadline_at:
         mine.update(status=Delivery.Status.FAILED, claimed_by=None, last_error="Deadline passed.")
         outcome.failed += 1
-        return
+        return True
     status_code = None
     try:
         requests_ = formats.build(row, now)
         if not requests_:
             mine.update(status=Delivery.Status.SKIPPED, claimed_by=None, delivered_at=now, last_error="")
             outcome.skipped += 1
-            return
+            return True
         for request in requests_:
             response = http.post(
                 row.receiver.url,
@@ -138,8 +179,7 @@ def deliver(row: Delivery, token: uuid.UUID, http: requests.Session, outcome: Ou
             if not 200 <= status_code < 300:
                 raise DeliveryError(f"HTTP {status_code}: {response.text[:200]}")
     except (requests.RequestException, DeliveryError) as error:
-        _retry_later(row, mine, status_code, f"{type(error).__name__}: {error}", outcome)
-        return
+        return _retry_later(row, mine, status_code, f"{type(error).__name__}: {error}", outcome)
     mine.update(
         status=Delivery.Status.DELIVERED,
         claimed_by=None,
@@ -148,6 +188,7 @@ def deliver(row: Delivery, token: uuid.UUID, http: requests.Session, outcome: Ou
         last_error="",
     )
     outcome.delivered += 1
+    return True
 
 
 class DeliveryError(Exception):
@@ -156,7 +197,8 @@ class DeliveryError(Exception):
 
 def _retry_later(
     row: Delivery, mine: QuerySet[Delivery], status_code: int | None, error: str, outcome: Outcome
-) -> None:
+) -> bool:
+    """Schedule the next attempt, or fail the row past its deadline (True: it no longer waits)."""
     # The claim counted this attempt already.
     when = timezone.now() + timedelta(seconds=backoff(row.attempts))
     error = error[:500]
@@ -167,9 +209,10 @@ def _retry_later(
         )
         outcome.failed += 1
         logger.warning("Event %s to %s failed for good: %s", row.event_id, row.receiver, error)
-        return
+        return True
     mine.update(claimed_by=None, next_attempt_at=when, last_status_code=status_code, last_error=error)
     outcome.retrying += 1
+    return False
 
 
 def retry_now(rows: QuerySet[Delivery]) -> int:
