@@ -49,7 +49,10 @@ class Outcome:
 
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
     """Seconds before attempt ``attempts + 1``: exponential, capped, with jitter."""
-    ceiling = min(events_conf.RETRY_MAX_SECONDS, events_conf.RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    # The exponent is capped so that a row retried for days cannot overflow a float.
+    ceiling = min(
+        events_conf.RETRY_MAX_SECONDS, events_conf.RETRY_BASE_SECONDS * 2 ** min(max(0, attempts - 1), 60)
+    )
     return (rng or random).uniform(ceiling / 2, ceiling)
 
 
@@ -140,16 +143,21 @@ def run_once(http: requests.Session | None = None, limit: int | None = None) -> 
 
 
 def drain(http: requests.Session | None = None) -> Outcome:
-    """Run passes until one finds nothing due (``deliver_events --once``, the Celery task)."""
+    """Run passes until one finds nothing due, or only rows that must wait (``deliver_events
+    --once``, the Celery task)."""
     total = Outcome()
     with requests.Session() if http is None else contextlib.nullcontext(http) as session:
         while True:
             outcome = run_once(session)
             if not outcome.claimed:
                 return total
+            progressed = outcome.delivered or outcome.skipped or outcome.failed
             for name in ("claimed", "delivered", "retrying", "failed", "skipped"):
                 setattr(total, name, getattr(total, name) + getattr(outcome, name))
             total.errors += outcome.errors
+            if not progressed:
+                # Every row claimed must wait: stop rather than spin on a receiver that is down.
+                return total
 
 
 def deliver(row: Delivery, token: uuid.UUID, http: requests.Session, outcome: Outcome) -> bool:
