@@ -117,9 +117,8 @@ def main() -> None:
         return response.status_code
 
     def use(version: str, throttle: bool) -> None:
-        views.EndUserAPIView.authentication_classes = [versions[version]]
-        for view in (views.UserTokensView, views.UserTokenView, views.UnknownPathView):
-            view.authentication_classes = [versions[version]]
+        # The viewsets read it from their base (none of them sets its own).
+        views.EndUserViewSet.authentication_classes = [versions[version]]
         limits = (
             {} if throttle else {"END_USER_AUTH_FAILURES_PER_CLIENT": 0, "END_USER_AUTH_FAILURES_PER_IP": 0}
         )

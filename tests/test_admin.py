@@ -602,9 +602,9 @@ def test_audit_events_are_read_only_even_for_superusers(client):
 
 
 def test_a_selection_too_large_to_carry_is_refused_with_a_message(client, revoker, monkeypatch):
-    from token_admin import admin as token_admin_admin
+    from token_admin.admin import actions as token_admin_actions
 
-    monkeypatch.setattr(token_admin_admin, "SELECTION_MAX_BYTES", 10)
+    monkeypatch.setattr(token_admin_actions, "SELECTION_MAX_BYTES", 10)
     token, _ = issue_session(UserFactory(), ApplicationFactory())
 
     response = post_action(client, url(TOKENS_URL), "revoke_selected_tokens", [token.pk])

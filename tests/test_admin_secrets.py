@@ -25,8 +25,8 @@ from oauth2_provider.models import (
 )
 
 from tests.factories import ApplicationFactory, DeviceFactory, GrantFactory, UserFactory, issue_session
-from token_admin import admin as token_admin_admin
-from token_admin.admin import protect_secret_fields, reaches_secret, secret_fields
+from token_admin.admin import mixins as token_admin_admin
+from token_admin.admin.mixins import protect_secret_fields, reaches_secret, secret_fields
 
 pytestmark = pytest.mark.django_db
 

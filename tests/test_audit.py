@@ -88,7 +88,7 @@ def test_a_revocation_of_nothing_records_nothing_affected(alice):
 
 
 def test_lists_are_capped_most_sessions_first_and_totals_count_all(monkeypatch, acc):
-    monkeypatch.setattr(revocation, "AFFECTED_MAX", 2)
+    monkeypatch.setattr(revocation.affected, "AFFECTED_MAX", 2)
     users = [UserFactory(username=f"user{index}") for index in range(4)]
     for index, user in enumerate(users):
         for _ in range(index + 1):

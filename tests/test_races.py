@@ -41,10 +41,10 @@ from tests.factories import (
     issue_session,
     rotate,
 )
-from token_admin import revocation
 from token_admin.models import RevocationEvent, TokenSession
 from token_admin.oauth2_validators import TokenAdminOAuth2Validator
 from token_admin.revocation import Actor, Selection, Surface, revoke
+from token_admin.revocation import writes as revocation
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -63,7 +63,7 @@ ACTOR = Actor.command("race tests")
 
 # Two bugs these tests found, now fixed: a revocation's UPDATE kept the snapshot it took
 # before waiting on a refresh in progress, so it missed the pair that refresh minted (fixed by
-# a locking read first, ``revocation._lock_live_refresh_tokens``); and DOT mints from a
+# a locking read first, ``revocation.writes._lock_live_refresh_tokens``); and DOT mints from a
 # refresh token it validated before the revocation (fixed by a check under the lock in
 # ``TokenAdminOAuth2Validator._save_bearer_token``). A third: a sign-in committed between the
 # UPDATE and the DELETE lost its access token but kept a live refresh token (fixed by revoking,

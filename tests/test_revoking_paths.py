@@ -25,9 +25,9 @@ from tests.factories import (
     UserFactory,
     issue_session,
 )
-from token_admin import revocation
 from token_admin.models import Device, RevocationEvent, TokenSession
 from token_admin.revocation import Actor, Selection, Surface, revoke
+from token_admin.revocation import service as revocation
 from token_admin.signals import tokens_revoked
 
 AccessToken = get_access_token_model()

@@ -13,8 +13,8 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from oauth2_provider.settings import oauth2_settings
 
 from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory, issue_session, rotate
-from token_admin import admin as token_admin_admin
 from token_admin import queries, watermarks
+from token_admin.admin import mixins as token_admin_admin
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
@@ -171,17 +171,22 @@ def test_end_user_sessions_of_a_user_without_tokens_is_two_queries(django_assert
 # --- App.net user_ids: one index probe per user -----------------------------------------------
 
 
-def test_app_user_ids_lists_each_user_with_a_valid_token_once_in_order():
+def test_app_user_ids_lists_each_user_with_a_live_session_once_in_order(settings):
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "REFRESH_TOKEN_EXPIRE_SECONDS": 3600}
     app, other_app = ApplicationFactory(), ApplicationFactory()
-    users = [UserFactory() for _ in range(4)]
+    users = [UserFactory() for _ in range(6)]
     for user in (users[2], users[0], users[2], users[3]):
         issue_session(user, app)
-    issue_session(users[1], app, expires_in=timedelta(hours=-1))  # expired: left out
+    issue_session(users[1], app, expires_in=timedelta(hours=-1), refresh=False)  # expired: left out
     issue_session(users[1], other_app)  # another app's
+    # Access token expired, refresh token live: authorized (the one live-session definition).
+    issue_session(users[4], app, expires_in=timedelta(minutes=-5))
+    # Refresh token past REFRESH_TOKEN_EXPIRE_SECONDS after its access token expired: not.
+    issue_session(users[5], app, expires_in=timedelta(hours=-2))
     AccessTokenFactory(user=None, application=app)  # app token: no user
     AccessTokenFactory(user=users[1], application=app, scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
 
-    assert queries.app_user_ids(app) == sorted([users[0].pk, users[2].pk, users[3].pk])
+    assert queries.app_user_ids(app) == sorted([users[0].pk, users[2].pk, users[3].pk, users[4].pk])
     assert queries.app_user_ids(ApplicationFactory()) == []
 
 

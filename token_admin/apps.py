@@ -21,6 +21,8 @@ class TokenAdminConfig(AppConfig):
             # After the admin's autodiscover (it runs in django.contrib.admin's ready()): admins
             # that apps after token_admin registered get the secret-field protection too.
             from .admin import protect_secret_fields
-            from .events import admin as events_admin  # noqa: F401  (registers the event admins)
+            from .conf import conf
 
-            protect_secret_fields()
+            site = conf.ADMIN_SITE
+            if site is not None:
+                protect_secret_fields(site)

@@ -2,7 +2,7 @@
 staff bob: stolen laptop".
 
 The sentence comes from what the event recorded when it was written (``selection["affected"]``,
-see ``revocation._affected``, and the actor's label), so it stays true after the users and
+see ``revocation.affected.whose_tokens``, and the actor's label), so it stays true after the users and
 apps are gone. It is a list of parts, each plain text or naming a user or an app by id, so
 a surface can link the parts whose object still exists (the admin does) and no surface
 builds its own wording. Never a token value: the event holds none.

@@ -44,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "ACTIVITY_WINDOW_SECONDS": 300,
     "TRUSTED_PROXY_COUNT": 0,
     "END_USER_ACTIVITY_FIELDS": False,
+    "ADMIN_SITE": "django.contrib.admin.site",
 }
 
 #: Settings that name a callable by dotted path; the system check imports each one.
@@ -236,6 +237,15 @@ class Settings:
         one updates the cache at once; the timeout bounds staleness only with a cache that
         is not shared between processes (``LocMemCache``)."""
         return int(self._get("NOT_BEFORE_CACHE_SECONDS"))
+
+    @property
+    def ADMIN_SITE(self) -> Any:
+        """The ``AdminSite`` token_admin registers its admins on when Django's admin autodiscovers
+        ``token_admin.admin``: a dotted path (or the site itself). Default
+        ``"django.contrib.admin.site"``. ``None`` registers nothing: call
+        ``token_admin.admin.register(site)`` for the site(s) of your choice."""
+        value = self._get("ADMIN_SITE")
+        return import_string(value) if isinstance(value, str) else value
 
 
 conf = Settings()

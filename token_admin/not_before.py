@@ -27,8 +27,8 @@ from django.db import IntegrityError, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
-from oauth2_provider.settings import oauth2_settings
 
+from . import queries
 from .conf import conf
 from .models import NotBefore, TokenSession
 from .revocation import Actor, Revocation, Selection, Surface, revoke
@@ -148,10 +148,7 @@ def _selection(scope: str, target: Any, when: datetime, now: datetime) -> Select
 def _count_issued_before(when: datetime) -> int:
     """Access tokens a global watermark makes invalid (a dry run's figure; a full count)."""
     return (
-        get_access_token_model()
-        .objects.filter(created__lt=when)
-        .exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
-        .count()
+        get_access_token_model().objects.filter(created__lt=when).filter(queries.not_registration()).count()
     )
 
 

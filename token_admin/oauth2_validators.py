@@ -27,10 +27,9 @@ from typing import Any
 
 from oauth2_provider.models import AbstractRefreshToken, get_access_token_model, get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
-from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
-from . import activity, receivers, watermarks
+from . import activity, queries, receivers, watermarks
 from .models import AppProfile
 
 
@@ -78,7 +77,7 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
         # token. Decided from the token DOT loaded: no query of its own.
         if not super().validate_bearer_token(token, scopes, request):
             return False
-        if request.access_token.scope != oauth2_settings.DCR_REGISTRATION_SCOPE:
+        if not queries.is_registration(request.access_token):
             # One cache call; one UPDATE of the session when its activity window is over.
             activity.token_used(request.access_token, request.headers)
             return True
@@ -96,7 +95,7 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
         access_token = super()._load_access_token(token)
         if (
             access_token is not None
-            and access_token.scope != oauth2_settings.DCR_REGISTRATION_SCOPE
+            and not queries.is_registration(access_token)
             and watermarks.token_is_before(access_token)
         ):
             return None

@@ -20,7 +20,6 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
-from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.signals import app_authorized
 
 from . import queries
@@ -47,7 +46,7 @@ class RevocationValidatorMixin:
                 get_access_token_model().objects.filter(
                     token_checksum=checksum, application_id=application.pk
                 )
-            ).exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
+            ).filter(queries.not_registration())
         )
         refresh = list(
             get_refresh_token_model()

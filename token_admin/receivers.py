@@ -35,8 +35,8 @@ from django.db import connections, router
 from django.db.models import Exists
 from django.db.models.signals import post_save
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
-from oauth2_provider.settings import oauth2_settings
 
+from . import queries
 from .models import Device, TokenSession
 
 # Set by TokenAdminOAuth2Validator while DOT saves a token pair: the access token saved
@@ -64,7 +64,7 @@ def family_follows(follows: bool) -> Iterator[None]:
 
 def _is_registration_token(access_token: Any) -> bool:
     # DOT's dynamic client registration tokens are never shown as sessions.
-    return bool(access_token.scope == oauth2_settings.DCR_REGISTRATION_SCOPE)
+    return queries.is_registration(access_token)
 
 
 def _insert(session: TokenSession) -> None:
@@ -182,7 +182,7 @@ def repair_sessions(batch_size: int = 500) -> dict[str, int]:
         for checksum, user_id, application_id, created in access_token_model.objects.filter(
             application__isnull=False, source_refresh_token__isnull=True
         )
-        .exclude(scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
+        .filter(queries.not_registration())
         .exclude(pk__in=bound)
         .exclude(
             token_checksum__in=TokenSession.objects.filter(access_token_checksum__isnull=False).values(

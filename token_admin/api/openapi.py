@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from rest_framework import serializers
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 HAVE_SPECTACULAR = importlib.util.find_spec("drf_spectacular") is not None
 
@@ -36,7 +39,8 @@ if TYPE_CHECKING or HAVE_SPECTACULAR:
         """The inspector of one API style: one tag, and operation ids that do not depend on the mount.
 
         drf-spectacular derives ids from the path (``2.2_access_tokens_retrieve``), which changes
-        with the prefix an integrator mounts a style under; the view's class name does not.
+        with the prefix an integrator mounts a style under; a viewset's ``operation_names`` (by
+        action) do not, nor does a plain view's class name.
         """
 
         tag = ""
@@ -46,8 +50,15 @@ if TYPE_CHECKING or HAVE_SPECTACULAR:
             return [self.tag]
 
         def get_operation_id(self) -> str:
-            name = re.sub(r"(?<!^)(?=[A-Z])", "_", type(self.view).__name__.removesuffix("View")).lower()
+            name = getattr(self.view, "operation_names", {}).get(getattr(self.view, "action", None))
+            if name is None:
+                name = re.sub(r"(?<!^)(?=[A-Z])", "_", type(self.view).__name__.removesuffix("View")).lower()
             return f"{self.operation_prefix}_{name}_{self.method.lower()}"
+
+        def _is_list_view(self, serializer: Any = None) -> bool:
+            # drf-spectacular takes a ``list`` action for a bare array (and pages it with the
+            # project's paginator); each style answers a list inside its own envelope.
+            return False
 
     class OpenObjectExtension(OpenApiSerializerExtension):
         """Maps an :class:`OpenObject` with ``additionalProperties``, which a DRF serializer cannot say."""
@@ -88,6 +99,24 @@ class Int64Field(serializers.IntegerField):
     """A schema-only integer that may not fit in 32 bits (ids, epoch times), for client generators."""
 
 
+def extend_action(schema_class: type[StyleSchema], **kwargs: Any) -> Callable[[F], F]:
+    """``extend_schema(**kwargs)`` for an action of a style's viewset, over the style's inspector.
+
+    On a method, ``extend_schema`` builds on the project's ``DEFAULT_SCHEMA_CLASS`` as it is at
+    import time; a project whose default is DRF's own would then get a schema class
+    drf-spectacular cannot combine with the style's. Naming the style's inspector first (where
+    ``extend_schema`` looks for it, as ``@action`` leaves it) keeps it the base.
+    """
+
+    def decorator(function: F) -> F:
+        if HAVE_SPECTACULAR:
+            function.kwargs = {**getattr(function, "kwargs", {}), "schema": schema_class}  # type: ignore[attr-defined]
+        decorated: F = extend_schema(**kwargs)(function)
+        return decorated
+
+    return decorator
+
+
 def view_schema(schema_class: type[StyleSchema]) -> Any:
     """The ``schema`` of a style's views: its inspector, or DRF's default without drf-spectacular."""
     if HAVE_SPECTACULAR:
@@ -108,6 +137,7 @@ __all__ = [
     "Int64Field",
     "OpenObject",
     "StyleSchema",
+    "extend_action",
     "extend_schema",
     "view_schema",
 ]

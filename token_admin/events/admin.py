@@ -1,5 +1,6 @@
 """Admin of event receivers (create, rotate the signing secret, pause) and of the delivery log
-(status, last error, "retry now"). Self-contained: imported once from ``TokenAdminConfig.ready()``.
+(status, last error, "retry now"). Self-contained: ``register(site)``, called by
+``token_admin.admin.register``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ def _refuses_secret(lookup: str) -> bool:
     return any(lookup == name or lookup.startswith(name + "__") for name in SECRET_LOOKUPS)
 
 
-@admin.register(Receiver)
 class ReceiverAdmin(admin.ModelAdmin):
     list_display = ("name", "format", "url", "application", "active", "secret_rotated_at")
     list_filter = ("format", "active")
@@ -100,7 +100,6 @@ class ReceiverAdmin(admin.ModelAdmin):
         self.message_user(request, _("Resumed %(n)d receivers.") % {"n": len(queryset)}, messages.SUCCESS)
 
 
-@admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
     list_display = (
         "event_id",
@@ -150,3 +149,10 @@ class DeliveryAdmin(admin.ModelAdmin):
             _("%(n)d events will be sent on the worker's next pass.") % {"n": count},
             messages.SUCCESS,
         )
+
+
+def register(site: admin.AdminSite) -> None:
+    """Register the receiver and delivery admins on ``site`` (unless the project did)."""
+    for model, model_admin in ((Receiver, ReceiverAdmin), (Delivery, DeliveryAdmin)):
+        if not site.is_registered(model):
+            site.register(model, model_admin)

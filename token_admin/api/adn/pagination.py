@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import QueryDict
 
-from .envelope import ADNError
+from .errors import ADNError
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 200

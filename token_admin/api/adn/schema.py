@@ -1,6 +1,6 @@
-"""OpenAPI description of the App.net style (contract: shared/spec/apis.md, section 1).
+"""OpenAPI description of the App.net style (its wire contract: the README, "App.net style").
 
-Schema-only serializers: the views build their JSON with plain functions (``serializers.py``);
+Schema-only serializers: the views build their JSON with plain functions (``responses.py``);
 these classes only describe it, and ``tests/test_openapi.py`` checks real responses against them.
 """
 
@@ -20,7 +20,8 @@ from ..openapi import (
     OpenObject,
     StyleSchema,
 )
-from .envelope import AUTH_PREFIX, PRETTY_HEADER
+from .envelope import PRETTY_HEADER
+from .errors import AUTH_PREFIX
 from .pagination import DEFAULT_COUNT, MAX_COUNT
 
 

@@ -1,16 +1,35 @@
-"""App.net-style token API; the contract mounts it at ``stream/0/``, any prefix works."""
+"""App.net-style token API; the contract mounts it at ``stream/0/``, any prefix works.
+
+:func:`routes` builds the same patterns over subclasses of the viewsets, for an integrator who
+narrows what they read or who may call them (see the README).
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from django.urls import path, re_path
 
-from . import views
+from .views import AppTokenViewSet, NotFoundViewSet, TokenViewSet
 
 app_name = "token_admin_adn"
 
-urlpatterns = [
-    path("token", views.TokenView.as_view(), name="token"),
-    path("apps/me/tokens/user_ids", views.AppTokenUserIdsView.as_view(), name="app-token-user-ids"),
-    path("apps/me/tokens", views.AppTokensView.as_view(), name="app-tokens"),
-    # Last: every other path under the mount answers a 404 in the envelope, not an HTML page.
-    # [\s\S] rather than ".": a decoded %0A in the path must not escape to Django's HTML 404 page.
-    re_path(r"^[\s\S]*$", views.NotFoundView.as_view(), name="not-found"),
-]
+#: Every method the catch-all answers (with a 404 in the envelope).
+ANY_METHOD: dict[str, Any] = {method: "not_found" for method in NotFoundViewSet.http_method_names}
+
+
+def routes(
+    token: type[TokenViewSet] = TokenViewSet, app_tokens: type[AppTokenViewSet] = AppTokenViewSet
+) -> list[Any]:
+    """The style's URL patterns over these viewsets (URL names as below)."""
+    return [
+        path("token", token.as_view({"get": "retrieve", "delete": "destroy"}), name="token"),
+        path("apps/me/tokens/user_ids", app_tokens.as_view({"get": "user_ids"}), name="app-token-user-ids"),
+        path("apps/me/tokens", app_tokens.as_view({"get": "list"}), name="app-tokens"),
+        # Last: every other path under the mount answers a 404 in the envelope, not an HTML page.
+        # [\s\S] rather than ".": a decoded %0A in the path must not escape to Django's HTML 404 page.
+        re_path(r"^[\s\S]*$", NotFoundViewSet.as_view(ANY_METHOD), name="not-found"),
+    ]
+
+
+urlpatterns = routes()

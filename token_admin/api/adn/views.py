@@ -1,40 +1,44 @@
-"""The App.net-style endpoints (contract: shared/spec/apis.md, section 1)."""
+"""The App.net-style endpoints as viewsets (its wire contract: the README, "App.net style").
+
+``ADNViewSet`` holds what the style does on every request, in one place: token authentication,
+the per-token rate limit, the envelope and its headers, and (``errors.exception_handler``) the
+error format. ``TokenViewSet`` is ``token``; ``AppTokenViewSet`` is ``apps/me/tokens`` and its
+``user_ids`` action.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils.cache import patch_vary_headers
+from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from token_admin import queries
 from token_admin.conf import conf
 from token_admin.ratelimit import Window, hit
 from token_admin.revocation import Actor, Selection, Surface, revoke
 
-from ..limits import check_request_limits
-from ..negotiation import JSONOnly
-from ..openapi import OpenApiResponse, extend_schema, view_schema
+from ..base import ExceptionHandler, StyleViewSet
+from ..openapi import OpenApiResponse, extend_action, extend_schema, view_schema
 from . import schema as docs
 from .authentication import ADNTokenAuthentication
-from .envelope import PRETTY_HEADER, ADNError, ADNRenderer, envelope, exception_handler
+from .envelope import PRETTY_HEADER, ADNRenderer, envelope
+from .errors import ADNError, exception_handler
 from .pagination import paginate, parse_params
-from .serializers import token_object, token_scopes
+from .responses import token_object, token_scopes
 
 
-class ADNView(APIView):
-    """Base view: token authentication, per-token rate limit, the envelope for every answer."""
+class ADNViewSet(StyleViewSet):
+    """Base viewset: token authentication, per-token rate limit, the envelope for every answer."""
 
     authentication_classes = [ADNTokenAuthentication]
     permission_classes: list[Any] = []
-    throttle_classes: list[Any] = []
     renderer_classes = [ADNRenderer]
     parser_classes = [FormParser, MultiPartParser]
-    content_negotiation_class = JSONOnly
     # OPTIONS is not part of the API (CORS preflights are the CORS middleware's business):
     # it gets a 405 like any other method an endpoint lacks.
     http_method_names = ["get", "post", "put", "patch", "delete", "head"]
@@ -44,12 +48,12 @@ class ADNView(APIView):
     rate_window: Window | None = None
     schema = view_schema(docs.ADNSchema)
 
-    def get_exception_handler(self) -> Callable[..., Response]:
-        return exception_handler
+    def get_exception_handler(self) -> ExceptionHandler:
+        return exception_handler  # every error of the style's views, in its format
 
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        check_request_limits(request)  # before authentication reads the query string or form
-        super().initial(request, *args, **kwargs)
+    def check_permissions(self, request: Request) -> None:
+        """The style's own checks (a token, the rate limit, app tokens only), then the
+        ``permission_classes`` a subclass adds (none here)."""
         token: Any = request.auth
         if token is None:
             raise ADNError.no_token()
@@ -63,6 +67,7 @@ class ADNView(APIView):
             raise ADNError.rate_limited(self.rate_window.reset_in)
         if self.app_token_only and token.user_id is not None:
             raise ADNError.app_token_required()
+        super().check_permissions(request)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -80,85 +85,96 @@ class ADNView(APIView):
         return response
 
 
-@extend_schema(
-    methods=["GET"],
-    **docs.operation(
-        "The calling token",
-        "The token the request is made with: its app, scopes and (for a user token) user.",
-        OpenApiResponse(docs.ADNTokenEnvelope, "The token the request was made with."),
-    ),
-)
-@extend_schema(
-    methods=["DELETE"],
-    **docs.operation(
-        "Revoke the calling token",
-        "Revokes the token the request is made with, and its refresh-token family, so that nothing "
-        "revoked can mint a new access token.",
-        OpenApiResponse(
-            docs.ADNTokenEnvelope,
-            "The token as it was; it is revoked with its refresh-token family, and the next call "
-            "with it gets 401 invalid-token.",
-        ),
-        revokes=True,
-    ),
-)
-class TokenView(ADNView):
+class TokenViewSet(ADNViewSet):
     """``GET token``: the calling token. ``DELETE token``: revoke it (with its family)."""
 
-    def get(self, request: Request) -> Response:
-        return envelope(token_object(request.auth))
+    operation_names = {"retrieve": "token", "destroy": "token"}
 
-    def delete(self, request: Request) -> Response:
-        token: Any = request.auth
+    def get_object(self) -> Any:
+        """The calling token, as authentication loaded it (with its family for a DELETE)."""
+        return self.request.auth
+
+    @extend_action(
+        docs.ADNSchema,
+        **docs.operation(
+            "The calling token",
+            "The token the request is made with: its app, scopes and (for a user token) user.",
+            OpenApiResponse(docs.ADNTokenEnvelope, "The token the request was made with."),
+        ),
+    )
+    def retrieve(self, request: Request) -> Response:
+        return envelope(token_object(self.get_object()))
+
+    @extend_action(
+        docs.ADNSchema,
+        **docs.operation(
+            "Revoke the calling token",
+            "Revokes the token the request is made with, and its refresh-token family, so that nothing "
+            "revoked can mint a new access token.",
+            OpenApiResponse(
+                docs.ADNTokenEnvelope,
+                "The token as it was; it is revoked with its refresh-token family, and the next call "
+                "with it gets 401 invalid-token.",
+            ),
+            revokes=True,
+        ),
+    )
+    def destroy(self, request: Request) -> Response:
+        token = self.get_object()
         data = token_object(token)  # the token as it was
         # The token as loaded carries its family: a refresh since then cannot hide the session.
         revoke(Selection.tokens([token]), surface=Surface.ADN, actor=Actor.token(token))
         return envelope(data)
 
 
-@extend_schema(
-    **docs.operation(
-        "Users with a valid token for the calling app",
-        "App tokens only. The ids of the users who hold a valid token for the calling app.",
-        OpenApiResponse(docs.ADNUserIdsEnvelope, "Not paginated."),
-        app_token_only=True,
-    )
-)
-class AppTokenUserIdsView(ADNView):
-    """``GET apps/me/tokens/user_ids``: ids of users with a valid token for the calling app."""
+class AppTokenViewSet(ADNViewSet):
+    """``GET apps/me/tokens``: the calling app's valid user tokens, newest first, paginated;
+    ``GET apps/me/tokens/user_ids``: ids of the users with a valid token for it. App tokens only."""
 
     app_token_only = True
+    operation_names = {"list": "app_tokens", "user_ids": "app_token_user_ids"}
 
-    def get(self, request: Request) -> Response:
+    def get_queryset(self) -> QuerySet[Any]:
+        """The calling app's valid user tokens, newest first; a subclass may narrow it."""
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular's schema pass: no token
+            return queries.access_tokens().none()
+        token: Any = self.request.auth
+        return queries.app_user_tokens(token.application)
+
+    @extend_action(
+        docs.ADNSchema,
+        **docs.operation(
+            "The calling app's valid user tokens",
+            "App tokens only. Keyset pagination: `count`, `before_id`, `since_id`; a deep page costs "
+            "what the first one does.",
+            OpenApiResponse(docs.ADNTokenPageEnvelope, "One page, newest first."),
+            app_token_only=True,
+            paginated=True,
+        ),
+    )
+    def list(self, request: Request) -> Response:
+        params = parse_params(request.query_params)
+        page = paginate(self.get_queryset(), params)
+        data = [{**token_object(token), "pagination_id": str(token.pk)} for token in page.items]
+        return envelope(data, **page.meta())
+
+    @extend_action(
+        docs.ADNSchema,
+        **docs.operation(
+            "Users with a valid token for the calling app",
+            "App tokens only. The ids of the users who hold a valid token for the calling app.",
+            OpenApiResponse(docs.ADNUserIdsEnvelope, "Not paginated."),
+            app_token_only=True,
+        ),
+    )
+    @action(detail=False, url_path="user_ids")
+    def user_ids(self, request: Request) -> Response:
         token: Any = request.auth
         return envelope([str(user_id) for user_id in queries.app_user_ids(token.application)])
 
 
-@extend_schema(
-    **docs.operation(
-        "The calling app's valid user tokens",
-        "App tokens only. Keyset pagination: `count`, `before_id`, `since_id`; a deep page costs "
-        "what the first one does.",
-        OpenApiResponse(docs.ADNTokenPageEnvelope, "One page, newest first."),
-        app_token_only=True,
-        paginated=True,
-    )
-)
-class AppTokensView(ADNView):
-    """``GET apps/me/tokens``: the calling app's valid user tokens, newest first, paginated."""
-
-    app_token_only = True
-
-    def get(self, request: Request) -> Response:
-        token: Any = request.auth
-        params = parse_params(request.query_params)
-        page = paginate(queries.app_user_tokens(token.application), params)
-        data = [{**token_object(token), "pagination_id": str(token.pk)} for token in page.items]
-        return envelope(data, **page.meta())
-
-
 @extend_schema(exclude=True)  # not an operation: what every other path under the mount answers
-class NotFoundView(ADNView):
+class NotFoundViewSet(ADNViewSet):
     """Any other path under the mount: a 404 in the envelope, whatever the method or token."""
 
     @property
@@ -167,3 +183,6 @@ class NotFoundView(ADNView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         raise ADNError.not_found()
+
+    def not_found(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise ADNError.not_found()  # (``initial`` answers first; this names the action)

@@ -1,6 +1,6 @@
-"""OpenAPI description of the end-user token API (contract: shared/spec/apis.md, section 3).
+"""OpenAPI description of the end-user token API (its wire contract: the README, "End-user token API").
 
-Schema-only serializers: the views build their JSON with plain functions (``views.py``); these
+Schema-only serializers: the views build their JSON with plain functions (``responses.py``); these
 classes only describe it, and ``tests/test_openapi.py`` checks real responses against them.
 """
 

@@ -1,102 +1,55 @@
-"""Views of the end-user token API (spec section 3): list and revoke a user's sessions."""
+"""The end-user token API as a viewset: list and revoke a user's sessions (its contract: the README).
+
+``EndUserViewSet`` holds what the style does on every request, in one place: API-client
+authentication and permission, the contract's headers, and (``errors.exception_handler``) its
+error format. ``UserTokenViewSet`` is ``users/{userId}/tokens``: ``list`` and ``destroy``.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse, HttpResponseBase
+from django.db.models import QuerySet
+from django.http import HttpResponse, HttpResponseBase
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from ...conf import conf
-from ...models import Device, TokenSession
-from ...queries import ListedSession, end_user_sessions
+from ...models import TokenSession
+from ...queries import end_user_sessions
 from ...ratelimit import hit
 from ...revocation import Actor, Selection, Surface, revoke
-from ..limits import REQUEST_LIMIT_ERRORS, check_request_limits, message_for, status_for
-from ..negotiation import JSONOnly
-from ..openapi import extend_schema, view_schema
+from ..base import ExceptionHandler, StyleViewSet
+from ..openapi import extend_action, extend_schema, view_schema
 from . import schema as docs
 from .authentication import APIClientAuthentication, IsEndUserAPIClient
+from .errors import NO_TOKENS, exception_handler
+from .responses import token_entry
 
 logger = logging.getLogger(__name__)
 
 #: Exactly as the Onegini documentation shows it (no space before ``charset``).
 CONTENT_TYPE = "application/json;charset=UTF-8"
 
-UNAUTHORIZED = {"code": "unauthorized", "message": "Provide valid credentials to get access to the API."}
-FORBIDDEN = {
-    "code": "insufficient_permissions",
-    "message": (
-        "The API client used to authenticate the request does not allow operations on the End User API."
-    ),
-}
-NO_TOKENS = {"error": "No tokens found"}
-TOO_MANY_ATTEMPTS = {
-    "code": "too_many_requests",
-    "message": "Too many failed authentication attempts. Retry after the time in Retry-After.",
-}
-NOT_FOUND = {"code": "not_found", "message": "There is no such resource in the end-user API."}
-SERVER_ERROR = {"code": "server_error", "message": "The server could not handle the request."}
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    """Every error in the API's own format; an unexpected one is logged and becomes a JSON 500."""
-    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
-        response = Response(UNAUTHORIZED, status=401)
-        response["WWW-Authenticate"] = APIClientAuthentication().authenticate_header(context["request"])
-        return response
-    if isinstance(exc, exceptions.Throttled):
-        # Too many failed authentications from this client id or IP (token_admin.throttle).
-        response = Response(TOO_MANY_ATTEMPTS, status=429)
-        wait = getattr(exc, "wait", None)  # (set by DRF; its stubs leave it out)
-        response["Retry-After"] = str(wait if wait is not None else 1)
-        return response
-    if isinstance(exc, (exceptions.PermissionDenied, DjangoPermissionDenied)):
-        return Response(FORBIDDEN, status=403)
-    if isinstance(exc, (exceptions.NotFound, Http404)):
-        return Response(NOT_FOUND, status=404)
-    if isinstance(exc, REQUEST_LIMIT_ERRORS):
-        status = status_for(exc)
-        code = "request_too_large" if status == 413 else "bad_request"
-        return Response({"code": code, "message": message_for(exc)}, status=status)
-    if isinstance(exc, exceptions.APIException):
-        # Method not allowed, and anything else DRF may raise: its code and its message.
-        message = exc.detail if isinstance(exc.detail, str) else exc.default_detail
-        return Response({"code": exc.default_code, "message": str(message)}, status=exc.status_code)
-    logger.error("Unexpected error in the end-user API", exc_info=exc)
-    return Response(SERVER_ERROR, status=500)
-
-
-class EndUserAPIView(APIView):
+class EndUserViewSet(StyleViewSet):
     """API-client authentication, the contract's errors, and its headers on every response."""
 
     authentication_classes = [APIClientAuthentication]
     permission_classes = [IsEndUserAPIClient]
     renderer_classes = [JSONRenderer]
     parser_classes: list[Any] = []  # no endpoint reads a request body
-    content_negotiation_class = JSONOnly
-    throttle_classes: list[Any] = []
     metadata_class = None  # OPTIONS is not part of the API: it gets a 405
     schema = view_schema(docs.EndUserSchema)
 
-    def get_exception_handler(self) -> Any:
-        return exception_handler
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        check_request_limits(request)
-        super().initial(request, *args, **kwargs)
+    def get_exception_handler(self) -> ExceptionHandler:
+        return exception_handler  # every error of the style's views, in its format
 
     # DRF accepts any HttpResponseBase here (its stubs say Response): the 204 is a plain
     # HttpResponse because DRF drops Content-Type from an empty Response when it renders.
@@ -138,80 +91,6 @@ def parse_session_id(token_id: str) -> UUID | None:
     return value if str(value) == token_id.lower() else None
 
 
-def epoch_millis(moment: datetime) -> int:
-    """Milliseconds since the Unix epoch, in integer arithmetic (no float rounding)."""
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-
-
-def session_device(session: TokenSession) -> Device | None:
-    """The session's own device, else the device of its dynamically registered client when
-    the session is that device's user's (another user's session there is not the device's)."""
-    if session.device is not None:
-        return session.device
-    device = getattr(session.application, "token_admin_device", None)
-    return device if device is not None and device.user_id == session.user_id else None
-
-
-def session_type(session: TokenSession, device: Device | None) -> str:
-    """``SESSION_TYPE_HOOK``'s answer, else the device's type, else ``DEFAULT``."""
-    hook = conf.SESSION_TYPE_HOOK
-    if hook is not None:
-        value = hook(session)
-        if value:
-            return str(value)
-    if device is not None:
-        return str(device.type)
-    return Device.Type.DEFAULT.value
-
-
-def token_entry(listed: ListedSession) -> dict[str, Any]:
-    """One entry of ``tokens``, for a session as ``queries.end_user_sessions`` lists it."""
-    session = listed.session
-    entry: dict[str, Any] = {"id": str(session.public_id), "client_name": session.application.name}
-    device = session_device(session)
-    if device is not None and device.name:
-        entry["device_name"] = device.name
-    entry["created_at"] = epoch_millis(session.created_at)
-    entry["scopes"] = listed.token_scope.split()
-    entry["type"] = session_type(session, device)
-    entry["refresh_token_issued"] = session.token_family is not None
-    entry["expired"] = listed.token_expired
-    if conf.END_USER_ACTIVITY_FIELDS:
-        # Documented extra fields, off by default so the contract's exact shape holds.
-        entry.update(activity_fields(session))
-    return entry
-
-
-def activity_fields(session: TokenSession) -> dict[str, Any]:
-    """The session's last use: null until a token of it authenticates or refreshes."""
-    used = session.last_used_at
-    return {
-        "last_used_at": epoch_millis(used) if used is not None else None,
-        "last_ip": session.last_ip,
-        "user_agent": (
-            {"browser": session.browser, "os": session.os, "device": session.device_family}
-            if used is not None
-            else None
-        ),
-    }
-
-
-@extend_schema(**docs.LIST)
-class UserTokensView(EndUserAPIView):
-    """``GET users/{userId}/tokens``: the user's sessions, newest first."""
-
-    http_method_names = ["get", "head"]
-
-    def get(self, request: Request, user_id: str) -> Response:
-        pk = parse_user_id(user_id)
-        # An unknown user and a user without sessions look the same: no query for the user.
-        entries = [] if pk is None else [token_entry(session) for session in end_user_sessions(pk)]
-        if not entries:
-            return Response(NO_TOKENS, status=404)
-        return Response({"tokens": entries})
-
-
 def count_noop_revocation(application: Any) -> None:
     """Count a DELETE that revoked nothing, per API client and day, in the cache.
 
@@ -228,13 +107,32 @@ def count_noop_revocation(application: Any) -> None:
         )
 
 
-@extend_schema(**docs.REVOKE)
-class UserTokenView(EndUserAPIView):
-    """``DELETE users/{userId}/tokens/{tokenId}``: revoke one session of the user; always 204."""
+class UserTokenViewSet(EndUserViewSet):
+    """``GET users/{userId}/tokens``: the user's sessions, newest first.
+    ``DELETE users/{userId}/tokens/{tokenId}``: revoke one session of the user; always 204.
 
-    http_method_names = ["delete"]
+    Both act within :meth:`get_queryset` (every session): a subclass that narrows it narrows
+    what the API client sees and what it can revoke.
+    """
 
-    def delete(self, request: Request, user_id: str, token_id: str) -> HttpResponse:
+    operation_names = {"list": "user_tokens", "destroy": "user_token"}
+
+    def get_queryset(self) -> QuerySet[TokenSession]:
+        """The sessions this API may list and revoke; the user is chosen by the path."""
+        return TokenSession.objects.all()
+
+    @extend_action(docs.EndUserSchema, **docs.LIST)
+    def list(self, request: Request, user_id: str) -> Response:
+        pk = parse_user_id(user_id)
+        # An unknown user and a user without sessions look the same: no query for the user.
+        sessions = [] if pk is None else end_user_sessions(pk, within=self.get_queryset())
+        entries = [token_entry(session) for session in sessions]
+        if not entries:
+            return Response(NO_TOKENS, status=404)
+        return Response({"tokens": entries})
+
+    @extend_action(docs.EndUserSchema, **docs.REVOKE)
+    def destroy(self, request: Request, user_id: str, token_id: str) -> HttpResponse:
         session_id = parse_session_id(token_id)
         pk = parse_user_id(user_id)
         if session_id is not None and pk is not None:
@@ -242,7 +140,9 @@ class UserTokenView(EndUserAPIView):
             # an unknown user, an own and a foreign session run the same queries up to the
             # revocation itself, and nothing in the answer or its timing tells them apart.
             result = revoke(
-                Selection.sessions([session_id], user=get_user_model()(pk=pk)),
+                Selection.sessions(
+                    self.get_queryset().filter(public_id=session_id), user=get_user_model()(pk=pk)
+                ),
                 surface=Surface.END_USER,
                 actor=Actor.api_client(request.auth),
                 audit_empty=False,
@@ -253,10 +153,8 @@ class UserTokenView(EndUserAPIView):
 
 
 @extend_schema(exclude=True)  # not an operation: what every other path under the mount answers
-class UnknownPathView(EndUserAPIView):
+class UnknownPathViewSet(EndUserViewSet):
     """Any other path under the mount: a JSON 404 (after authentication), never an HTML page."""
 
     def not_found(self, request: Any, *args: Any, **kwargs: Any) -> Response:
         raise exceptions.NotFound()
-
-    get = post = put = patch = delete = options = not_found

@@ -28,7 +28,6 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
-from oauth2_provider.settings import oauth2_settings
 
 from ... import queries, ratelimit
 from ...conf import conf
@@ -122,7 +121,7 @@ def revoke_leaked(values: list[str], *, reporter: str) -> RevocationEvent | None
         .objects.filter(token_checksum__in=checksums, revoked__isnull=True)
         .values_list("token_family", "access_token_id", "user_id", "application_id")
     )
-    registration = [token for token in access_tokens if token.scope == oauth2_settings.DCR_REGISTRATION_SCOPE]
+    registration = [token for token in access_tokens if queries.is_registration(token)]
     selection = Selection.tokens([token for token in access_tokens if token not in registration])
     selection = selection | Selection(
         families=frozenset(family for family, *_ in refresh_tokens if family is not None),

@@ -1,6 +1,6 @@
-"""OpenAPI description of the Stack Exchange style (contract: shared/spec/apis.md, section 2).
+"""OpenAPI description of the Stack Exchange style (its wire contract: the README, "Stack Exchange style").
 
-Schema-only serializers: the views build their JSON with plain functions (``serializers.py``);
+Schema-only serializers: the views build their JSON with plain functions (``responses.py``);
 these classes only describe it, and ``tests/test_openapi.py`` checks real responses against them.
 """
 

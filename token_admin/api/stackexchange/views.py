@@ -1,36 +1,38 @@
-"""Stack Exchange-style token methods (shared/spec/apis.md, section 2).
+"""Stack Exchange-style token methods as viewsets (its wire contract: the README, "Stack Exchange style").
 
 Every method is a GET, takes no authentication but the tokens in its path, counts against a
 daily quota per client IP (or per ``key``), and answers with the common wrapper, or with the
-error wrapper and HTTP 400 for every error.
+error wrapper and HTTP 400 for every error (``errors.exception_handler``). ``SEViewSet`` holds
+all of that in one place; ``AccessTokenViewSet`` is ``access-tokens/{accessTokens}`` and its
+``invalidate`` action, ``AppViewSet`` the ``de-authenticate`` action of ``apps/{accessTokens}``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.cache import add_never_cache_headers
+from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView, set_rollback
 
 from token_admin import queries, ratelimit, revocation, watermarks
 from token_admin.conf import conf
 from token_admin.models import RevocationEvent
 from token_admin.revocation import Actor, token_label
 
-from ..limits import REQUEST_LIMIT_ERRORS, check_request_limits, message_for
-from ..negotiation import JSONOnly
-from ..openapi import extend_schema, view_schema
+from ..base import ExceptionHandler, StyleViewSet
+from ..openapi import extend_action, extend_schema, view_schema
 from . import errors
 from . import schema as docs
-from .errors import StackExchangeError
-from .serializers import access_token_item, wrapper
+from .responses import access_token_item, wrapper
 
 logger = logging.getLogger(__name__)
 
@@ -98,27 +100,32 @@ def token_actor(tokens: list[Any]) -> Actor:
     )
 
 
-class StackExchangeView(APIView):
+class SEViewSet(StyleViewSet):
     """What every method under the mount shares: GET only, the quota, JSON, the error wrapper."""
 
     # Only GET: the state-changing methods are GETs, so HEAD must not quietly run them too.
     http_method_names = ["get"]
     authentication_classes: list[Any] = []
     permission_classes: list[Any] = []
-    throttle_classes: list[Any] = []
     renderer_classes = [JSONRenderer]
-    content_negotiation_class = JSONOnly
     versioning_class = None
     schema = view_schema(docs.SESchema)
 
     quota: ratelimit.Window
-    #: Revoking methods count against the quota but are never refused by it: a thief who
+    #: Revoking actions count against the quota but are never refused by it: a thief who
     #: burns the quota must not stop the owner from revoking.
-    revokes = False
+    revoking_actions: frozenset[str] = frozenset()
 
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        check_request_limits(request)  # before the quota reads ``key`` from the query string
-        super().initial(request, *args, **kwargs)
+    def get_exception_handler(self) -> ExceptionHandler:
+        return errors.exception_handler  # every error of the style's views, in its format
+
+    @property
+    def revokes(self) -> bool:
+        return getattr(self, "action", None) in self.revoking_actions
+
+    def check_permissions(self, request: Request) -> None:
+        """The quota, ``key`` and ``callback``, then the ``permission_classes`` a subclass adds
+        (none here). The request's size was checked first, before ``key`` is read."""
         # Every request counts, errors included, as on the real API.
         key = request.query_params.get("key")
         registered = conf.SE_KEYS
@@ -135,19 +142,10 @@ class StackExchangeView(APIView):
         if "callback" in request.query_params:
             # JSONP would let any web page read a caller's tokens.
             raise errors.bad_parameter("callback")
+        super().check_permissions(request)
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
         raise errors.no_method()
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, REQUEST_LIMIT_ERRORS):
-            # The real API's answer to a request it cannot take: bad_parameter, HTTP 400.
-            exc = StackExchangeError(400, "bad_parameter", message_for(exc))
-        if not isinstance(exc, StackExchangeError):
-            logger.exception("Stack Exchange-style API: unexpected error in %s", type(self).__name__)
-            set_rollback()
-            exc = errors.internal_error()
-        return Response(exc.as_body(), status=400)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -164,23 +162,28 @@ class StackExchangeView(APIView):
         return response
 
 
-class TokenMethodView(StackExchangeView):
-    """A method over ``{accessTokens}``: read the valid tokens, :meth:`act` on them, list them."""
+class TokenMethodViewSet(SEViewSet):
+    """Methods over ``{accessTokens}``: read the valid tokens, act on them, list them."""
 
-    def get(self, request: Request, access_tokens: str) -> Response:
-        raw_tokens = parse_tokens(access_tokens)
+    def get_queryset(self) -> QuerySet[Any]:
+        """The valid tokens among those in the path (any order); a subclass may narrow it."""
+        raw_tokens = parse_tokens(self.kwargs.get("access_tokens", ""))
+        return queries.tokens_by_raw(raw_tokens, family=self.revokes)
+
+    def answer(self, request: Request, act: Callable[[list[Any]], None] | None = None) -> Response:
+        """The wrapper over the valid tokens passed, after ``act(tokens)`` on them (if any)."""
+        raw_tokens = parse_tokens(self.kwargs["access_tokens"])
         paging = parse_paging(request.query_params)
-        loaded = queries.tokens_by_raw(raw_tokens, family=self.revokes)
         # Tokens issued before a not-before watermark are as invalid as revoked ones.
-        found = {token.token_checksum: token for token in watermarks.drop_before(loaded)}
+        found = {token.token_checksum: token for token in watermarks.drop_before(self.get_queryset())}
         # Items in the order passed; unknown, expired, revoked and registration tokens are left out.
         checksums = {raw: queries.checksum(raw) for raw in raw_tokens}
         valid = [(raw, found[checksums[raw]]) for raw in raw_tokens if checksums[raw] in found]
         # The items are built before acting: they show the tokens as they were.
         items = [access_token_item(raw, token) for raw, token in valid]
-        if valid:
+        if valid and act is not None:
             # Every valid token, not only those on the requested page.
-            self.act([token for _, token in valid])
+            act([token for _, token in valid])
         body = wrapper(
             items,
             page=paging.page,
@@ -193,68 +196,81 @@ class TokenMethodView(StackExchangeView):
         )
         return Response(body)
 
-    def act(self, tokens: list[Any]) -> None:
-        """What the method does to the valid tokens passed (nothing: it only reads)."""
 
+class AccessTokenViewSet(TokenMethodViewSet):
+    """``GET access-tokens/{accessTokens}`` and its ``invalidate`` action."""
 
-@extend_schema(
-    **docs.operation(
-        "Read tokens",
-        "The properties of the valid tokens passed.",
-        "The valid tokens' properties; nothing changes.",
+    revoking_actions = frozenset({"invalidate"})
+    operation_names = {"retrieve": "access_tokens", "invalidate": "invalidate"}
+
+    @extend_action(
+        docs.SESchema,
+        **docs.operation(
+            "Read tokens",
+            "The properties of the valid tokens passed.",
+            "The valid tokens' properties; nothing changes.",
+        ),
     )
-)
-class AccessTokensView(TokenMethodView):
-    """``GET access-tokens/{accessTokens}``: the properties of the valid tokens passed."""
+    def retrieve(self, request: Request, access_tokens: str) -> Response:
+        return self.answer(request)
 
-
-@extend_schema(
-    **docs.operation(
-        "Invalidate tokens",
-        "Revokes each valid token passed, with its refresh-token family, at once.",
-        "The tokens that were invalidated, as they were: each valid token is revoked with its family.",
+    @extend_action(
+        docs.SESchema,
+        **docs.operation(
+            "Invalidate tokens",
+            "Revokes each valid token passed, with its refresh-token family, at once.",
+            "The tokens that were invalidated, as they were: each valid token is revoked with its family.",
+        ),
     )
-)
-class InvalidateView(TokenMethodView):
-    """``GET access-tokens/{accessTokens}/invalidate``: revoke each valid token with its family."""
-
-    revokes = True
-
-    def act(self, tokens: list[Any]) -> None:
-        # The tokens as loaded carry their families: a refresh since cannot hide a session.
-        selection = revocation.Selection.tokens(tokens)
-        revocation.revoke(selection, surface=revocation.Surface.STACKEXCHANGE, actor=token_actor(tokens))
+    @action(detail=True, url_path="invalidate")
+    def invalidate(self, request: Request, access_tokens: str) -> Response:
+        return self.answer(request, act=invalidate_tokens)
 
 
-@extend_schema(
-    **docs.operation(
-        "De-authenticate apps",
-        "De-authorizes each valid token's app for that token's user.",
-        "The valid tokens passed, as they were: every token, refresh token and grant of each token's "
-        "user for its app is revoked (for an app token, just that token).",
-    )
-)
-class DeauthenticateView(TokenMethodView):
+class AppViewSet(TokenMethodViewSet):
     """``GET apps/{accessTokens}/de-authenticate``: de-authorize the app for each valid token's user.
 
     Every token, refresh token and grant of each (user, app) is revoked, in one call.
     """
 
-    revokes = True
+    revoking_actions = frozenset({"de_authenticate"})
+    operation_names = {"de_authenticate": "deauthenticate"}
 
-    def act(self, tokens: list[Any]) -> None:
-        pairs = revocation.Selection.user_apps(
-            [(token.user, token.application) for token in tokens if token.user_id is not None]
-        )
-        # App tokens have no user to de-authorize: exactly these tokens are revoked.
-        app_tokens = [token for token in tokens if token.user_id is None]
-        selection = pairs | revocation.Selection.tokens(app_tokens) if app_tokens else pairs
-        revocation.revoke(selection, surface=revocation.Surface.STACKEXCHANGE, actor=token_actor(tokens))
+    @extend_action(
+        docs.SESchema,
+        **docs.operation(
+            "De-authenticate apps",
+            "De-authorizes each valid token's app for that token's user.",
+            "The valid tokens passed, as they were: every token, refresh token and grant of each token's "
+            "user for its app is revoked (for an app token, just that token).",
+        ),
+    )
+    @action(detail=True, url_path="de-authenticate")
+    def de_authenticate(self, request: Request, access_tokens: str) -> Response:
+        return self.answer(request, act=deauthenticate_tokens)
+
+
+def invalidate_tokens(tokens: list[Any]) -> None:
+    """Revoke each token with its family."""
+    # The tokens as loaded carry their families: a refresh since cannot hide a session.
+    selection = revocation.Selection.tokens(tokens)
+    revocation.revoke(selection, surface=revocation.Surface.STACKEXCHANGE, actor=token_actor(tokens))
+
+
+def deauthenticate_tokens(tokens: list[Any]) -> None:
+    """Revoke everything each user token's user holds for its app, and the app tokens themselves."""
+    pairs = revocation.Selection.user_apps(
+        [(token.user, token.application) for token in tokens if token.user_id is not None]
+    )
+    # App tokens have no user to de-authorize: exactly these tokens are revoked.
+    app_tokens = [token for token in tokens if token.user_id is None]
+    selection = pairs | revocation.Selection.tokens(app_tokens) if app_tokens else pairs
+    revocation.revoke(selection, surface=revocation.Surface.STACKEXCHANGE, actor=token_actor(tokens))
 
 
 @extend_schema(exclude=True)  # not an operation: what every other path under the mount answers
-class NoMethodView(StackExchangeView):
+class NoMethodViewSet(SEViewSet):
     """Any other path under the mount: ``no_method`` (after counting against the quota)."""
 
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def no_method(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         raise errors.no_method()

@@ -21,12 +21,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import get_application_model
 
-from .conf import conf
-from .models import NotBefore
-from .not_before import set_not_before
-from .watermarks import EPOCH
+from ..conf import conf
+from ..models import NotBefore
+from ..not_before import set_not_before
+from ..watermarks import EPOCH
 
 Scope = NotBefore.Scope
+# The name of its former module, kept: a confirmation page signed before the move stays valid.
 SIGNING_SALT = "token_admin.not_before_admin"
 
 
@@ -69,7 +70,6 @@ class NotBeforeForm(forms.Form):
         return data
 
 
-@admin.register(NotBefore)
 class NotBeforeAdmin(admin.ModelAdmin):
     list_display = ("scope", "target", "not_before", "set_at", "set_by", "reason")
     list_select_related = ("user", "application")

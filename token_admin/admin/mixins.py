@@ -1,0 +1,336 @@
+"""Mixins every token_admin admin uses: secret fields never filtered, ordered or searched,
+and changelists that cost one page on tables of millions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import F, IntegerField, Model, QuerySet
+from django.db.models.constants import LOOKUP_SEP
+from django.http import HttpRequest
+from django.utils.functional import cached_property
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_device_grant_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
+
+from .. import queries
+from ..models import TokenSession
+from .utils import NO_FACETS
+
+if TYPE_CHECKING:
+    pass
+
+# --- secret fields: never filtered, ordered or searched ------------------------------------
+#
+# Django's ``lookup_allowed`` lets anyone with view permission filter on any field of the model
+# (``?token__gte=<prefix>`` is a binary-search oracle: ~240 requests recover a token), ``o=``
+# orders by any column of ``list_display``, and ``search_fields`` match substrings. Every admin
+# on the default site is given ``SecretFieldsAdminMixin`` (see the registration at the end), which
+# refuses each of these on the fields below, directly or through a relation.
+
+#: Field names, per model, whose value mints or recovers a credential (a checksum is the key to
+#: a token's row and narrows a brute force: it is secret for range and prefix filters too).
+_SECRET_FIELDS: tuple[tuple[Callable[[], Any], tuple[str, ...]], ...] = (
+    (get_access_token_model, ("token", "token_checksum")),
+    (get_refresh_token_model, ("token", "token_checksum")),
+    (get_id_token_model, ("token",)),
+    (get_grant_model, ("code", "code_challenge")),
+    (get_device_grant_model, ("device_code", "user_code")),
+    (get_application_model, ("client_secret",)),
+    (get_user_model, ("password",)),
+    (lambda: TokenSession, ("access_token_checksum",)),
+)
+
+
+def secret_fields(model: type[Model]) -> frozenset[str]:
+    """The secret fields of ``model`` (DOT's models resolved as the project swapped them)."""
+    concrete = model._meta.concrete_model
+    names: set[str] = set()
+    for get_model, fields in _SECRET_FIELDS:
+        if get_model()._meta.concrete_model is concrete:
+            names.update(fields)
+    # Only fields the model has (DOT's ID token keeps no token; a swapped one may).
+    return frozenset(name for name in names if any(field.name == name for field in model._meta.fields))
+
+
+def reaches_secret(model: type[Model], path: str) -> bool:
+    """Whether a lookup, ordering or search path (``application__client_secret__startswith``)
+    touches a secret field of ``model`` or of a model it goes through."""
+    for part in path.lstrip("-^=@").split(LOOKUP_SEP):
+        if part in secret_fields(model):
+            return True
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False  # a lookup or transform (``gte``, ``lower``): the field before it was not secret
+        if not field.is_relation or field.related_model is None:
+            return False
+        model = field.related_model
+    return False
+
+
+def _expression_reaches_secret(model: type[Model], expression: Any) -> bool:
+    if isinstance(expression, str):
+        return reaches_secret(model, expression)
+    flatten = getattr(expression, "flatten", None)
+    nodes = flatten() if flatten is not None else ()
+    names = [node.name for node in nodes if isinstance(node, F)]  # type: ignore[attr-defined]
+    return any(reaches_secret(model, name) for name in names)
+
+
+def _order_target(model_admin: Any, name: Any) -> Any:
+    """What a ``list_display`` entry orders by, the way Django's ``ChangeList`` finds it."""
+    if isinstance(name, str):
+        try:
+            return model_admin.model._meta.get_field(name).name
+        except FieldDoesNotExist:
+            pass
+    attr = (
+        name if callable(name) else getattr(model_admin, name, None) or getattr(model_admin.model, name, None)
+    )
+    if isinstance(attr, property):
+        attr = attr.fget
+    return getattr(attr, "admin_order_field", None)
+
+
+class SecretSafeChangeList(ChangeList):
+    """A changelist on which ``?o=<column>`` never orders by a secret field (Django's own
+    ``get_ordering`` ignores ``sortable_by``)."""
+
+    def get_ordering_field(self, field_name: Any) -> Any:
+        order_field = super().get_ordering_field(field_name)
+        return None if _expression_reaches_secret(self.model, order_field) else order_field
+
+    def get_ordering(self, request: HttpRequest, queryset: QuerySet[Any]) -> list[Any]:
+        # Also the admin's ``ordering`` attribute and the model's Meta ordering, which Django
+        # reads directly when ``get_ordering()`` is empty.
+        ordering = super().get_ordering(request, queryset)
+        kept = [field for field in ordering if not _expression_reaches_secret(self.model, field)]
+        # A unique secret field made the order total: the primary key makes it total again.
+        return kept if kept == ordering else self._get_deterministic_ordering(kept)  # type: ignore[attr-defined]
+
+
+class SecretFieldsAdminMixin:
+    """Refuses filters (400), ordering and search on secret fields, directly or through relations."""
+
+    model: type[Model]
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        if reaches_secret(self.model, lookup):
+            return False  # Django answers DisallowedModelAdminLookup: a 400, the same for every value
+        return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
+
+    def get_search_fields(self, request: HttpRequest) -> Sequence[str]:
+        fields = super().get_search_fields(request)  # type: ignore[misc]
+        return [field for field in fields if not reaches_secret(self.model, field)]
+
+    def get_ordering(self, request: HttpRequest) -> Sequence[Any]:
+        ordering = super().get_ordering(request) or ()  # type: ignore[misc]
+        return [field for field in ordering if not _expression_reaches_secret(self.model, field)]
+
+    def get_sortable_by(self, request: HttpRequest) -> Sequence[str]:
+        # No sorting link on a secret column (the changelist would ignore it anyway).
+        sortable = super().get_sortable_by(request)  # type: ignore[misc]
+        return [
+            name for name in sortable if not _expression_reaches_secret(self.model, _order_target(self, name))
+        ]
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return _secret_safe(super().get_changelist(request, **kwargs))  # type: ignore[misc]
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        check_lookup_values(self.model, request.GET)
+        return super().get_changelist_instance(request)  # type: ignore[misc]
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
+        # Staff who may only view an object do not see its secrets on the change page either
+        # (an application's client secret is shown in clear text when DOT does not hash it).
+        exclude = list(super().get_exclude(request, obj) or ())  # type: ignore[misc]
+        if obj is not None and not self.has_change_permission(request, obj):  # type: ignore[attr-defined]
+            exclude += sorted(secret_fields(self.model) - set(exclude))
+        return exclude
+
+
+def check_lookup_values(model: type[Model], params: Any) -> None:
+    """``IncorrectLookupParameters`` (the admin's ``?e=1``) for URL values the database would
+    fail on when the list renders, a 500: Django's own filters and search pass them through.
+
+    * a NUL character anywhere (PostgreSQL refuses it in text);
+    * an integer column (an id, a foreign key) compared with a value out of its range.
+    """
+    for lookup, values in params.lists():
+        if any("\x00" in value for value in values):
+            raise IncorrectLookupParameters("NUL character in a URL parameter")
+        field = _filtered_field(model, lookup)
+        if not isinstance(field, IntegerField):
+            continue
+        for value in values:
+            for part in value.split(",") if lookup.endswith("__in") else [value]:
+                try:
+                    field.run_validators(field.to_python(part))
+                except ValidationError as exc:
+                    raise IncorrectLookupParameters(exc) from exc
+
+
+def _filtered_field(model: type[Model], lookup: str) -> Any:
+    """The column a URL filter compares (a foreign key's target), or None (``isnull``, unknown)."""
+    field: Any = None
+    for part in lookup.split(LOOKUP_SEP):
+        if field is not None and field.is_relation:
+            model = field.related_model
+        elif field is not None:
+            break  # a lookup or transform after a plain column
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None if part == "isnull" or field is None else _compared(field, part)
+    return _compared(field, "exact") if field is not None else None
+
+
+def _compared(field: Any, lookup: str) -> Any:
+    if lookup in ("isnull", "regex", "iregex"):
+        return None
+    if field.is_relation:
+        return getattr(field, "target_field", None) if field.concrete else None
+    return field
+
+
+@cache
+def _secret_safe(changelist: type[ChangeList]) -> type[ChangeList]:
+    if issubclass(changelist, SecretSafeChangeList):
+        return changelist
+    return type(changelist.__name__, (SecretSafeChangeList, changelist), {"__module__": __name__})
+
+
+class PastedTokenSearchMixin:
+    """The search box also takes a pasted full token: the one row whose checksum is the
+    token's sha256, and nothing else (no prefix or substring of a token ever matches).
+
+    Works with DOT's hashed storage, where ``token`` is blank and only the checksum is kept.
+    """
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        term = search_term.strip()
+        if term and not any(character.isspace() for character in term):
+            matching = queryset.filter(token_checksum=queries.checksum(term))
+            if matching.exists():
+                return matching, False
+        return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+
+
+# --- changelists that cost one page, whatever the size of the table ----------------------
+
+
+class AtLeast(int):
+    """A count that stopped at its limit: it compares as the limit and prints as "1,000+"."""
+
+    def __str__(self) -> str:
+        return f"{int(self):,}+"
+
+
+class BoundedCountPaginator(Paginator):
+    """Counts at most ``count_limit`` rows (then says "N+"), never the whole filtered table.
+
+    Django's paginator runs ``COUNT(*)`` over every matching row on every page view: on a
+    table of millions that is the most expensive query of the page. Counting a slice, in
+    primary-key order whatever the page's sort (the number of rows is the same), is a short
+    range of the primary-key index. Pages up to the limit stay reachable.
+    """
+
+    # 10 pages of 100: past that, staff narrow the list with a filter or a search.
+    count_limit = 1_000
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if not hasattr(queryset, "order_by"):
+            return len(queryset)
+        counted = queryset.order_by("-pk")[: self.count_limit + 1].count()
+        return counted if counted <= self.count_limit else AtLeast(self.count_limit)
+
+
+class PageChangeList(ChangeList):
+    """A changelist that hands the rows of its page to ``model_admin.page_loaded`` once.
+
+    Per-row flags ("has a refresh token", "signed in") are then read for the page's rows only,
+    in one query by their ids, instead of by a subquery per row that the database may answer
+    by reading the whole other table.
+    """
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        if not self.list_editable:  # the formset of an editable list needs the queryset itself
+            self.result_list = LoadedPage(self.result_list, cast(Any, self.model_admin).page_loaded)
+
+
+class LoadedPage(Sequence[Any]):
+    """A page's rows, read when first used (an action's POST never reads them), then annotated."""
+
+    def __init__(self, queryset: QuerySet[Any], loaded: Callable[[list[Any]], None]) -> None:
+        self._queryset = queryset
+        self._loaded = loaded
+        self._rows: list[Any] | None = None
+
+    @property
+    def rows(self) -> list[Any]:
+        if self._rows is None:
+            self._rows = list(self._queryset)
+            self._loaded(self._rows)
+        return self._rows
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.rows[index]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class BigTableAdminMixin:
+    """No full count, no facets, a bounded count, and per-page flags: a page costs one page."""
+
+    show_full_result_count: ClassVar[bool] = False
+    show_facets: ClassVar[Any] = NO_FACETS
+    paginator: ClassVar[type] = BoundedCountPaginator
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return PageChangeList
+
+    def page_loaded(self, objects: list[Any]) -> None:
+        """Annotate the rows of one changelist page (one query at most); nothing by default."""
+
+
+def protect_secret_fields(site: admin.AdminSite = admin.site) -> None:
+    """Give every admin registered on ``site`` ``SecretFieldsAdminMixin`` (DOT's grant and ID-token
+    admins, the user admin, a project's own DOT admin classes, ...), keeping its own behaviour.
+
+    Called when ``token_admin.admin`` registers its admins and again from
+    ``TokenAdminConfig.ready()``, once every app's admin module has been imported, so admins
+    registered after token_admin's are covered too.
+    """
+    # Every admin of the site, whoever registered it: Django has no public way to list them.
+    for model, model_admin in list(site._registry.items()):
+        registered = type(model_admin)
+        if isinstance(model_admin, SecretFieldsAdminMixin):
+            continue
+        wrapped = type(
+            registered.__name__,
+            (SecretFieldsAdminMixin, registered),
+            {"__module__": registered.__module__, "__doc__": registered.__doc__},
+        )
+        site.unregister(model)
+        site.register(model, wrapped)

@@ -1,0 +1,80 @@
+"""The project's own user admin, with a revoke-all action (``UserTokensAdminMixin``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+# DOT registers its admin classes on import: import it first so the replacement below works
+# whatever the order of INSTALLED_APPS.
+from django.contrib import admin
+from django.db import router, transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
+from oauth2_provider.models import (
+    get_access_token_model,
+)
+
+from ..models import TokenSession
+from ..revocation import Actor, Selection, revoke
+from .actions import RevocationAdminMixin, RevokeAction
+from .utils import SURFACE, changelist_url, joined_links, safe
+
+if TYPE_CHECKING:
+    pass
+
+
+class UserTokensAdminMixin(RevocationAdminMixin):
+    """Adds "revoke all tokens" and a link to the user's tokens to any user admin.
+
+    It only adds (through ``get_actions`` and ``get_list_display``), so a project's own
+    ``actions`` and ``list_display`` stay as they are.
+    """
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)  # type: ignore[misc]
+        if self.actions is not None and self.has_revoke_tokens_permission(request):  # type: ignore[attr-defined]
+            func = UserTokensAdminMixin.revoke_all_user_tokens
+            description = func.short_description  # type: ignore[attr-defined]  # set by @admin.action
+            actions["revoke_all_user_tokens"] = (func, "revoke_all_user_tokens", description)
+        return actions
+
+    def get_list_display(self, request: HttpRequest) -> Sequence[Any]:
+        return (*super().get_list_display(request), "oauth_tokens")  # type: ignore[misc]
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.delete_queryset(request, type(obj)._default_manager.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        # Revoked first, audited with the staff user, then deleted (see ApplicationAdmin).
+        with transaction.atomic(using=router.db_for_write(queryset.model)):
+            revoke(
+                Selection.users(queryset.values_list("pk", flat=True)),
+                surface=SURFACE,
+                actor=Actor.staff(request.user),
+                reason=str(_("User deleted in the admin")),
+                audit_empty=False,
+            )
+            super().delete_queryset(request, queryset)  # type: ignore[misc]
+
+    @admin.display(description=_("OAuth tokens"))
+    def oauth_tokens(self, obj: Any) -> str:
+        return joined_links(
+            [
+                (safe(lambda: changelist_url(get_access_token_model(), user=obj.pk)), _("tokens")),
+                (safe(lambda: changelist_url(TokenSession, user=obj.pk)), _("sessions")),
+            ]
+        )
+
+    @admin.action(description=_("Revoke all tokens of selected users"))
+    def revoke_all_user_tokens(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        return self.run_revoke_action(
+            request,
+            queryset,
+            RevokeAction(
+                name="revoke_all_user_tokens",
+                title=_("Revoke all tokens of users"),
+                select=lambda qs, user, across: Selection.users(qs.values_list("pk", flat=True)),
+            ),
+        )

@@ -1,0 +1,157 @@
+"""``revoke()``: one atomic, audited, signalled call per selection, run again after a deadlock;
+and its dry run."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import OperationalError, connections, router, transaction
+from django.db.models import Q
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
+
+from .. import queries
+from ..events import outbox
+from ..models import RevocationEvent
+from ..signals import tokens_revoked
+from .actors import Actor, Surface
+from .selection import Selection
+from .writes import refresh_condition, registration_condition, revoke_rows
+
+# How often a revocation that a deadlock rolled back is run again.
+DEADLOCK_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """What one call revoked (with ``dry_run``: would revoke; then ``event`` is None).
+
+    ``registration_tokens`` counts DOT registration tokens deleted with devices; they are
+    never part of ``access_tokens``, as they are never listed as sessions.
+    """
+
+    event: RevocationEvent | None
+    access_tokens: int
+    refresh_tokens: int
+    grants: int
+    selection: dict[str, Any] = field(default_factory=dict)
+    registration_tokens: int = 0
+
+    @property
+    def revoked_anything(self) -> bool:
+        return bool(self.access_tokens or self.refresh_tokens or self.grants or self.registration_tokens)
+
+
+def revoke(
+    selection: Selection,
+    *,
+    actor: Actor,
+    surface: Surface,
+    reason: str = "",
+    dry_run: bool = False,
+    audit_empty: bool = True,
+) -> Revocation:
+    """Revoke ``selection``: atomic, set-based, audited, signalled (see the module docstring).
+
+    ``dry_run`` counts what would be revoked and writes nothing. With ``audit_empty=False``
+    a call that revokes nothing writes no event and sends no signal (for surfaces that
+    must not let a caller grow the audit table with no-ops).
+    """
+    if dry_run:
+        return _count(selection)
+    database = router.db_for_write(get_access_token_model())
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return _revoke_once(selection, actor, surface, reason, audit_empty, database)
+        except OperationalError as error:
+            # Overlapping revocations can deadlock (InnoDB picks one victim and rolls it back).
+            # The revocation is atomic and idempotent, so it runs again, unless an outer
+            # transaction of the caller's was rolled back with it.
+            if (
+                attempt == DEADLOCK_ATTEMPTS
+                or not _is_deadlock(error)
+                or connections[database].in_atomic_block
+            ):
+                raise
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")
+
+
+def _revoke_once(
+    selection: Selection, actor: Actor, surface: Surface, reason: str, audit_empty: bool, database: str
+) -> Revocation:
+    with transaction.atomic(using=database):
+        now = timezone.now()
+        *counts, affected = revoke_rows(selection, now, database)
+        access_count, refresh_count, grant_count, registration_count = counts
+        described = dict(selection.described)
+        described["affected"] = affected
+        if registration_count:
+            described["registration_tokens_revoked"] = registration_count
+        if not any(counts) and not audit_empty:
+            return Revocation(None, 0, 0, 0, described)
+        event = RevocationEvent.objects.create(
+            created_at=now,
+            surface=surface,
+            actor_type=actor.type,
+            actor_label=actor.label[:255],
+            actor_user=actor.user,
+            actor_application=actor.application,
+            selection=described,
+            access_tokens_revoked=access_count,
+            refresh_tokens_revoked=refresh_count,
+            grants_revoked=grant_count,
+            reason=reason,
+        )
+        outbox.record(event, selection, any(counts))
+        transaction.on_commit(
+            lambda: tokens_revoked.send(
+                sender=RevocationEvent,
+                event=event,
+                access_tokens=access_count,
+                refresh_tokens=refresh_count,
+                grants=grant_count,
+            ),
+            using=database,
+        )
+    return Revocation(event, access_count, refresh_count, grant_count, described, registration_count)
+
+
+def _count(selection: Selection) -> Revocation:
+    """The dry run: what ``revoke`` would revoke, counted from indexes, nothing written.
+
+    One read of the live refresh tokens (their bound access tokens), then one COUNT each for
+    access tokens, grants and registration tokens, each a union of index lookups.
+    """
+    access_token_model = get_access_token_model()
+    owned = selection.owned_condition()
+    live = list(
+        get_refresh_token_model()
+        .objects.filter(refresh_condition(selection), revoked__isnull=True)
+        .values_list("access_token_id", flat=True)
+    )
+    named = Q(pk__in=sorted({*selection.access_token_ids, *(pk for pk in live if pk)}))
+    if selection.lone_checksums:
+        named |= Q(token_checksum__in=sorted(selection.lone_checksums))
+    if owned is not None:
+        named |= owned
+    access_count = access_token_model.objects.filter(named).filter(queries.not_registration()).count()
+    grant_count = get_grant_model().objects.filter(owned).count() if owned is not None else 0
+    registration_count = 0
+    registration = registration_condition(selection)
+    if registration is not None:
+        registration_count = access_token_model.objects.filter(registration, queries.registration()).count()
+    return Revocation(
+        None, access_count, len(live), grant_count, dict(selection.described), registration_count
+    )
+
+
+def _is_deadlock(error: OperationalError) -> bool:
+    """MySQL/MariaDB error 1213, or PostgreSQL's deadlock_detected (40P01)."""
+    cause = error.__cause__
+    if getattr(cause, "sqlstate", None) == "40P01" or getattr(cause, "pgcode", None) == "40P01":
+        return True
+    return bool(error.args) and error.args[0] == 1213
