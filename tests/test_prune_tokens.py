@@ -74,6 +74,7 @@ def test_dry_run_counts_and_deletes_nothing():
         "refresh_tokens": 1,
         "sessions": 1,
         "dry_run": True,
+        "events": 0,
     }
     assert prune("--dry-run") == "Would delete 1 refresh tokens and 1 ended sessions."
     assert RefreshToken.objects.count() == 1

@@ -294,3 +294,7 @@ class NotBefore(models.Model):
         else:
             target = str(self.application) if self.application_id else self.key
         return f"Not before {self.not_before:%Y-%m-%d %H:%M:%S} for {target}"
+
+
+# Receivers and the outbox of revocation events (token_admin.events).
+from .events.models import Delivery, Receiver  # noqa: E402, F401

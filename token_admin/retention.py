@@ -16,9 +16,11 @@ What may go, read from DOT 3.4's ``validate_refresh_token`` and ``_save_bearer_t
 * A session has ended when its family has no live or grace-window member (or, for a lone
   access token, when that token has expired or is gone); it is never shown again.
 
-Revocation events (the audit trail) are never touched. Work is done in windows of
-``batch_size`` rows in primary-key order, one short transaction each, so no statement
-holds locks on more than ``batch_size`` rows, and the whole run is one pass over each table.
+Revocation events (the audit trail) are never touched; delivered, skipped and failed rows of
+the events outbox older than ``EVENTS_RETENTION_SECONDS`` go (``events.outbox.prune``).
+Work is done in windows of ``batch_size`` rows in primary-key order, one short transaction
+each, so no statement holds locks on more than ``batch_size`` rows, and the whole run
+is one pass over each table.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
 
+from .events import outbox
 from .models import TokenSession
 from .queries import valid_access_tokens
 
@@ -49,6 +52,7 @@ class Pruned:
     refresh_tokens: int
     sessions: int
     dry_run: bool
+    events: int = 0
 
 
 def grace_cutoff(now: datetime) -> datetime:
@@ -99,7 +103,8 @@ def prune(
     now = timezone.now()
     refresh = _in_windows(prunable_refresh_tokens(now), batch_size, dry_run, pause, progress)
     sessions = _in_windows(ended_sessions(now), batch_size, dry_run, pause, progress)
-    return Pruned(refresh, sessions, dry_run)
+    events = outbox.prune(now, batch_size, dry_run)
+    return Pruned(refresh, sessions, dry_run, events)
 
 
 def _in_windows(

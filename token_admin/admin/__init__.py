@@ -29,6 +29,7 @@ from django.db.models import Model
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
 from ..conf import conf
+from ..events.admin import register as register_events
 from ..models import AppProfile, Device, NotBefore, RevocationEvent, TokenSession
 from .actions import RevocationAdminMixin
 from .applications import ApplicationAdmin, AppProfileAdmin
@@ -76,6 +77,7 @@ def register(site: admin.AdminSite) -> None:
     ):
         if not site.is_registered(model):
             site.register(model, model_admin)
+    register_events(site)
     _add_to_user_admin(site)
     protect_secret_fields(site)
 

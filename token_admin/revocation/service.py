@@ -14,6 +14,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
 from .. import queries
+from ..events import outbox
 from ..models import RevocationEvent
 from ..signals import tokens_revoked
 from .actors import Actor, Surface
@@ -106,6 +107,7 @@ def _revoke_once(
             grants_revoked=grant_count,
             reason=reason,
         )
+        outbox.record(event, selection, any(counts))
         transaction.on_commit(
             lambda: tokens_revoked.send(
                 sender=RevocationEvent,

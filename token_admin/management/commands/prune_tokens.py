@@ -69,6 +69,7 @@ class Command(BaseCommand):
                     {
                         "refresh_tokens": pruned.refresh_tokens,
                         "sessions": pruned.sessions,
+                        "events": pruned.events,
                         "dry_run": pruned.dry_run,
                     }
                 )
@@ -77,4 +78,5 @@ class Command(BaseCommand):
         verb = "Would delete" if pruned.dry_run else "Deleted"
         self.stdout.write(
             f"{verb} {pruned.refresh_tokens} refresh tokens and {pruned.sessions} ended sessions."
+            + (f" {verb} {pruned.events} finished event deliveries." if pruned.events else "")
         )
