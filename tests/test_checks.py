@@ -35,6 +35,7 @@ def test_every_check_is_registered_under_its_django_tag_and_token_admins():
         checks.check_required_apps: (Tags.compatibility, "token_admin"),
         checks.check_hooks: (Tags.compatibility, "token_admin"),
         checks.check_shared_cache: (Tags.caches, "token_admin"),
+        checks.check_session_policies: (Tags.compatibility, "token_admin"),
     }
 
 
