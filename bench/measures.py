@@ -20,11 +20,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
+from bench import seed, server
+from bench.seed import AT, RT, SESSION, Seeded
 from token_admin import queries
 from token_admin.revocation import Actor, Selection, Surface, revoke
-
-from . import seed, server
-from .seed import AT, RT, SESSION, Seeded
 
 # Which of the stream app's tokens (index from the oldest) each measure uses. Fixed, so they
 # never overlap whatever the scale (the stream app has at least 2,000 tokens). Those that are

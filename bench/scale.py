@@ -372,10 +372,7 @@ def print_table(header: list[str], rows: list[dict[str, Any]], peer: dict[str, A
     )
     print("-" * (width + 66))
     for row in rows:
-        if row["key"] == "admin-at-dot":
-            result = "(peer)"
-        else:
-            result = "met" if row["met"] else "MISSED"
+        result = "(peer)" if row["key"] == "admin-at-dot" else "met" if row["met"] else "MISSED"
         print(
             f"{row['measure']:<{width}}  {row['small_ms']:>9.1f}  {row['large_ms']:>9.1f}  "
             f"{row['ratio_min']:>6.2f}  {row['ratio_median']:>6.2f}  {row['ratio_max']:>6.2f}  "

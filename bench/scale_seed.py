@@ -24,10 +24,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from oauth2_provider.models import get_application_model
 
-from token_admin import queries
-from token_admin.models import AppProfile
-
-from .seed import (
+from bench.seed import (
     AT,
     RT,
     SESSION,
@@ -41,6 +38,8 @@ from .seed import (
     scalar,
     seed_tokens,
 )
+from token_admin import queries
+from token_admin.models import AppProfile
 
 USERS = 20_000
 OLD_APP_USERS = 200

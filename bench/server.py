@@ -260,9 +260,8 @@ def interleaved_latencies(
     ``rounds`` and by ``max_seconds`` (whichever ends first; at least 10 rounds are kept).
     """
     results: dict[str, list[float]] = {name: [] for name in calls}
-    index = 0
     deadline = time.monotonic() + max_seconds
-    for round_number in range(-warmup, rounds):
+    for index, round_number in enumerate(range(-warmup, rounds)):
         if round_number >= 10 and time.monotonic() > deadline:
             break
         for name, sequence in calls.items():
@@ -274,5 +273,4 @@ def interleaved_latencies(
                 raise RuntimeError(f"{name}: {call.method} {call.path} answered {status}: {body[:300]!r}")
             if round_number >= 0:
                 results[name].append(elapsed)
-        index += 1
     return {name: Latencies(samples) for name, samples in results.items()}

@@ -5,9 +5,8 @@ from django.urls import path
 from oauth2_provider import admin as dot_admin
 from oauth2_provider.models import get_access_token_model
 
+from bench.floor import FloorTokenView
 from example_project.urls import urlpatterns as example_urlpatterns
-
-from .floor import FloorTokenView
 
 # DOT's own AccessTokenAdmin (its one-token-at-a-time revoke action), on a site of its own so
 # that token_admin's replacement on the default site stays as the app installs it.

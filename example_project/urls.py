@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 
-from . import views
+from example_project import views
 
 urlpatterns = [
     path("", views.landing, name="demo-landing"),

@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from . import demo
+from example_project import demo
 
 _PKCE_SESSION_KEY = "example_project_pkce"
 

@@ -23,8 +23,8 @@ from django.db.models import Q
 from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 
-from .conf import conf
-from .models import TokenSession
+from token_admin.conf import conf
+from token_admin.models import TokenSession
 
 FIELD_LENGTH = 100
 # User agents are client-controlled: parse at most this much of one.

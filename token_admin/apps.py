@@ -8,20 +8,20 @@ class TokenAdminConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, deletion, policies, receivers
+        from token_admin import checks, deletion, policies, receivers
 
         checks.register()
         receivers.connect()
         deletion.connect()
         policies.connect()
-        from .events import outbox
+        from token_admin.events import outbox
 
         outbox.connect()
         if apps.is_installed("django.contrib.admin"):
             # After the admin's autodiscover (it runs in django.contrib.admin's ready()): admins
             # that apps after token_admin registered get the secret-field protection too.
-            from .admin import protect_secret_fields
-            from .conf import conf
+            from token_admin.admin import protect_secret_fields
+            from token_admin.conf import conf
 
             site = conf.ADMIN_SITE
             if site is not None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.utils.translation import ngettext
 
-from .models import RevocationEvent
+from token_admin.models import RevocationEvent
 
 ActorType = RevocationEvent.ActorType
 

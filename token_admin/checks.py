@@ -14,7 +14,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core import checks
 
-from .conf import HOOK_SETTINGS, conf
+from token_admin.conf import HOOK_SETTINGS, conf
 
 TAG = "token_admin"
 

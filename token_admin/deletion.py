@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db.models.signals import pre_delete
 from oauth2_provider.models import get_application_model
 
-from .revocation import Actor, Selection, Surface, revoke
+from token_admin.revocation import Actor, Selection, Surface, revoke
 
 
 def user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:

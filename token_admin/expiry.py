@@ -28,10 +28,10 @@ from uuid import UUID
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from .conf import conf
-from .models import TokenSession
-from .queries import live_sessions
-from .revocation import Actor, Revocation, Selection, Surface, revoke
+from token_admin.conf import conf
+from token_admin.models import TokenSession
+from token_admin.queries import live_sessions
+from token_admin.revocation import Actor, Revocation, Selection, Surface, revoke
 
 DEFAULT_BATCH_SIZE = 500
 _DURATION = re.compile(r"(\d{1,7})([dh])")
@@ -101,7 +101,7 @@ def unused_page(
     if after is not None:
         later = Q()
         for index, field in enumerate(key):
-            equal = {name: value for name, value in zip(key[:index], after, strict=False)}
+            equal = dict(zip(key[:index], after, strict=False))
             later |= Q(**equal, **{f"{field}__gt": after[index]})
         sessions = sessions.filter(later, **{f"{key[0]}__gte": after[0]})
     # Ordered as the index is, last_used_at first even where it is NULL throughout: PostgreSQL

@@ -297,4 +297,4 @@ class NotBefore(models.Model):
 
 
 # Receivers and the outbox of revocation events (token_admin.events).
-from .events.models import Delivery, Receiver  # noqa: E402, F401
+from token_admin.events.models import Delivery, Receiver  # noqa: E402, F401

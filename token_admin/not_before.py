@@ -29,11 +29,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
-from . import queries
-from .conf import conf
-from .models import NotBefore, TokenSession
-from .revocation import Actor, Revocation, Selection, Surface, revoke
-from .watermarks import CACHE_PREFIX, EPOCH, Scope, row_key
+from token_admin import queries
+from token_admin.conf import conf
+from token_admin.models import NotBefore, TokenSession
+from token_admin.revocation import Actor, Revocation, Selection, Surface, revoke
+from token_admin.watermarks import CACHE_PREFIX, EPOCH, Scope, row_key
 
 # Most rows a global dry run counts one by one; above (PostgreSQL's estimate), it estimates.
 EXACT_COUNT_MAX = 100_000

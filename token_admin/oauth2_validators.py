@@ -29,8 +29,8 @@ from oauth2_provider.models import AbstractRefreshToken, get_access_token_model,
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
-from . import activity, queries, receivers, watermarks
-from .models import AppProfile
+from token_admin import activity, queries, receivers, watermarks
+from token_admin.models import AppProfile
 
 
 class RevokedDuringRefresh(errors.InvalidGrantError):

@@ -15,7 +15,12 @@ from typing import Any
 from django.urls import URLPattern, path
 from oauth2_provider import urls as dot_urls
 
-from .oauth_views import AuthorizedTokenDeleteView, DynamicClientRegistrationView, RevokeTokenView, TokenView
+from token_admin.oauth_views import (
+    AuthorizedTokenDeleteView,
+    DynamicClientRegistrationView,
+    RevokeTokenView,
+    TokenView,
+)
 
 app_name = dot_urls.app_name
 

@@ -22,9 +22,9 @@ from oauth2_provider import views as dot_views
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from oauth2_provider.signals import app_authorized
 
-from . import queries
-from .receivers import registration_metadata
-from .revocation import Actor, Selection, Surface, revoke
+from token_admin import queries
+from token_admin.receivers import registration_metadata
+from token_admin.revocation import Actor, Selection, Surface, revoke
 
 
 class RevocationValidatorMixin:

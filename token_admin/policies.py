@@ -24,8 +24,8 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
-from .conf import conf
-from .revocation import Actor, Selection, Surface, revoke
+from token_admin.conf import conf
+from token_admin.revocation import Actor, Selection, Surface, revoke
 
 # Set on each user instance when it is loaded or saved: whether it was active then.
 WAS_ACTIVE = "_token_admin_was_active"

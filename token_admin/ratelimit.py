@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.core.cache import caches
 
-from .conf import conf
+from token_admin.conf import conf
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,9 @@ from django.db.models import Exists
 from django.db.models.signals import post_save
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
-from . import expiry, queries
-from .conf import conf
-from .models import Device, TokenSession
+from token_admin import expiry, queries
+from token_admin.conf import conf
+from token_admin.models import Device, TokenSession
 
 # Set by TokenAdminOAuth2Validator while DOT saves a token pair: the access token saved
 # then will be followed by its refresh token, which creates the family's session.

@@ -38,9 +38,9 @@ from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
 
-from .events import outbox
-from .models import TokenSession
-from .queries import valid_access_tokens
+from token_admin.events import outbox
+from token_admin.models import TokenSession
+from token_admin.queries import valid_access_tokens
 
 DEFAULT_BATCH_SIZE = 1000
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import ratelimit
-from .conf import conf
+from token_admin import ratelimit
+from token_admin.conf import conf
 
 SCOPE_CLIENT = "end_user_auth_client"
 SCOPE_IP = "end_user_auth_ip"

@@ -23,8 +23,8 @@ from django.core.cache import caches
 from django.db import connections
 from django.utils import timezone
 
-from .conf import conf
-from .models import NotBefore
+from token_admin.conf import conf
+from token_admin.models import NotBefore
 
 Scope = NotBefore.Scope
 CACHE_PREFIX = "token_admin:not_before:"
@@ -57,7 +57,7 @@ def _read(keys: Iterable[str]) -> dict[str, float]:
     found = {key: cached[CACHE_PREFIX + key] for key in keys if CACHE_PREFIX + key in cached}
     missing = [key for key in keys if key not in found]
     if missing:
-        loaded = {key: NONE for key in missing}
+        loaded = dict.fromkeys(missing, NONE)
         for key, not_before in (
             NotBefore.objects.filter(key__in=missing).order_by().values_list("key", "not_before")
         ):

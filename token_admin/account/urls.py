@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 from django.views.generic import RedirectView
 
-from . import views
+from token_admin.account import views
 
 app_name = "token_admin_account"
 

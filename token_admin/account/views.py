@@ -22,7 +22,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from ..queries import (
+from token_admin.queries import (
     ConnectedApp,
     ListedSession,
     connected_apps,
@@ -30,7 +30,7 @@ from ..queries import (
     session_device,
     software_name,
 )
-from ..revocation import Actor, Selection, Surface, revoke
+from token_admin.revocation import Actor, Selection, Surface, revoke
 
 TEMPLATES = "token_admin/account/"
 

@@ -28,18 +28,18 @@ from django.contrib.auth import get_user_model
 from django.db.models import Model
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
-from ..conf import conf
-from ..events.admin import register as register_events
-from ..models import AppProfile, Device, NotBefore, RevocationEvent, TokenSession
-from .actions import RevocationAdminMixin
-from .applications import ApplicationAdmin, AppProfileAdmin
-from .audit import RevocationEventAdmin
-from .devices import DeviceAdmin
-from .mixins import SecretFieldsAdminMixin, protect_secret_fields
-from .not_before import NotBeforeAdmin
-from .sessions import TokenSessionAdmin
-from .tokens import AccessTokenAdmin, RefreshTokenAdmin
-from .users import UserTokensAdminMixin
+from token_admin.admin.actions import RevocationAdminMixin
+from token_admin.admin.applications import ApplicationAdmin, AppProfileAdmin
+from token_admin.admin.audit import RevocationEventAdmin
+from token_admin.admin.devices import DeviceAdmin
+from token_admin.admin.mixins import SecretFieldsAdminMixin, protect_secret_fields
+from token_admin.admin.not_before import NotBeforeAdmin
+from token_admin.admin.sessions import TokenSessionAdmin
+from token_admin.admin.tokens import AccessTokenAdmin, RefreshTokenAdmin
+from token_admin.admin.users import UserTokensAdminMixin
+from token_admin.conf import conf
+from token_admin.events.admin import register as register_events
+from token_admin.models import AppProfile, Device, NotBefore, RevocationEvent, TokenSession
 
 __all__ = [
     "AccessTokenAdmin",

@@ -22,9 +22,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..conf import conf
-from ..revocation import Actor, Revocation, Selection, revoke
-from .utils import CONFIRMATION_SAMPLE, REVOKE_PERMISSION, SURFACE, change_url, safe
+from token_admin.admin.utils import CONFIRMATION_SAMPLE, REVOKE_PERMISSION, SURFACE, change_url, safe
+from token_admin.conf import conf
+from token_admin.revocation import Actor, Revocation, Selection, revoke
 
 if TYPE_CHECKING:
     from django.db.models import Field

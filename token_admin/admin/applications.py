@@ -16,11 +16,11 @@ from oauth2_provider.models import (
     get_access_token_model,
 )
 
-from ..models import AppProfile, TokenSession
-from ..revocation import Actor, Selection, revoke
-from .actions import RevocationAdminMixin, RevokeAction, RevokeButtonMixin
-from .mixins import BigTableAdminMixin, SecretFieldsAdminMixin
-from .utils import NO_FACETS, SURFACE, changelist_url, joined_links, safe
+from token_admin.admin.actions import RevocationAdminMixin, RevokeAction, RevokeButtonMixin
+from token_admin.admin.mixins import BigTableAdminMixin, SecretFieldsAdminMixin
+from token_admin.admin.utils import NO_FACETS, SURFACE, changelist_url, joined_links, safe
+from token_admin.models import AppProfile, TokenSession
+from token_admin.revocation import Actor, Selection, revoke
 
 if TYPE_CHECKING:
     pass

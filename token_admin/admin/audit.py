@@ -19,11 +19,11 @@ from oauth2_provider.models import (
     get_application_model,
 )
 
-from .. import audit
-from ..models import RevocationEvent
-from .filters import AboutFilter
-from .mixins import BigTableAdminMixin
-from .utils import NO_FACETS, safe
+from token_admin import audit
+from token_admin.admin.filters import AboutFilter
+from token_admin.admin.mixins import BigTableAdminMixin
+from token_admin.admin.utils import NO_FACETS, safe
+from token_admin.models import RevocationEvent
 
 if TYPE_CHECKING:
     pass

@@ -15,12 +15,12 @@ from oauth2_provider.models import (
     get_access_token_model,
 )
 
-from ..models import Device, RevocationEvent, TokenSession
-from ..revocation import Selection
-from .actions import RevocationAdminMixin, RevokeAction, RevokeButtonMixin
-from .filters import UserFilter
-from .mixins import BigTableAdminMixin
-from .utils import NO_FACETS, changelist_url, joined_links, not_on_own_pages, safe
+from token_admin.admin.actions import RevocationAdminMixin, RevokeAction, RevokeButtonMixin
+from token_admin.admin.filters import UserFilter
+from token_admin.admin.mixins import BigTableAdminMixin
+from token_admin.admin.utils import NO_FACETS, changelist_url, joined_links, not_on_own_pages, safe
+from token_admin.models import Device, RevocationEvent, TokenSession
+from token_admin.revocation import Selection
 
 if TYPE_CHECKING:
     pass

@@ -17,9 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import get_application_model, get_refresh_token_model
 
-from .. import queries
-from ..models import Device, TokenSession
-from .utils import parse_pk, parse_uuid
+from token_admin import queries
+from token_admin.admin.utils import parse_pk, parse_uuid
+from token_admin.models import Device, TokenSession
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise

@@ -26,9 +26,9 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
-from .. import queries
-from ..models import TokenSession
-from .utils import NO_FACETS
+from token_admin import queries
+from token_admin.admin.utils import NO_FACETS
+from token_admin.models import TokenSession
 
 if TYPE_CHECKING:
     pass

@@ -23,10 +23,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.models import get_application_model
 
-from ..conf import conf
-from ..models import NotBefore
-from ..not_before import lift_not_before, set_not_before
-from ..watermarks import EPOCH
+from token_admin.conf import conf
+from token_admin.models import NotBefore
+from token_admin.not_before import lift_not_before, set_not_before
+from token_admin.watermarks import EPOCH
 
 Scope = NotBefore.Scope
 # The name of its former module, kept: a confirmation page signed before the move stays valid.

@@ -17,13 +17,26 @@ from oauth2_provider.models import (
     get_access_token_model,
 )
 
-from .. import queries
-from ..models import RevocationEvent, TokenSession
-from ..revocation import Selection
-from .actions import RevocationAdminMixin, RevokeAction, RevokeButtonMixin
-from .filters import ApplicationFilter, LiveSessionFilter, SessionDeviceFilter, UnusedFilter, UserFilter
-from .mixins import BigTableAdminMixin
-from .utils import NO_FACETS, change_url, changelist_url, joined_links, not_on_own_pages, safe
+from token_admin import queries
+from token_admin.admin.actions import RevocationAdminMixin, RevokeAction, RevokeButtonMixin
+from token_admin.admin.filters import (
+    ApplicationFilter,
+    LiveSessionFilter,
+    SessionDeviceFilter,
+    UnusedFilter,
+    UserFilter,
+)
+from token_admin.admin.mixins import BigTableAdminMixin
+from token_admin.admin.utils import (
+    NO_FACETS,
+    change_url,
+    changelist_url,
+    joined_links,
+    not_on_own_pages,
+    safe,
+)
+from token_admin.models import RevocationEvent, TokenSession
+from token_admin.revocation import Selection
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise

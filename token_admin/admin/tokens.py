@@ -19,11 +19,9 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
-from .. import queries
-from ..models import Device, RevocationEvent, TokenSession
-from ..revocation import Selection
-from .actions import RevocationAdminMixin, RevokeAction, RevokeButtonMixin
-from .filters import (
+from token_admin import queries
+from token_admin.admin.actions import RevocationAdminMixin, RevokeAction, RevokeButtonMixin
+from token_admin.admin.filters import (
     ApplicationFilter,
     RefreshTokenFilter,
     SessionFilter,
@@ -31,8 +29,8 @@ from .filters import (
     TokenDeviceFilter,
     UserFilter,
 )
-from .mixins import BigTableAdminMixin, PastedTokenSearchMixin, SecretFieldsAdminMixin
-from .utils import (
+from token_admin.admin.mixins import BigTableAdminMixin, PastedTokenSearchMixin, SecretFieldsAdminMixin
+from token_admin.admin.utils import (
     NO_FACETS,
     change_url,
     changelist_url,
@@ -43,6 +41,8 @@ from .utils import (
     owner_and_app,
     safe,
 )
+from token_admin.models import Device, RevocationEvent, TokenSession
+from token_admin.revocation import Selection
 
 if TYPE_CHECKING:
     pass

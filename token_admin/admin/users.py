@@ -16,10 +16,10 @@ from oauth2_provider.models import (
     get_access_token_model,
 )
 
-from ..models import TokenSession
-from ..revocation import Actor, Selection, revoke
-from .actions import RevocationAdminMixin, RevokeAction
-from .utils import SURFACE, changelist_url, joined_links, safe
+from token_admin.admin.actions import RevocationAdminMixin, RevokeAction
+from token_admin.admin.utils import SURFACE, changelist_url, joined_links, safe
+from token_admin.models import TokenSession
+from token_admin.revocation import Actor, Selection, revoke
 
 if TYPE_CHECKING:
     pass

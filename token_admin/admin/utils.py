@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from ..models import RevocationEvent
+from token_admin.models import RevocationEvent
 
 if TYPE_CHECKING:
     pass

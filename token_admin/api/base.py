@@ -19,8 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
-from .limits import check_request_limits
-from .negotiation import JSONOnly
+from token_admin.api.limits import check_request_limits
+from token_admin.api.negotiation import JSONOnly
 
 ExceptionHandler = Callable[[Exception, dict[str, Any]], Response]
 

@@ -24,8 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 import token_admin
-
-from .openapi import StyleSchema
+from token_admin.api.openapi import StyleSchema
 
 app_name = "token_admin_schema"
 

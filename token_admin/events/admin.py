@@ -15,8 +15,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import delivery
-from .models import Delivery, Receiver
+from token_admin.events import delivery
+from token_admin.events.models import Delivery, Receiver
 
 # Never filtered, searched or ordered on: ``?secret__startswith=`` would be an oracle.
 SECRET_LOOKUPS = ("secret", "previous_secret", "context", "receiver__secret", "receiver__previous_secret")

@@ -28,9 +28,9 @@ from django.db import connections, router, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
-from . import formats
-from .conf import events_conf
-from .models import Delivery
+from token_admin.events import formats
+from token_admin.events.conf import events_conf
+from token_admin.events.models import Delivery
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def claim(limit: int | None = None) -> tuple[uuid.UUID, list[Delivery]]:
                 # No SKIP here: a skipped row would break the run. These rows are behind heads
                 # this transaction holds, so no other claim is after them.
                 following = following.select_for_update()
-            head_of = dict((receiver_id, pk) for pk, receiver_id in heads)
+            head_of = {receiver_id: pk for pk, receiver_id in heads}
             stopped: set[int] = set()
             for pk, receiver_id, next_attempt_at in following.order_by("pk").values_list(
                 "pk", "receiver_id", "next_attempt_at"

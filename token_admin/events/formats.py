@@ -26,9 +26,9 @@ from django.db.models import Q
 from oauth2_provider.models import get_refresh_token_model
 from standardwebhooks.webhooks import Webhook
 
-from ..models import TokenSession
-from .conf import events_conf
-from .models import Delivery, Receiver
+from token_admin.events.conf import events_conf
+from token_admin.events.models import Delivery, Receiver
+from token_admin.models import TokenSession
 
 WEBHOOK_TYPE = "token_admin.session.revoked"
 CAEP_SESSION_REVOKED = "https://schemas.openid.net/secevent/caep/event-type/session-revoked"

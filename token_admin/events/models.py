@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.settings import oauth2_settings
 
-from . import keys
+from token_admin.events import keys
 
 
 class Receiver(models.Model):

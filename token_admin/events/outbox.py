@@ -18,9 +18,9 @@ from django.core.cache import caches
 from django.db import connections, router, transaction
 from django.db.models.signals import post_delete, post_save
 
-from ..conf import conf
-from .conf import events_conf
-from .models import Delivery, Receiver
+from token_admin.conf import conf
+from token_admin.events.conf import events_conf
+from token_admin.events.models import Delivery, Receiver
 
 CACHE_KEY = "token_admin:events:receivers"
 logger = logging.getLogger(__name__)

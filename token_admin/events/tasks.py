@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import delivery
+from token_admin.events import delivery
 
 
 @shared_task(name="token_admin.events.deliver", ignore_result=True)

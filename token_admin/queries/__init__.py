@@ -12,8 +12,8 @@ query per row. Writes live in ``token_admin.revocation``.
 
 from __future__ import annotations
 
-from .connected import ConnectedApp, connected_apps, session_device, software_name
-from .live import (
+from token_admin.queries.connected import ConnectedApp, connected_apps, session_device, software_name
+from token_admin.queries.live import (
     access_is_live,
     app_user_ids,
     app_user_tokens,
@@ -27,7 +27,7 @@ from .live import (
     refresh_is_live,
     refresh_usable_after,
 )
-from .sessions import (
+from token_admin.queries.sessions import (
     ListedSession,
     end_user_sessions,
     session_keys,
@@ -36,7 +36,7 @@ from .sessions import (
     sessions_with_state,
     user_devices,
 )
-from .tokens import (
+from token_admin.queries.tokens import (
     access_tokens,
     checksum,
     is_registration,

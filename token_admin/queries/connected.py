@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..models import Device, TokenSession
-from .sessions import ListedSession
+from token_admin.models import Device, TokenSession
+from token_admin.queries.sessions import ListedSession
 
 
 def session_device(session: TokenSession) -> Device | None:

@@ -35,10 +35,10 @@ from oauth2_provider.models import (
     refresh_token_expire_timedelta,
 )
 
-from .. import watermarks
-from ..conf import conf
-from ..models import NotBefore, TokenSession
-from .tokens import access_tokens, not_registration
+from token_admin import watermarks
+from token_admin.conf import conf
+from token_admin.models import NotBefore, TokenSession
+from token_admin.queries.tokens import access_tokens, not_registration
 
 
 def has_row(correlated: QuerySet[Any]) -> Q:

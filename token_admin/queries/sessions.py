@@ -12,10 +12,10 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 
-from .. import watermarks
-from ..models import Device, TokenSession
-from .live import access_is_live, live_sessions, refresh_is_live
-from .tokens import access_tokens
+from token_admin import watermarks
+from token_admin.models import Device, TokenSession
+from token_admin.queries.live import access_is_live, live_sessions, refresh_is_live
+from token_admin.queries.tokens import access_tokens
 
 
 def session_token_conditions(sessions: QuerySet[TokenSession]) -> tuple[Q, Q]:

@@ -29,11 +29,11 @@ Selection, Actor, Surface``.
 
 from __future__ import annotations
 
-from .actors import Actor, ActorType, Surface, app_label, token_label
-from .affected import AFFECTED_MAX, ID_CHUNK_SIZE
-from .selection import Selection, user_pair_filter
-from .service import DEADLOCK_ATTEMPTS, Revocation, revoke
-from .writes import MAX_LOCKING_READS
+from token_admin.revocation.actors import Actor, ActorType, Surface, app_label, token_label
+from token_admin.revocation.affected import AFFECTED_MAX, ID_CHUNK_SIZE
+from token_admin.revocation.selection import Selection, user_pair_filter
+from token_admin.revocation.service import DEADLOCK_ATTEMPTS, Revocation, revoke
+from token_admin.revocation.writes import MAX_LOCKING_READS
 
 __all__ = [
     "AFFECTED_MAX",

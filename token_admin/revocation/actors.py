@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import RevocationEvent
+from token_admin.models import RevocationEvent
 
 Surface = RevocationEvent.Surface
 ActorType = RevocationEvent.ActorType

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from .. import queries
+from token_admin import queries
 
 # Most users and apps an audit event lists by name (the totals count all of them).
 AFFECTED_MAX = 20

@@ -11,8 +11,8 @@ from uuid import UUID
 from django.db.models import Q, QuerySet
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from .. import queries
-from ..models import Device, TokenSession
+from token_admin import queries
+from token_admin.models import Device, TokenSession
 
 
 def user_pair_filter(pairs: Iterable[tuple[Any, Any]]) -> Q:

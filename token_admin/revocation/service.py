@@ -13,14 +13,14 @@ from django.db.models import Q
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from .. import queries
-from ..events import outbox
-from ..models import RevocationEvent
-from ..signals import tokens_revoked
-from .actors import Actor, Surface
-from .affected import summarise, whose_tokens_per_pair
-from .selection import Selection
-from .writes import refresh_condition, registration_condition, revoke_rows
+from token_admin import queries
+from token_admin.events import outbox
+from token_admin.models import RevocationEvent
+from token_admin.revocation.actors import Actor, Surface
+from token_admin.revocation.affected import summarise, whose_tokens_per_pair
+from token_admin.revocation.selection import Selection
+from token_admin.revocation.writes import refresh_condition, registration_condition, revoke_rows
+from token_admin.signals import tokens_revoked
 
 # How often a revocation that a deadlock rolled back is run again.
 DEADLOCK_ATTEMPTS = 5

@@ -11,10 +11,10 @@ from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.db.models.signals import post_delete, pre_delete
 from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 
-from .. import queries
-from ..models import Device
-from .affected import chunks, whose_tokens
-from .selection import Selection, either
+from token_admin import queries
+from token_admin.models import Device
+from token_admin.revocation.affected import chunks, whose_tokens
+from token_admin.revocation.selection import Selection, either
 
 # How often the live refresh tokens are read again after a lock wait before giving up.
 # Each extra read means a refresh committed a rotation of a token of the selection while

@@ -8,8 +8,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request, is_form_media_type
 
 from token_admin import activity, queries, watermarks
-
-from .errors import ADNError
+from token_admin.api.adn.errors import ADNError
 
 # App.net: "GET and DELETE do not accept an HTTP body", so those take the query parameter;
 # the methods that have a body take the form field.

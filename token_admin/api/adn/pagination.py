@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import QueryDict
 
-from .errors import ADNError
+from token_admin.api.adn.errors import ADNError
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 200

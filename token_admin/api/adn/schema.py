@@ -10,7 +10,10 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ..openapi import (
+from token_admin.api.adn.envelope import PRETTY_HEADER
+from token_admin.api.adn.errors import AUTH_PREFIX
+from token_admin.api.adn.pagination import DEFAULT_COUNT, MAX_COUNT
+from token_admin.api.openapi import (
     HEADER,
     QUERY,
     OpenApiAuthenticationExtension,
@@ -20,9 +23,6 @@ from ..openapi import (
     OpenObject,
     StyleSchema,
 )
-from .envelope import PRETTY_HEADER
-from .errors import AUTH_PREFIX
-from .pagination import DEFAULT_COUNT, MAX_COUNT
 
 
 class ADNSchema(StyleSchema):

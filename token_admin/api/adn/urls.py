@@ -10,12 +10,12 @@ from typing import Any
 
 from django.urls import path, re_path
 
-from .views import AppTokenViewSet, NotFoundViewSet, TokenViewSet
+from token_admin.api.adn.views import AppTokenViewSet, NotFoundViewSet, TokenViewSet
 
 app_name = "token_admin_adn"
 
 #: Every method the catch-all answers (with a 404 in the envelope).
-ANY_METHOD: dict[str, Any] = {method: "not_found" for method in NotFoundViewSet.http_method_names}
+ANY_METHOD: dict[str, Any] = dict.fromkeys(NotFoundViewSet.http_method_names, "not_found")
 
 
 def routes(

@@ -18,18 +18,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from token_admin import queries
+from token_admin.api.adn import schema as docs
+from token_admin.api.adn.authentication import ADNTokenAuthentication
+from token_admin.api.adn.envelope import PRETTY_HEADER, ADNRenderer, envelope
+from token_admin.api.adn.errors import ADNError, exception_handler
+from token_admin.api.adn.pagination import paginate, parse_params
+from token_admin.api.adn.responses import token_object, token_scopes
+from token_admin.api.base import ExceptionHandler, StyleViewSet
+from token_admin.api.openapi import OpenApiResponse, extend_action, extend_schema, view_schema
 from token_admin.conf import conf
 from token_admin.ratelimit import Window, hit
 from token_admin.revocation import Actor, Selection, Surface, revoke
-
-from ..base import ExceptionHandler, StyleViewSet
-from ..openapi import OpenApiResponse, extend_action, extend_schema, view_schema
-from . import schema as docs
-from .authentication import ADNTokenAuthentication
-from .envelope import PRETTY_HEADER, ADNRenderer, envelope
-from .errors import ADNError, exception_handler
-from .pagination import paginate, parse_params
-from .responses import token_object, token_scopes
 
 
 class ADNViewSet(StyleViewSet):

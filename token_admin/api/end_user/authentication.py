@@ -35,8 +35,8 @@ from oauth2_provider.settings import oauth2_settings
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from ...conf import conf
-from ...throttle import FailedAuthThrottle
+from token_admin.conf import conf
+from token_admin.throttle import FailedAuthThrottle
 
 REALM = "token_admin"
 _DIGEST_SALT = "token_admin.api.end_user.client_secret"

@@ -14,8 +14,8 @@ from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from ..limits import REQUEST_LIMIT_ERRORS, message_for, status_for
-from .authentication import APIClientAuthentication
+from token_admin.api.end_user.authentication import APIClientAuthentication
+from token_admin.api.limits import REQUEST_LIMIT_ERRORS, message_for, status_for
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from ...conf import conf
-from ...models import Device, TokenSession
-from ...queries import ListedSession, session_device, software_name
+from token_admin.conf import conf
+from token_admin.models import Device, TokenSession
+from token_admin.queries import ListedSession, session_device, software_name
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 

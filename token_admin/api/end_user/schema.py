@@ -10,8 +10,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ...models import Device
-from ..openapi import (
+from token_admin.api.end_user.authentication import REALM
+from token_admin.api.openapi import (
     HEADER,
     PATH,
     Int64Field,
@@ -21,7 +21,7 @@ from ..openapi import (
     OpenApiResponse,
     StyleSchema,
 )
-from .authentication import REALM
+from token_admin.models import Device
 
 
 class EndUserSchema(StyleSchema):

@@ -10,14 +10,12 @@ from typing import Any
 
 from django.urls import path, re_path
 
-from .views import UnknownPathViewSet, UserTokenViewSet
+from token_admin.api.end_user.views import UnknownPathViewSet, UserTokenViewSet
 
 app_name = "token_admin_end_user"
 
 #: Every method the catch-all answers (with a JSON 404) after authentication; HEAD goes with GET.
-ANY_METHOD: dict[str, Any] = {
-    method: "not_found" for method in ("get", "post", "put", "patch", "delete", "options")
-}
+ANY_METHOD: dict[str, Any] = dict.fromkeys(("get", "post", "put", "patch", "delete", "options"), "not_found")
 
 
 def routes(user_tokens: type[UserTokenViewSet] = UserTokenViewSet) -> list[Any]:

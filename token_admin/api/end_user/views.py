@@ -20,17 +20,17 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ...conf import conf
-from ...models import TokenSession
-from ...queries import end_user_sessions
-from ...ratelimit import hit
-from ...revocation import Actor, Selection, Surface, revoke
-from ..base import ExceptionHandler, StyleViewSet
-from ..openapi import extend_action, extend_schema, view_schema
-from . import schema as docs
-from .authentication import APIClientAuthentication, IsEndUserAPIClient
-from .errors import NO_TOKENS, exception_handler
-from .responses import token_entry
+from token_admin.api.base import ExceptionHandler, StyleViewSet
+from token_admin.api.end_user import schema as docs
+from token_admin.api.end_user.authentication import APIClientAuthentication, IsEndUserAPIClient
+from token_admin.api.end_user.errors import NO_TOKENS, exception_handler
+from token_admin.api.end_user.responses import token_entry
+from token_admin.api.openapi import extend_action, extend_schema, view_schema
+from token_admin.conf import conf
+from token_admin.models import TokenSession
+from token_admin.queries import end_user_sessions
+from token_admin.ratelimit import hit
+from token_admin.revocation import Actor, Selection, Surface, revoke
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import RevokeLeakedTokensView
+from token_admin.api.leaked.views import RevokeLeakedTokensView
 
 app_name = "token_admin_leaked"
 

@@ -29,11 +29,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from ... import queries, ratelimit
-from ...conf import conf
-from ...models import RevocationEvent
-from ...revocation import Actor, Selection, Surface, revoke
-from ...signals import leaked_tokens_revoked
+from token_admin import queries, ratelimit
+from token_admin.conf import conf
+from token_admin.models import RevocationEvent
+from token_admin.revocation import Actor, Selection, Surface, revoke
+from token_admin.signals import leaked_tokens_revoked
 
 logger = logging.getLogger(__name__)
 

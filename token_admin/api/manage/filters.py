@@ -17,10 +17,9 @@ from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 from oauth2_provider.models import get_access_token_model, get_application_model
 
+from token_admin.api.manage.serializers import MAX_ID
+from token_admin.api.openapi import extend_schema_field
 from token_admin.models import Device, RevocationEvent, TokenSession
-
-from ..openapi import extend_schema_field
-from .serializers import MAX_ID
 
 
 @extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID})

@@ -22,14 +22,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from token_admin import queries
+from token_admin.api.manage import serializers as ser
+from token_admin.api.manage.permissions import ME_PERMISSIONS, ME_SCOPE, BearerAuthentication
+from token_admin.api.manage.schema import MeSchema
+from token_admin.api.manage.staff import ID_PATTERN, UUID_PATTERN
+from token_admin.api.openapi import extend_schema, view_schema
 from token_admin.models import TokenSession
 from token_admin.revocation import Actor, Selection, Surface, revoke
-
-from ..openapi import extend_schema, view_schema
-from . import serializers as ser
-from .permissions import ME_PERMISSIONS, ME_SCOPE, BearerAuthentication
-from .schema import MeSchema
-from .staff import ID_PATTERN, UUID_PATTERN
 
 
 class MeViewSet(viewsets.GenericViewSet):

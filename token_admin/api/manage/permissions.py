@@ -16,7 +16,7 @@ from oauth2_provider.models import get_access_token_model
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from .scopes import ME_SCOPE, READ_SCOPE, REVOKE_SCOPE, SCOPES
+from token_admin.api.manage.scopes import ME_SCOPE, READ_SCOPE, REVOKE_SCOPE, SCOPES
 
 __all__ = ["ME_SCOPE", "READ_SCOPE", "REVOKE_SCOPE", "SCOPES"]
 

@@ -12,8 +12,8 @@ from typing import Any
 from django.urls import NoReverseMatch, reverse
 from rest_framework import serializers
 
-from ..openapi import HAVE_SPECTACULAR, OpenApiAuthenticationExtension, OpenObject, StyleSchema
-from .permissions import SCOPES
+from token_admin.api.manage.permissions import SCOPES
+from token_admin.api.openapi import HAVE_SPECTACULAR, OpenApiAuthenticationExtension, OpenObject, StyleSchema
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -25,14 +25,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from token_admin import queries
+from token_admin.api.manage import filters
+from token_admin.api.manage import serializers as ser
+from token_admin.api.manage.permissions import (
+    READ_SCOPE,
+    REVOKE_SCOPE,
+    STAFF_PERMISSIONS,
+    BearerAuthentication,
+)
+from token_admin.api.manage.schema import ManageSchema
+from token_admin.api.openapi import extend_schema, view_schema
 from token_admin.models import Device, RevocationEvent, TokenSession
 from token_admin.revocation import Actor, Selection, Surface, revoke
-
-from ..openapi import extend_schema, view_schema
-from . import filters
-from . import serializers as ser
-from .permissions import READ_SCOPE, REVOKE_SCOPE, STAFF_PERMISSIONS, BearerAuthentication
-from .schema import ManageSchema
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 ID_PATTERN = r"[0-9]{1,19}"

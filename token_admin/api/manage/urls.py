@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
 
-from . import me, staff
+from token_admin.api.manage import me, staff
 
 app_name = "token_admin_manage"
 

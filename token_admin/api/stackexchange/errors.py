@@ -14,7 +14,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from ..limits import REQUEST_LIMIT_ERRORS, message_for
+from token_admin.api.limits import REQUEST_LIMIT_ERRORS, message_for
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ..openapi import (
+from token_admin.api.openapi import (
     HEADER,
     PATH,
     QUERY,

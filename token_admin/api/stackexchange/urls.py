@@ -12,7 +12,7 @@ from typing import Any
 
 from django.urls import re_path
 
-from .views import AccessTokenViewSet, AppViewSet, NoMethodViewSet
+from token_admin.api.stackexchange.views import AccessTokenViewSet, AppViewSet, NoMethodViewSet
 
 app_name = "token_admin_stackexchange"
 

@@ -24,15 +24,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from token_admin import queries, ratelimit, revocation, watermarks
+from token_admin.api.base import ExceptionHandler, StyleViewSet
+from token_admin.api.openapi import extend_action, extend_schema, view_schema
+from token_admin.api.stackexchange import errors
+from token_admin.api.stackexchange import schema as docs
+from token_admin.api.stackexchange.responses import access_token_item, wrapper
 from token_admin.conf import conf
 from token_admin.models import RevocationEvent
 from token_admin.revocation import Actor, token_label
-
-from ..base import ExceptionHandler, StyleViewSet
-from ..openapi import extend_action, extend_schema, view_schema
-from . import errors
-from . import schema as docs
-from .responses import access_token_item, wrapper
 
 logger = logging.getLogger(__name__)
 

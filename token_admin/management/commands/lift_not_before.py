@@ -12,10 +12,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from token_admin.conf import conf
+from token_admin.management.commands.revoke_tokens import _actor, _apps, _check_text, _parse_time, _users
 from token_admin.models import NotBefore
 from token_admin.not_before import lift_not_before
-
-from .revoke_tokens import _actor, _apps, _check_text, _parse_time, _users
 
 
 class Command(BaseCommand):
