@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from oauth2_provider.models import get_refresh_token_model, set_token_value
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model, set_token_value
 
 from tests.concurrency import can_mint, dot_accepts
 from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory, issue_session
@@ -233,9 +233,16 @@ def test_a_batch_reads_sessions_by_index_not_by_seq_scan():
     user = UserFactory()
     now = timezone.now()
     families = [uuid.uuid4() for _ in range(4000)]
+    # Each refresh token bound to an unexpired access token, as DOT leaves a live session.
+    access_tokens = []
+    for _ in families:
+        access = get_access_token_model()(user=user, application=app, expires=now + DAY, scope="read")
+        set_token_value(access, secrets.token_urlsafe(20))
+        access_tokens.append(access)
+    access_tokens = get_access_token_model().objects.bulk_create(access_tokens)
     refresh_tokens = []
-    for family in families:
-        refresh = RefreshToken(user=user, application=app, token_family=family)
+    for family, access in zip(families, access_tokens, strict=True):
+        refresh = RefreshToken(user=user, application=app, token_family=family, access_token=access)
         set_token_value(refresh, secrets.token_urlsafe(20))
         refresh_tokens.append(refresh)
     RefreshToken.objects.bulk_create(refresh_tokens)
