@@ -72,7 +72,7 @@ class Device(models.Model):
     type = models.CharField(_("type"), max_length=32, choices=Type.choices, default=Type.DEFAULT)
     # RFC 7591 ``software_id`` of the registered client's software: names the app where its
     # registration gave no ``client_name`` (the device's own name is ``name``).
-    software_id = models.CharField(_("software id"), max_length=255, blank=True, default="")
+    software_id = models.CharField(_("software id"), max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
