@@ -205,6 +205,7 @@ def _global_dry_run(client: Any, cast: Any) -> None:
 
 
 APP = "HTTP_AUTHORIZATION"
+LONG_AGO = "2000-01-01T00:00:00Z"
 MEASURES = [
     Measure("admin-at", "admin access-token list", _get("/admin/oauth2_provider/accesstoken/")),
     Measure(
@@ -262,7 +263,23 @@ MEASURES = [
         "staff API sessions of the end-user-list user",
         _get("/api/token-admin/sessions?user={cast.end_user_id}"),
     ),
+    # Filters no index serves in id order (live, date ranges): each page looks at a bounded window.
+    Measure(
+        "manage-sessions-ended-oldest",
+        "staff API sessions, ended, oldest first (past every live one)",
+        _get("/api/token-admin/sessions?live=false&ordering=id"),
+    ),
+    Measure(
+        "manage-sessions-none",
+        "staff API sessions begun before 2000 (none)",
+        _get(f"/api/token-admin/sessions?created_before={LONG_AGO}"),
+    ),
     Measure("manage-tokens", "staff API access tokens, first page", _get("/api/token-admin/access-tokens")),
+    Measure(
+        "manage-tokens-none",
+        "staff API access tokens issued before 2000 (none)",
+        _get(f"/api/token-admin/access-tokens?created_before={LONG_AGO}"),
+    ),
     Measure("manage-apps", "staff API applications, first page", _get("/api/token-admin/applications")),
     Measure("manage-devices", "staff API devices, first page", _get("/api/token-admin/devices")),
     Measure(
