@@ -3,17 +3,22 @@
 Only the filters declared here exist (``Meta.fields`` is empty): no token value, checksum or
 secret can be filtered on, and a user or app is named by id (a choice list would read every
 row of a big table into the browsable API's filter form).
+
+Each set names its ``indexed_filters``: the foreign keys, whose index narrows a walk of the
+table. The others (``live``, date ranges, types) are applied by the paginator within a
+bounded window of that walk (``pagination``): no index finds their rows in id order.
 """
 
 from __future__ import annotations
 
 from datetime import timezone as dt_timezone
-from typing import Any
+from typing import Any, ClassVar
 
 import django_filters
 from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
+from django_filters.constants import EMPTY_VALUES
 from django_filters.fields import IsoDateTimeField
 from oauth2_provider.models import get_access_token_model, get_application_model
 
@@ -68,13 +73,40 @@ class YesNoFilter(django_filters.ChoiceFilter):
         super().__init__(*args, choices=[("true", "true"), ("false", "false")], **kwargs)
 
 
-class SessionFilter(django_filters.FilterSet):
+class WindowedFilterSet(django_filters.FilterSet):
+    """A filter set whose filters apply in two steps: ``filter_indexed``, then ``window_filter``
+    (by the paginator, on one window of rows). ``qs`` still applies them all (a detail request)."""
+
+    indexed_filters: ClassVar[frozenset[str]] = frozenset()
+
+    def _apply(self, queryset: QuerySet[Any], *, indexed: bool) -> QuerySet[Any]:
+        for name, value in self.form.cleaned_data.items():
+            if (name in self.indexed_filters) == indexed:
+                queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+    def filter_indexed(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return self._apply(queryset, indexed=True)
+
+    def window_filter(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return self._apply(queryset, indexed=False)
+
+    def has_window_filters(self) -> bool:
+        return any(
+            value not in EMPTY_VALUES
+            for name, value in self.form.cleaned_data.items()
+            if name not in self.indexed_filters
+        )
+
+
+class SessionFilter(WindowedFilterSet):
     user = IdFilter(field_name="user_id")
     application = IdFilter(field_name="application_id")
     device = django_filters.UUIDFilter(field_name="device__public_id")
     live = YesNoFilter(method="filter_live", label="Live (true) or ended (false)")
     created_after, created_before = _range("created_at", "Began")
     last_used_after, last_used_before = _range("last_used_at", "Last used")
+    indexed_filters = frozenset({"user", "application", "device"})
 
     class Meta:
         model = TokenSession
@@ -85,33 +117,36 @@ class SessionFilter(django_filters.FilterSet):
         return queryset.filter(is_live=value == "true")
 
 
-class ApplicationFilter(django_filters.FilterSet):
+class ApplicationFilter(WindowedFilterSet):
     user = IdFilter(field_name="user_id", label="Owner (user id)")
     client_type = django_filters.ChoiceFilter(choices=get_application_model().CLIENT_TYPES)
     authorization_grant_type = django_filters.ChoiceFilter(choices=get_application_model().GRANT_TYPES)
     created_after, created_before = _range("created", "Created")
+    indexed_filters = frozenset({"user"})
 
     class Meta:
         model = get_application_model()
         fields: list[str] = []
 
 
-class DeviceFilter(django_filters.FilterSet):
+class DeviceFilter(WindowedFilterSet):
     user = IdFilter(field_name="user_id")
     application = IdFilter(field_name="application_id", label="Registered client (app id)")
     type = django_filters.ChoiceFilter(choices=Device.Type.choices)
     created_after, created_before = _range("created_at", "Created")
+    indexed_filters = frozenset({"user", "application"})
 
     class Meta:
         model = Device
         fields: list[str] = []
 
 
-class AccessTokenFilter(django_filters.FilterSet):
+class AccessTokenFilter(WindowedFilterSet):
     user = IdFilter(field_name="user_id")
     application = IdFilter(field_name="application_id")
     expired = YesNoFilter(method="filter_expired")
     created_after, created_before = _range("created", "Issued")
+    indexed_filters = frozenset({"user", "application"})
 
     class Meta:
         model = get_access_token_model()
@@ -122,11 +157,12 @@ class AccessTokenFilter(django_filters.FilterSet):
         return queryset.filter(expires__lte=now) if value == "true" else queryset.filter(expires__gt=now)
 
 
-class RevocationEventFilter(django_filters.FilterSet):
+class RevocationEventFilter(WindowedFilterSet):
     surface = django_filters.ChoiceFilter(choices=RevocationEvent.Surface.choices)
     actor_type = django_filters.ChoiceFilter(choices=RevocationEvent.ActorType.choices)
     actor_user = IdFilter(field_name="actor_user_id")
     created_after, created_before = _range("created_at", "Recorded")
+    indexed_filters = frozenset({"actor_user"})
 
     class Meta:
         model = RevocationEvent

@@ -2,7 +2,8 @@
 revocation events, and the revoke actions (every one through ``revocation.revoke``).
 
 Every list is one query per page whatever the table's size: cursor pagination on the primary
-key (an index range, no ``COUNT``, no ``OFFSET``), the related rows it shows joined in.
+key (an index range, no ``COUNT``, no ``OFFSET``), the related rows it shows joined in; with a
+filter no index serves in id order, two, and a page looks at a bounded window (``pagination``).
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
-from django_filters.rest_framework import DjangoFilterBackend
 from oauth2_provider.models import get_application_model
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
@@ -27,6 +26,7 @@ from rest_framework.response import Response
 from token_admin import queries
 from token_admin.api.manage import filters
 from token_admin.api.manage import serializers as ser
+from token_admin.api.manage.pagination import StaffCursorPagination, WindowedFilterBackend
 from token_admin.api.manage.permissions import (
     READ_SCOPE,
     REVOKE_SCOPE,
@@ -40,15 +40,6 @@ from token_admin.revocation import Actor, Selection, Surface, revoke
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 ID_PATTERN = r"[0-9]{1,19}"
-
-
-class StaffCursorPagination(CursorPagination):
-    """Newest first by primary key; ``?ordering=id`` for oldest first, ``?page_size=`` up to 200."""
-
-    ordering = "-id"
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
 
 
 class StaffAPIMixin(viewsets.GenericViewSet):
@@ -84,7 +75,7 @@ class StaffAPIMixin(viewsets.GenericViewSet):
 
 class StaffReadViewSet(mixins.RetrieveModelMixin, mixins.ListModelMixin, StaffAPIMixin):
     pagination_class = StaffCursorPagination
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [WindowedFilterBackend, OrderingFilter]
     # Only the primary key: an index both ways on every table, unique (as a cursor needs), never null.
     ordering_fields = ["id"]
     ordering = ["-id"]
