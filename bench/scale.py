@@ -83,7 +83,8 @@ def prepare(size: int, depth: int, name: str, keep: bool) -> Any:
                 )
                 row = cursor.fetchone()
             if row is not None and (json.loads(row[0])["size"], json.loads(row[0])["depth"]) == (size, depth):
-                log(f"{name}: re-using the seeded database")
+                log(f"{name}: re-using the seeded database (migrating it to the code's schema)")
+                call_command("migrate", verbosity=0)
                 return scale_seed.Cast(**json.loads(row[0]))
         except Exception:  # noqa: BLE001  (missing database or table: seed it afresh)
             pass

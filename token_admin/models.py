@@ -106,12 +106,14 @@ class TokenSession(models.Model):
         blank=True,
         related_name="token_admin_sessions",
         verbose_name=_("user"),
+        db_index=False,  # (user, id) in Meta
     )
     application = models.ForeignKey(
         oauth2_settings.APPLICATION_MODEL,
         on_delete=models.CASCADE,
         related_name="token_admin_sessions",
         verbose_name=_("application"),
+        db_index=False,  # (application, id) in Meta
     )
     device = models.ForeignKey(
         Device,
@@ -120,6 +122,7 @@ class TokenSession(models.Model):
         blank=True,
         related_name="sessions",
         verbose_name=_("device"),
+        db_index=False,  # (device, id) in Meta
     )
     created_at = models.DateTimeField(_("began"), default=timezone.now)
     # Activity, written by ``token_admin.activity`` at most once per session per
@@ -143,6 +146,12 @@ class TokenSession(models.Model):
         indexes = [
             models.Index(fields=["user", "created_at"], name="token_admin_user_id_001061_idx"),
             models.Index(fields=["last_used_at", "created_at", "id"], name="token_admin_last_used_idx"),
+            # A user's, an app's or a device's sessions in id order, as the staff API pages
+            # them: a range of one index at any size, where the foreign key's own index would
+            # sort every session of that user, app or device (or walk the primary key).
+            models.Index(fields=["user", "id"], name="token_admin_session_user_id"),
+            models.Index(fields=["application", "id"], name="token_admin_session_app_id"),
+            models.Index(fields=["device", "id"], name="token_admin_session_device_id"),
         ]
 
     def __str__(self) -> str:
