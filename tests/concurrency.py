@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import connection
 from django.test import Client, RequestFactory
+from oauth2_provider.models import get_refresh_token_model
 from oauth2_provider.views.generic import ProtectedResourceView
 
 from tests.helpers import bearer
@@ -81,7 +82,14 @@ def lock_waiters() -> int:
                 " WHERE wait_event_type = 'Lock' AND datname = current_database()"
             )
         else:
-            cursor.execute("SELECT count(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'")
+            # InnoDB's transaction table comes from a cache (see below): it may still show a
+            # wait of the previous test, whose connection is closed by now. The process list
+            # is read live: only waits of connections of this database that are still open.
+            cursor.execute(
+                "SELECT count(*) FROM information_schema.innodb_trx AS trx"
+                " JOIN information_schema.processlist AS process ON process.id = trx.trx_mysql_thread_id"
+                " WHERE trx.trx_state = 'LOCK WAIT' AND process.db = DATABASE()"
+            )
         return int(cursor.fetchone()[0])
 
 
@@ -168,3 +176,39 @@ class PausedRefresh:
             return {}
         assert response.status_code == 200, response.content
         return dict(response.json())
+
+
+class PausedRevocation:
+    """A revoking call in its own thread, paused after its first locking read of refresh tokens.
+
+    The read is ``revocation.writes._lock_live_refresh_tokens``' first: the revocation holds
+    what it locked (``rows_locked`` rows) and reads nothing more until ``resume()``.
+    """
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        self.read, self._resume = threading.Event(), threading.Event()
+        self.rows_locked: int | None = None
+        table = get_refresh_token_model()._meta.db_table
+
+        def pause_after_first_locking_read(
+            execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]
+        ) -> Any:
+            result = execute(sql, params, many, context)
+            if not self.read.is_set() and table in sql and "FOR UPDATE" in sql:
+                self.rows_locked = context["cursor"].rowcount
+                self.read.set()
+                self._resume.wait(THREAD_TIMEOUT)
+            return result
+
+        def run() -> Any:
+            with connection.execute_wrapper(pause_after_first_locking_read):
+                return function()
+
+        self._thread = Background(run)
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    def join(self) -> Any:
+        self.resume()
+        return self._thread.join()

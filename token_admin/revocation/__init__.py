@@ -8,9 +8,10 @@ hands it to ``revoke()``. Each call is:
   users, (user, app) pairs, apps and devices. Access-token ids change at every refresh, so
   tokens named one by one are turned into their sessions when the selection is built;
 * **complete after every wait**: ``revoke()`` locks the live refresh tokens of the selection
-  and reads them again until a read finds nothing new, so a pair minted by a refresh that
-  committed while the revocation waited for its lock is revoked too (under READ COMMITTED a
-  statement that waited keeps its older snapshot; the next statement sees the new rows);
+  and locks them again until a plain read finds none it did not lock, so a pair minted by a
+  refresh that committed while the revocation waited for its lock is revoked too (under READ
+  COMMITTED a statement that waited keeps its older snapshot; the next statement sees the
+  new rows);
 * **set-based**: a fixed number of SQL statements whatever the number of tokens;
 * **atomic**: all of it or none of it;
 * **idempotent**: revoking what is already revoked changes nothing and does not fail;

@@ -16,9 +16,9 @@ from token_admin.models import Device
 from token_admin.revocation.affected import chunks, whose_tokens
 from token_admin.revocation.selection import Selection, either
 
-# How often the live refresh tokens are read again after a lock wait before giving up.
-# Each extra read means a refresh committed a rotation of a token of the selection while
-# the previous read waited; reads hold their locks, so a read that waited for none ends it.
+# How often the live refresh tokens are locked again before giving up. Each extra read
+# means a refresh rotated a token of the selection (or a sign-in added one) meanwhile;
+# reads hold their locks, so once nothing live is left unlocked it ends.
 MAX_LOCKING_READS = 10
 
 # --- the one implementation --------------------------------------------------------------
@@ -28,13 +28,17 @@ def revoke_rows(selection: Selection, now: Any, database: str) -> tuple[int, int
     """Revoke the selection's rows; returns (access, refresh, grant, registration) counts and
     whose they were (``whose_tokens``, read once the rows are locked, before they go).
 
-    1. Locking reads of the selection's live refresh tokens, in primary-key order, repeated
-       until one finds the same rows as the one before. A refresh in progress holds its
-       refresh token's lock while it mints the next pair: a read that waited for it does
-       not see that pair (its snapshot is older), the next read does, and locks it. Reads
-       hold their locks, so once two agree no refresh of the selection can commit anymore
-       (it waits for this transaction, then ``TokenAdminOAuth2Validator`` refuses it). The
-       fixed order keeps overlapping revocations from deadlocking.
+    1. Locking reads of the selection's live refresh tokens, in primary-key order, each
+       followed by a plain read of them, repeated until the plain read finds no live row
+       the locking read did not lock. A refresh in progress holds its refresh token's lock
+       while it mints the next pair: a locking read that waited for it skips the token it
+       rotated and does not see the pair it minted (its snapshot is older); the plain read
+       sees that pair, or the token a refresh in progress still holds, and the next locking
+       read takes it. Two locking reads that agree prove nothing: each may have waited for
+       a refresh of its own. Reads hold their locks, so once the plain read agrees no
+       refresh of the selection can commit anymore (it waits for this transaction, then
+       ``TokenAdminOAuth2Validator`` refuses it). The fixed order keeps overlapping
+       revocations from deadlocking.
     2. The refresh tokens are revoked and unlinked in one write per row.
     3. The access tokens are deleted: those named (lone sessions' by id, read first) or
        owned, and those the refresh tokens were bound to; then the registration tokens the
@@ -108,16 +112,17 @@ def _lock_live_refresh_tokens(rt_condition: Q, owned: Q | None) -> list[tuple[in
     """Lock the live refresh tokens of the selection (step 1 above): (access token id, owned) each."""
     live = get_refresh_token_model().objects.filter(rt_condition, revoked__isnull=True)
     if owned is not None:
-        live = live.annotate(owned=Case(When(owned, then=Value(True)), default=Value(False)))
+        annotated = live.annotate(owned=Case(When(owned, then=Value(True)), default=Value(False)))
     else:
-        live = live.annotate(owned=Value(False))
-    reads = live.select_for_update().order_by("pk").values_list("pk", "access_token_id", "owned")
-    previous = None
+        annotated = live.annotate(owned=Value(False))
+    reads = annotated.select_for_update().order_by("pk").values_list("pk", "access_token_id", "owned")
+    # Waits for no lock and sees every committed row: a live row that a refresh in progress
+    # holds, or one a refresh committed while the locking read waited.
+    live_ids = live.order_by("pk").values_list("pk", flat=True)
     for _ in range(MAX_LOCKING_READS):
         rows = list(reads.all())
-        if rows == previous:
+        if list(live_ids.all()) == [pk for pk, _, _ in rows]:
             break
-        previous = rows
     else:
         # Refreshes kept rotating this selection's tokens faster than it could lock them:
         # give up rather than revoke part of it (the caller sees an error and may retry).
