@@ -143,8 +143,8 @@ class DynamicClientRegistrationView(dot_views.DynamicClientRegistrationView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             metadata = json.loads(request.body)
-        except ValueError:
-            metadata = None  # DOT answers invalid_client_metadata
+        except (ValueError, RecursionError):  # RecursionError: nested too deep
+            metadata = None  # DOT answers (after its own permission check)
         token = registration_metadata.set(metadata if isinstance(metadata, dict) else None)
         try:
             return super().post(request, *args, **kwargs)

@@ -13,9 +13,10 @@ Registration: on the site ``TOKEN_ADMIN["ADMIN_SITE"]`` names (Django's default 
 set), when Django's admin autodiscovers this module; with ``None``, nothing is registered and a
 project calls ``register(site)`` itself. DOT's stock ``AccessTokenAdmin``, ``RefreshTokenAdmin``
 and ``ApplicationAdmin`` are replaced by the subclasses here (DOT's revoke actions loop one token
-at a time and write no audit event). A project that configured its own DOT admin class keeps it;
-it can subclass the classes here instead. The project's user admin is wrapped with
-``UserTokensAdminMixin``.
+at a time and write no audit event); its ``IDTokenAdmin`` and ``GrantAdmin`` lose Delete on their
+own pages (deleting an ID token deletes its access token, unaudited). A project that configured
+its own DOT admin class keeps it; it can subclass the classes here instead. The project's user
+admin is wrapped with ``UserTokensAdminMixin``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ import oauth2_provider.admin as dot_admin
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db.models import Model
-from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
 
 from token_admin.admin.actions import RevocationAdminMixin
 from token_admin.admin.applications import ApplicationAdmin, AppProfileAdmin
@@ -35,7 +42,7 @@ from token_admin.admin.devices import DeviceAdmin
 from token_admin.admin.mixins import SecretFieldsAdminMixin, protect_secret_fields
 from token_admin.admin.not_before import NotBeforeAdmin
 from token_admin.admin.sessions import TokenSessionAdmin
-from token_admin.admin.tokens import AccessTokenAdmin, RefreshTokenAdmin
+from token_admin.admin.tokens import AccessTokenAdmin, GrantAdmin, IDTokenAdmin, RefreshTokenAdmin
 from token_admin.admin.users import UserTokensAdminMixin
 from token_admin.conf import conf
 from token_admin.events.admin import register as register_events
@@ -46,6 +53,8 @@ __all__ = [
     "AppProfileAdmin",
     "ApplicationAdmin",
     "DeviceAdmin",
+    "GrantAdmin",
+    "IDTokenAdmin",
     "NotBeforeAdmin",
     "RefreshTokenAdmin",
     "RevocationAdminMixin",
@@ -68,6 +77,9 @@ def register(site: admin.AdminSite) -> None:
     _replace_dot_admin(site, get_access_token_model(), dot_admin.AccessTokenAdmin, AccessTokenAdmin)
     _replace_dot_admin(site, get_refresh_token_model(), dot_admin.RefreshTokenAdmin, RefreshTokenAdmin)
     _replace_dot_admin(site, get_application_model(), dot_admin.ApplicationAdmin, ApplicationAdmin)
+    # Kept as DOT has them, less Delete on their own pages (a deleted row revokes, unaudited).
+    _replace_dot_admin(site, get_id_token_model(), dot_admin.IDTokenAdmin, IDTokenAdmin)
+    _replace_dot_admin(site, get_grant_model(), dot_admin.GrantAdmin, GrantAdmin)
     for model, model_admin in (
         (AppProfile, AppProfileAdmin),
         (TokenSession, TokenSessionAdmin),

@@ -11,10 +11,12 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.exceptions import FieldDoesNotExist, FieldError, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import F, IntegerField, Model, QuerySet
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db.models import F, IntegerField, JSONField, Model, QuerySet
 from django.db.models.constants import LOOKUP_SEP
+from django.db.models.functions import Extract
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 from oauth2_provider.models import (
@@ -123,19 +125,51 @@ class SecretSafeChangeList(ChangeList):
         return kept if kept == ordering else self._get_deterministic_ordering(kept)  # type: ignore[attr-defined]
 
 
+#: Lookups no admin link uses, whose value the database may refuse only when the list renders
+#: (a 500): an invalid pattern (and a pattern that backtracks for minutes), a range, which the
+#: admin hands over as one string.
+_REFUSED_LOOKUPS = frozenset({"regex", "iregex", "range"})
+
+
+def refused_lookup(model: type[Model], path: str) -> bool:
+    """Whether a URL lookup uses a refused lookup or goes into a JSON field (whose values
+    and lookups the database checks only when the list renders)."""
+    for part in path.split(LOOKUP_SEP):
+        if part in _REFUSED_LOOKUPS:
+            return True
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            continue  # a lookup or transform: a refused one is caught above
+        if isinstance(field, JSONField):
+            return True
+        if field.is_relation and field.related_model is not None:
+            model = field.related_model
+    return False
+
+
 class SecretFieldsAdminMixin:
     """Refuses filters (400), ordering and search on secret fields, directly or through relations."""
 
     model: type[Model]
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
-        if reaches_secret(self.model, lookup):
+        if reaches_secret(self.model, lookup) or refused_lookup(self.model, lookup):
             return False  # Django answers DisallowedModelAdminLookup: a 400, the same for every value
         return super().lookup_allowed(lookup, value, request)  # type: ignore[misc]
 
     def get_search_fields(self, request: HttpRequest) -> Sequence[str]:
         fields = super().get_search_fields(request)  # type: ignore[misc]
         return [field for field in fields if not reaches_secret(self.model, field)]
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        # The autocomplete view searches without the changelist's check of the URL (PostgreSQL
+        # refuses a NUL in text: a 500): no row holds one.
+        if "\x00" in search_term:
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
 
     def get_ordering(self, request: HttpRequest) -> Sequence[Any]:
         ordering = super().get_ordering(request) or ()  # type: ignore[misc]
@@ -169,11 +203,16 @@ def check_lookup_values(model: type[Model], params: Any) -> None:
     fail on when the list renders, a 500: Django's own filters and search pass them through.
 
     * a NUL character anywhere (PostgreSQL refuses it in text);
-    * an integer column (an id, a foreign key) compared with a value out of its range.
+    * an integer column (an id, a foreign key, a reverse relation's id) compared with a value
+      out of its range;
+    * a part of a date (``__year``, ``__month``, ...) compared with a value out of its range
+      (a year outside 1 to 9999).
     """
     for lookup, values in params.lists():
         if any("\x00" in value for value in values):
             raise IncorrectLookupParameters("NUL character in a URL parameter")
+        if lookup.endswith(LOOKUP_SEP + "isnull"):
+            continue
         field = _filtered_field(model, lookup)
         if not isinstance(field, IntegerField):
             continue
@@ -192,7 +231,7 @@ def _filtered_field(model: type[Model], lookup: str) -> Any:
         if field is not None and field.is_relation:
             model = field.related_model
         elif field is not None:
-            break  # a lookup or transform after a plain column
+            return _compared(field, part)  # a lookup or transform after a plain column
         try:
             field = model._meta.get_field(part)
         except FieldDoesNotExist:
@@ -200,11 +239,21 @@ def _filtered_field(model: type[Model], lookup: str) -> Any:
     return _compared(field, "exact") if field is not None else None
 
 
+#: What a year (``__year``, ``__iso_year``) is compared as: the years a date can hold.
+_YEAR = IntegerField(validators=[MinValueValidator(1), MaxValueValidator(9999)])
+
+
 def _compared(field: Any, lookup: str) -> Any:
     if lookup in ("isnull", "regex", "iregex"):
         return None
     if field.is_relation:
-        return getattr(field, "target_field", None) if field.concrete else None
+        try:  # a reverse relation compares the other model's primary key
+            return getattr(field, "target_field", None)
+        except FieldError:
+            return None
+    transform = field.get_transform(lookup)
+    if isinstance(transform, type) and issubclass(transform, Extract):
+        return _YEAR if lookup in ("year", "iso_year") else IntegerField()
     return field
 
 

@@ -129,7 +129,9 @@ class NotBeforeAdmin(admin.ModelAdmin):
     def lift_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if not self.has_add_permission(request):
             raise PermissionDenied
-        watermark = self.get_queryset(request).filter(pk=object_id).first() if object_id.isdigit() else None
+        # ASCII digits only: "²".isdigit() is true and int("²") fails (a 500).
+        is_id = object_id.isascii() and object_id.isdigit()
+        watermark = self.get_queryset(request).filter(pk=object_id).first() if is_id else None
         if watermark is None:
             raise Http404(_("No such watermark."))
         if request.method != "POST":

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from typing import Any
 
 from django.contrib import admin, messages
@@ -20,6 +21,11 @@ from token_admin.events.models import Delivery, Receiver
 
 # Never filtered, searched or ordered on: ``?secret__startswith=`` would be an oracle.
 SECRET_LOOKUPS = ("secret", "previous_secret", "context", "receiver__secret", "receiver__previous_secret")
+
+
+# The request whose change page is being built: the admin instance is shared by every thread,
+# so it is kept per thread (and per async task), never on the instance.
+_current_request: ContextVar[HttpRequest | None] = ContextVar("token_admin_receiver_request", default=None)
 
 
 def _refuses_secret(lookup: str) -> bool:
@@ -64,14 +70,14 @@ class ReceiverAdmin(admin.ModelAdmin):
         if obj.pk is None:
             return str(_("Made when the receiver is saved."))
         if obj.format == Receiver.Format.WEBHOOK:
-            request = getattr(self, "_request", None)
+            request = _current_request.get()
             if request is not None and self.has_change_permission(request, obj):
                 return obj.secret
             return "whsec_…"
         return format_html("<pre>{}</pre>", json.dumps(obj.public_jwk(), indent=2))
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        self._request = request
+        _current_request.set(request)
         return super().get_form(request, obj, change=change, **kwargs)
 
     @admin.action(

@@ -88,7 +88,7 @@ def parse_report(request: HttpRequest) -> tuple[list[str], tuple[int, str] | Non
         body = json.loads(request.body)
     except RequestDataTooBig:
         return [], (413, "The report is too large.")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         return [], (400, "The body is not JSON.")
     credentials = body.get("credentials") if isinstance(body, dict) else None
     if not isinstance(credentials, list) or not credentials:

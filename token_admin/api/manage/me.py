@@ -16,7 +16,6 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,7 +24,7 @@ from token_admin import queries
 from token_admin.api.manage import serializers as ser
 from token_admin.api.manage.permissions import ME_PERMISSIONS, ME_SCOPE, BearerAuthentication
 from token_admin.api.manage.schema import MeSchema
-from token_admin.api.manage.staff import ID_PATTERN, UUID_PATTERN
+from token_admin.api.manage.staff import ID_PATTERN, UUID_PATTERN, JSONParser
 from token_admin.api.openapi import extend_schema, view_schema
 from token_admin.models import TokenSession
 from token_admin.revocation import Actor, Selection, Surface, revoke

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 from oauth2_provider.models import get_access_token_model
+from rest_framework.exceptions import ParseError
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
@@ -28,6 +30,15 @@ class BearerAuthentication(OAuth2Authentication):
     watermarks and records activity); its own class so the schema can name its scopes."""
 
     www_authenticate_realm = "token_admin"
+
+    def authenticate(self, request: Request) -> Any:
+        # oauthlib refuses a query string with bad percent-encoding (``?x=%ZZ``), and DOT turns
+        # that into a SuspiciousOperation: Django's HTML 400 page, on every request, signed in
+        # or not. DRF's JSON 400 instead.
+        try:
+            return super().authenticate(request)
+        except SuspiciousOperation:
+            raise ParseError("The query string is not valid percent-encoding.") from None
 
 
 def bearer_token(request: Request) -> Any | None:

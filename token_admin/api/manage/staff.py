@@ -13,11 +13,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
 from oauth2_provider.models import get_application_model
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, parsers, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError
 from rest_framework.filters import OrderingFilter
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -40,6 +40,17 @@ from token_admin.revocation import Actor, Selection, Surface, revoke
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 ID_PATTERN = r"[0-9]{1,19}"
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, with its 400 for a body nested too deep (``[[[[...``): Python's
+    ``json`` raises RecursionError there, which DRF lets through as a 500."""
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deep.") from None
 
 
 class StaffAPIMixin(viewsets.GenericViewSet):
