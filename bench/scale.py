@@ -217,6 +217,22 @@ MEASURES = [
     Measure("admin-rt", "admin refresh-token list", _get("/admin/oauth2_provider/refreshtoken/")),
     Measure("admin-session", "admin session list", _get("/admin/token_admin/tokensession/")),
     Measure("admin-device", "admin device list", _get("/admin/token_admin/device/")),
+    # Admin filters that no index serves: the page walks the table until a page matches.
+    Measure(
+        "admin-at-device-any",
+        "admin access tokens on any device (none are)",
+        _get("/admin/oauth2_provider/accesstoken/?device=any"),
+    ),
+    Measure(
+        "admin-session-device-any",
+        "admin sessions on any device (none are)",
+        _get("/admin/token_admin/tokensession/?device=any"),
+    ),
+    Measure(
+        "admin-rt-search",
+        "admin refresh tokens, search a user",
+        _get("/admin/oauth2_provider/refreshtoken/?q=end-user"),
+    ),
     Measure("admin-app", "admin application list", _get("/admin/oauth2_provider/application/")),
     Measure("end-user", "end-user list: 50 live sessions + history of N/500", _end_user),
     Measure(

@@ -220,6 +220,35 @@ def test_filters_by_app_status_refresh_token_device_user_and_session(client, rev
     session = TokenSession.objects.get(access_token_checksum=lone.token_checksum)
     assert shown(session=str(session.public_id)) == {"lone"}
     assert client.get(url(TOKENS_URL), {"session": "not-a-uuid"})["Location"].endswith("?e=1")
+
+
+def test_the_session_list_filters_by_device(client, revoker):
+    """``?device=`` is also a field of the session model: the filter, not a field lookup, reads it."""
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    stream, tablet = ApplicationFactory(name="Stream"), ApplicationFactory(name="Tablet")
+    issue_session(alice, stream)
+    phone = DeviceFactory(user=bob, name="Bob's phone")
+    issue_session(bob, stream)
+    TokenSession.objects.filter(user=bob).update(device=phone)
+    ipad = DeviceFactory(user=alice, name="Alice's iPad", application=tablet)
+    issue_session(alice, tablet)  # on the iPad: its registered client, its user
+    issue_session(bob, tablet)  # bob on alice's iPad's client: not the iPad's
+    by_name = {
+        (s.user.username, s.application.name): str(s.public_id)
+        for s in TokenSession.objects.select_related("user", "application")
+    }
+    client.force_login(revoker)
+
+    def shown(**params: str) -> set[tuple[str, str]]:
+        response = client.get(url("admin:token_admin_tokensession_changelist"), params)
+        assert response.status_code == 200, response.get("Location")
+        html = response.content.decode()
+        return {key for key, public_id in by_name.items() if public_id in html}
+
+    assert shown(device="any") == {("bob", "Stream"), ("alice", "Tablet")}
+    assert shown(device="none") == {("alice", "Stream"), ("bob", "Tablet")}
+    assert shown(device=str(ipad.pk)) == {("alice", "Tablet")}
+    assert shown(device=str(phone.pk)) == {("bob", "Stream")}
     # The app filter is a text box naming the chosen app, never a list of every app.
     html = client.get(url(TOKENS_URL), {"app": stream.client_id}).content.decode()
     assert 'name="app"' in html and "Tablet" not in html.split('id="changelist-filter"')[1]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -169,41 +169,50 @@ class DeviceFilter(admin.SimpleListFilter):
             choices.append((value, str(device) if device is not None else _("(not found)")))
         return choices
 
-    def devices(self) -> QuerySet[Device] | None:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
         value = self.value()
-        if value == "any":
-            return Device.objects.all()
-        if value and value != "none":
-            return Device.objects.filter(pk=parse_pk(Device, value))
-        return None
+        if not value:
+            return None
+        if value in ("any", "none"):
+            on_a_device = self.condition(None)
+            return queryset.filter(on_a_device) if value == "any" else queryset.exclude(on_a_device)
+        return queryset.filter(self.condition(Device.objects.filter(pk=parse_pk(Device, value))))
 
-    def condition(self, devices: QuerySet[Device]) -> Q:
+    def condition(self, devices: QuerySet[Device] | None) -> Q:
+        """Rows on one of ``devices`` (None: on any device)."""
         raise NotImplementedError
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
-        if self.value() == "none":
-            return queryset.exclude(self.condition(Device.objects.all()))
-        devices = self.devices()
-        return None if devices is None else queryset.filter(self.condition(devices))
+
+def _sessions_on(devices: QuerySet[Device] | None) -> QuerySet[TokenSession]:
+    # "Any device" is a range of the (device, id) index, not a list of every device's id.
+    if devices is None:
+        return TokenSession.objects.filter(device__isnull=False)
+    return TokenSession.objects.filter(device__in=devices)
 
 
 class TokenDeviceFilter(DeviceFilter):
-    def condition(self, devices: QuerySet[Device]) -> Q:
-        sessions = TokenSession.objects.filter(device__in=devices)
-        lone_tokens, families = queries.session_token_conditions(sessions)
+    def condition(self, devices: QuerySet[Device] | None) -> Q:
+        lone_tokens, families = queries.session_token_conditions(_sessions_on(devices))
         in_family = get_refresh_token_model().objects.filter(families, access_token__isnull=False)
         return lone_tokens | Q(pk__in=in_family.values("access_token_id")) | _own_client_device(devices)
 
 
 class SessionDeviceFilter(DeviceFilter):
-    def condition(self, devices: QuerySet[Device]) -> Q:
-        return Q(device__in=devices) | _own_client_device(devices)
+    def condition(self, devices: QuerySet[Device] | None) -> Q:
+        on_device = Q(device__isnull=False) if devices is None else Q(device__in=devices)
+        return on_device | _own_client_device(devices)
 
 
-def _own_client_device(devices: QuerySet[Device]) -> Q:
+def _own_client_device(devices: QuerySet[Device] | None) -> Q:
     """Rows on a device's registered client that belong to the device's own user: another
-    user's session on that client is never the device's (revoking the device leaves it)."""
-    return Q(application__token_admin_device__in=devices) & Q(user=F("application__token_admin_device__user"))
+    user's session on that client is never the device's (revoking the device leaves it).
+
+    A correlated EXISTS, one probe of the device's application index per row: a join to the
+    devices instead multiplied every row by its app's devices (2 minutes a page at 1M tokens)."""
+    own = Device.objects.filter(application_id=OuterRef("application_id"), user_id=OuterRef("user_id"))
+    if devices is not None:
+        own = own.filter(pk__in=devices)
+    return Q(Exists(own))
 
 
 class SessionFilter(admin.SimpleListFilter):

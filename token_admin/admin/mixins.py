@@ -186,7 +186,18 @@ class SecretFieldsAdminMixin:
         return _secret_safe(super().get_changelist(request, **kwargs))  # type: ignore[misc]
 
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
-        check_lookup_values(self.model, request.GET)
+        # A list filter's own parameter is not a field lookup (``?device=any`` on sessions,
+        # whose model has a ``device`` field): the filter checks its own values.
+        own: set[str] = {
+            str(spec.parameter_name)
+            for spec in self.get_list_filter(request)  # type: ignore[attr-defined]
+            if isinstance(spec, type) and issubclass(spec, admin.SimpleListFilter)
+        }
+        params = request.GET.copy()
+        for name in own & set(params):
+            if not any("\x00" in value for value in params.getlist(name)):
+                del params[name]
+        check_lookup_values(self.model, params)
         return super().get_changelist_instance(request)  # type: ignore[misc]
 
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
