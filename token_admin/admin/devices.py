@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # DOT registers its admin classes on import: import it first so the replacement below works
 # whatever the order of INSTALLED_APPS.
@@ -17,8 +17,8 @@ from oauth2_provider.models import (
 
 from token_admin.admin.actions import RevocationAdminMixin, RevokeAction, RevokeButtonMixin
 from token_admin.admin.filters import UserFilter
-from token_admin.admin.mixins import BigTableAdminMixin
-from token_admin.admin.utils import NO_FACETS, changelist_url, joined_links, not_on_own_pages, safe
+from token_admin.admin.mixins import BigTableAdminMixin, DeleteOnlyByCascadeMixin
+from token_admin.admin.utils import NO_FACETS, changelist_url, joined_links, safe
 from token_admin.models import Device, RevocationEvent, TokenSession
 from token_admin.revocation import Selection
 
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     pass
 
 
-class DeviceAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
+class DeviceAdmin(
+    DeleteOnlyByCascadeMixin, RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin
+):
     list_display = ("name", "user", "type", "application", "created_at", "token_links")
     list_select_related = ("user", "application")
     list_filter = ("type", UserFilter)
@@ -38,11 +40,8 @@ class DeviceAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, a
     actions = ("revoke_selected_devices",)
     revoke_button_action = "revoke_selected_devices"
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Deleting the row would leave its sessions and registered client working:
-        # "Revoke selected devices" is the way a device is signed out. (Deleting its user
-        # or client still cascades to it, after revoking.)
-        return not_on_own_pages(self, request) and super().has_delete_permission(request, obj)
+    # No Delete (DeleteOnlyByCascadeMixin): deleting the row would leave its sessions and
+    # registered client working; "Revoke selected devices" is the way a device is signed out.
 
     @admin.display(description=_("see also"))
     def token_links(self, obj: Device) -> str:

@@ -29,7 +29,7 @@ from oauth2_provider.models import (
 )
 
 from token_admin import queries
-from token_admin.admin.utils import NO_FACETS
+from token_admin.admin.utils import NO_FACETS, not_on_own_pages
 from token_admin.models import TokenSession
 
 if TYPE_CHECKING:
@@ -273,6 +273,15 @@ def _secret_safe(changelist: type[ChangeList]) -> type[ChangeList]:
     if issubclass(changelist, SecretSafeChangeList):
         return changelist
     return type(changelist.__name__, (SecretSafeChangeList, changelist), {"__module__": __name__})
+
+
+class DeleteOnlyByCascadeMixin:
+    """No Delete on the model's own pages, where deleting a row would revoke nothing, or revoke
+    without the audit trail (each admin says which in its docstring); deleting the row's user
+    or app still cascades to it, after revoking."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not_on_own_pages(self, request) and super().has_delete_permission(request, obj)  # type: ignore[arg-type,misc]
 
 
 class PastedTokenSearchMixin:

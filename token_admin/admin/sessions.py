@@ -26,13 +26,12 @@ from token_admin.admin.filters import (
     UnusedFilter,
     UserFilter,
 )
-from token_admin.admin.mixins import BigTableAdminMixin
+from token_admin.admin.mixins import BigTableAdminMixin, DeleteOnlyByCascadeMixin
 from token_admin.admin.utils import (
     NO_FACETS,
     change_url,
     changelist_url,
     joined_links,
-    not_on_own_pages,
     safe,
 )
 from token_admin.models import RevocationEvent, TokenSession
@@ -42,7 +41,9 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 
-class TokenSessionAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin):
+class TokenSessionAdmin(
+    DeleteOnlyByCascadeMixin, RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin
+):
     """Signed-in sessions (refresh-token families), read-only, with a revoke action."""
 
     list_display = ("public_id", "user", "application", "device", "created_at", "is_live")
@@ -110,10 +111,8 @@ class TokenSessionAdmin(RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMi
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Deleting the row would revoke nothing: "Revoke selected sessions" is the way a
-        # session ends. (Deleting its user or app still cascades to it, after revoking.)
-        return not_on_own_pages(self, request) and super().has_delete_permission(request, obj)
+    # No Delete (DeleteOnlyByCascadeMixin): deleting the row would revoke nothing; "Revoke
+    # selected sessions" is the way a session ends.
 
     @admin.display(description=_("signed in"), boolean=True)
     def is_live(self, obj: TokenSession) -> bool:

@@ -29,7 +29,12 @@ from token_admin.admin.filters import (
     TokenDeviceFilter,
     UserFilter,
 )
-from token_admin.admin.mixins import BigTableAdminMixin, PastedTokenSearchMixin, SecretFieldsAdminMixin
+from token_admin.admin.mixins import (
+    BigTableAdminMixin,
+    DeleteOnlyByCascadeMixin,
+    PastedTokenSearchMixin,
+    SecretFieldsAdminMixin,
+)
 from token_admin.admin.utils import (
     NO_FACETS,
     change_url,
@@ -268,19 +273,13 @@ class RefreshTokenAdmin(
         return joined_links([(safe(lambda: change_url(session)), _("its session"))])
 
 
-class IDTokenAdmin(dot_admin.IDTokenAdmin):
+class IDTokenAdmin(DeleteOnlyByCascadeMixin, dot_admin.IDTokenAdmin):
     """DOT's ID-token admin with no Delete on its own pages: deleting an ID token deletes the
     access token bound to it (a cascade), which revokes it with no audit event, no
     ``revoke_tokens`` permission, and its refresh token left able to mint another. Deleting its
     user or app still cascades to it, after revoking."""
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return not_on_own_pages(self, request) and super().has_delete_permission(request, obj)
 
-
-class GrantAdmin(dot_admin.GrantAdmin):
+class GrantAdmin(DeleteOnlyByCascadeMixin, dot_admin.GrantAdmin):
     """DOT's authorization-code admin with no Delete on its own pages: deleting a code revokes
     it with no audit event (revocations count the codes they delete)."""
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return not_on_own_pages(self, request) and super().has_delete_permission(request, obj)
