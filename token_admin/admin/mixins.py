@@ -186,18 +186,12 @@ class SecretFieldsAdminMixin:
         return _secret_safe(super().get_changelist(request, **kwargs))  # type: ignore[misc]
 
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
-        # A list filter's own parameter is not a field lookup (``?device=any`` on sessions,
-        # whose model has a ``device`` field): the filter checks its own values.
-        own: set[str] = {
+        filter_params = {
             str(spec.parameter_name)
             for spec in self.get_list_filter(request)  # type: ignore[attr-defined]
             if isinstance(spec, type) and issubclass(spec, admin.SimpleListFilter)
         }
-        params = request.GET.copy()
-        for name in own & set(params):
-            if not any("\x00" in value for value in params.getlist(name)):
-                del params[name]
-        check_lookup_values(self.model, params)
+        check_lookup_values(self.model, request.GET, filter_params)
         return super().get_changelist_instance(request)  # type: ignore[misc]
 
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
@@ -209,7 +203,9 @@ class SecretFieldsAdminMixin:
         return exclude
 
 
-def check_lookup_values(model: type[Model], params: Any) -> None:
+def check_lookup_values(
+    model: type[Model], params: Any, filter_params: frozenset[str] | set[str] = frozenset()
+) -> None:
     """``IncorrectLookupParameters`` (the admin's ``?e=1``) for URL values the database would
     fail on when the list renders, a 500: Django's own filters and search pass them through.
 
@@ -218,11 +214,14 @@ def check_lookup_values(model: type[Model], params: Any) -> None:
       out of its range;
     * a part of a date (``__year``, ``__month``, ...) compared with a value out of its range
       (a year outside 1 to 9999).
+
+    ``filter_params`` are list filters' own parameters: not field lookups, even where one is
+    named as a field (``?device=any`` on sessions); their filters check their values.
     """
     for lookup, values in params.lists():
         if any("\x00" in value for value in values):
             raise IncorrectLookupParameters("NUL character in a URL parameter")
-        if lookup.endswith(LOOKUP_SEP + "isnull"):
+        if lookup in filter_params or lookup.endswith(LOOKUP_SEP + "isnull"):
             continue
         field = _filtered_field(model, lookup)
         if not isinstance(field, IntegerField):
