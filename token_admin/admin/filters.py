@@ -183,24 +183,23 @@ class DeviceFilter(admin.SimpleListFilter):
         raise NotImplementedError
 
 
-def _sessions_on(devices: QuerySet[Device] | None) -> QuerySet[TokenSession]:
-    # "Any device" is a range of the (device, id) index, not a list of every device's id.
-    if devices is None:
-        return TokenSession.objects.filter(device__isnull=False)
-    return TokenSession.objects.filter(device__in=devices)
+def _session_on(devices: QuerySet[Device] | None) -> Q:
+    """On sessions: linked to one of ``devices`` (None: to any device, a range of the
+    (device, id) index rather than a list of every device's id)."""
+    return Q(device__isnull=False) if devices is None else Q(device__in=devices)
 
 
 class TokenDeviceFilter(DeviceFilter):
     def condition(self, devices: QuerySet[Device] | None) -> Q:
-        lone_tokens, families = queries.session_token_conditions(_sessions_on(devices))
+        sessions = TokenSession.objects.filter(_session_on(devices))
+        lone_tokens, families = queries.session_token_conditions(sessions)
         in_family = get_refresh_token_model().objects.filter(families, access_token__isnull=False)
         return lone_tokens | Q(pk__in=in_family.values("access_token_id")) | _own_client_device(devices)
 
 
 class SessionDeviceFilter(DeviceFilter):
     def condition(self, devices: QuerySet[Device] | None) -> Q:
-        on_device = Q(device__isnull=False) if devices is None else Q(device__in=devices)
-        return on_device | _own_client_device(devices)
+        return _session_on(devices) | _own_client_device(devices)
 
 
 def _own_client_device(devices: QuerySet[Device] | None) -> Q:
