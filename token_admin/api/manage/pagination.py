@@ -23,6 +23,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 
+from token_admin.api.manage.filters import WindowedFilterSet
 from token_admin.api.manage.serializers import MAX_ID
 
 # Set on the view by ``WindowedFilterBackend`` for a list with a filter no index serves.
@@ -41,11 +42,10 @@ class WindowedFilterBackend(DjangoFilterBackend):
             return queryset
         if not filterset.is_valid():
             raise translate_validation(filterset.errors)
-        split = getattr(filterset, "window_filter", None)
-        if split is None or getattr(view, "detail", False):
+        if not isinstance(filterset, WindowedFilterSet) or getattr(view, "detail", False):
             return filterset.qs
         if filterset.has_window_filters():
-            setattr(view, WINDOW_FILTER, split)
+            setattr(view, WINDOW_FILTER, filterset.window_filter)
         return filterset.filter_indexed(queryset)
 
 
