@@ -50,16 +50,22 @@ def viewer_of_everything(*extra: str) -> Any:
     return user
 
 
+def session_with_id_token() -> tuple[Any, Any, Any, Any]:
+    """A user's session whose access token carries an ID token: (user, access, refresh, ID token)."""
+    alice = UserFactory()
+    access, refresh = issue_session(alice, ApplicationFactory())
+    id_token = IDToken.objects.create(
+        user=alice, application=access.application, expires=timezone.now() + timedelta(hours=1)
+    )
+    AccessToken.objects.filter(pk=access.pk).update(id_token=id_token)
+    return alice, access, refresh, id_token
+
+
 # --- 1. Deleting an ID token (or a code) in the admin revoked without audit or permission ------
 
 
 def test_deleting_an_id_token_in_the_admin_cannot_kill_its_access_token_unaudited(client):
-    alice, app = UserFactory(), ApplicationFactory()
-    access, refresh = issue_session(alice, app)
-    id_token = IDToken.objects.create(
-        user=alice, application=app, expires=timezone.now() + timedelta(hours=1)
-    )
-    AccessToken.objects.filter(pk=access.pk).update(id_token=id_token)
+    alice, access, refresh, id_token = session_with_id_token()
     # No revoke_tokens: only the delete permissions Django asks for the cascade.
     client.force_login(staff_with("view_idtoken", "delete_idtoken", "delete_accesstoken"))
     url = reverse("admin:oauth2_provider_idtoken_delete", args=[id_token.pk])
@@ -83,12 +89,7 @@ def test_an_authorization_code_cannot_be_deleted_unaudited_in_the_admin(client):
 
 
 def test_deleting_a_user_still_cascades_to_their_id_tokens(client):
-    alice, app = UserFactory(), ApplicationFactory()
-    access, _ = issue_session(alice, app)
-    id_token = IDToken.objects.create(
-        user=alice, application=app, expires=timezone.now() + timedelta(hours=1)
-    )
-    AccessToken.objects.filter(pk=access.pk).update(id_token=id_token)
+    alice, _, _, id_token = session_with_id_token()
     staff = UserFactory(is_staff=True, is_superuser=True)
     client.force_login(staff)
 
