@@ -14,7 +14,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from tests.factories import AccessTokenFactory, ApplicationFactory, AppProfileFactory, UserFactory
 from tests.helpers import bearer
-from token_admin import ratelimit, watermarks
+from token_admin import ratelimit
 from token_admin.api.adn import views
 from token_admin.models import RevocationEvent
 from token_admin.revocation import Actor, Selection, Surface, revoke
@@ -413,7 +413,6 @@ def test_user_ids(client, app, app_token, django_assert_max_num_queries):
     expired_token(app, UserFactory())  # no valid token: left out
     AccessTokenFactory(user=UserFactory())  # another app's user: left out
     AccessTokenFactory(user=UserFactory(), application=app, scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
-    watermarks.applicable(None, app.pk)  # the not-before watermarks, cached as in a running server
 
     client.get("/stream/0/token", **bearer(app_token))  # its first use writes its activity
     with django_assert_max_num_queries(2):

@@ -324,8 +324,8 @@ def test_listing_takes_a_fixed_number_of_queries(api, django_assert_max_num_quer
     api("get", f"users/{user.pk}/tokens")  # the secret check is now cached
 
     # One query for the API client (with its profile), then the sessions, their families'
-    # refresh tokens and their lone access tokens: one each, whatever the count.
-    with django_assert_max_num_queries(4):
+    # refresh tokens, their lone access tokens and the watermarks: one each, whatever the count.
+    with django_assert_max_num_queries(5):
         response = api("get", f"users/{user.pk}/tokens")
 
     assert response.status_code == 200

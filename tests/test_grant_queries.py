@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import get_application_model
 
 from tests.factories import ApplicationFactory, AppProfileFactory, GrantFactory, UserFactory, issue_session
-from token_admin import receivers
+from token_admin import credentials, receivers
 from token_admin.models import TokenSession
 
 Application = get_application_model()
@@ -81,29 +82,48 @@ def dot_alone_count(client, settings, grant):
         return len(token_request(client, grant)[0])
 
 
+# A sign-in for a user reads the user's state under a shared lock on the user's row
+# (``token_admin.credentials``): the lock, then the read, where the database has row locks;
+# SQLite runs one write transaction at a time, so one plain read there.
+SIGN_IN_CHECK = 1 if connection.vendor == "sqlite" else 2
+
 # grant: statements token_admin adds
 ADDED = {
-    "password": 1,  # the family's session (one INSERT)
-    "authorization_code": 1,  # the family's session
-    "client_credentials": 1,  # the lone token's session
+    "password": 1 + SIGN_IN_CHECK,  # the family's session (one INSERT) and the sign-in check
+    "authorization_code": 1 + SIGN_IN_CHECK,  # the family's session and the sign-in check
+    "client_credentials": 1,  # the lone token's session (no user: no sign-in check)
     # The family's session exists; the revocation check uses DOT's lock; the not-before
-    # watermarks are read once, under a shared lock, in DOT's transaction.
+    # watermarks are read once, under a shared lock, in DOT's transaction; the user's
+    # ``is_active`` comes with DOT's own read of the refresh token's user.
     "refresh_token": 1,
 }
 
 
 @pytest.mark.parametrize("grant", list(ADDED))
-def test_token_admin_adds_at_most_one_statement_to_a_token_request(client, settings, grant):
+def test_token_admin_adds_the_statements_its_checks_need_to_a_token_request(client, settings, grant):
     dot = dot_alone_count(client, settings, grant)
     added = ADDED[grant]
 
     statements, sessions_added = token_request(client, grant)
 
-    assert len(statements) == dot + added <= dot + 1
+    assert len(statements) == dot + added
     session_writes = [sql for sql in statements if "token_admin_tokensession" in sql]
-    watermark_reads = [sql for sql in statements if "token_admin_notbefore" in sql]
-    assert len(session_writes) + len(watermark_reads) == ADDED[grant]
+    watermark_reads = [
+        sql
+        for sql in statements
+        if "token_admin_notbefore" in sql and "token_admin_credentialschange" not in sql
+    ]
+    user_reads = [sql for sql in statements if "token_admin_credentialschange" in sql]
+    mint_lock = credentials.MINT_LOCK.get(connection.vendor, "-")
+    user_table = connection.ops.quote_name(get_user_model()._meta.db_table)
+    user_locks = [
+        sql for sql in statements if sql.endswith(mint_lock) and sql.startswith(f"SELECT {user_table}.")
+    ]
+    signs_in = grant in ("password", "authorization_code")
+    assert len(session_writes) + len(watermark_reads) + len(user_reads) + len(user_locks) == added
     assert len(watermark_reads) == (grant == "refresh_token")
+    assert len(user_reads) == signs_in
+    assert len(user_locks) == (signs_in and SIGN_IN_CHECK == 2)
     assert all(sql.startswith("INSERT") for sql in session_writes)
     # Bookkeeping done: one more session for a new token, none for a rotation.
     assert sessions_added == len(session_writes)

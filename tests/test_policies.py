@@ -150,9 +150,16 @@ def test_the_events_can_be_turned_off(alice, settings):
     user, sessions, _ = alice
     settings.TOKEN_ADMIN = {"REVOKE_ON_ACCOUNT_EVENTS": []}
     user.set_password("new-password-1")
+    user.save()
+    assert all(dot_accepts(access.raw_token) for access, _ in sessions)
     user.is_active = False
     user.save()
     assert not RevocationEvent.objects.exists()
+    # Nothing revoked, but an inactive user's tokens are refused whatever the policy says...
+    assert not any(dot_accepts(access.raw_token) for access, _ in sessions)
+    user.is_active = True
+    user.save()
+    # ...and work again once the user is active again.
     assert all(dot_accepts(access.raw_token) for access, _ in sessions)
 
 

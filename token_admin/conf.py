@@ -39,7 +39,6 @@ DEFAULTS: dict[str, Any] = {
     "LEAKED_TOKENS_SCANNER_KEYS": {},
     "LEAKED_TOKENS_REQUIRE_KEY": False,
     "NOT_BEFORE_ENABLED": True,
-    "NOT_BEFORE_CACHE_SECONDS": 300,
     "ACTIVITY_TRACKING": True,
     "ACTIVITY_WINDOW_SECONDS": 300,
     "TRUSTED_PROXY_COUNT": 0,
@@ -232,13 +231,6 @@ class Settings:
         """Whether not-before watermarks are enforced at authentication and refresh (and
         shown in the session lists). Off, setting one still revokes what it covers."""
         return bool(self._get("NOT_BEFORE_ENABLED"))
-
-    @property
-    def NOT_BEFORE_CACHE_SECONDS(self) -> int:
-        """How long a watermark (or its absence) stays in the cache (``CACHE_ALIAS``). Setting
-        one updates the cache at once; the timeout bounds staleness only with a cache that
-        is not shared between processes (``LocMemCache``)."""
-        return int(self._get("NOT_BEFORE_CACHE_SECONDS"))
 
     @property
     def ADMIN_SITE(self) -> Any:

@@ -305,5 +305,33 @@ class NotBefore(models.Model):
         return f"Not before {self.not_before:%Y-%m-%d %H:%M:%S} for {target}"
 
 
+class CredentialsChange(models.Model):
+    """When a user's credentials last changed (a password change, a deactivation): a grant
+    verified before then (a password checked, an authorization code or a device code issued)
+    mints no token afterwards (``token_admin.credentials``).
+
+    One row per user, written under the user's row lock in the transaction that revokes the
+    user's tokens for the event. The row is not a watermark: tokens issued before it that the
+    event kept (``PASSWORD_CHANGE_KEEPS_APPS``) keep working and refreshing.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    changed_at = models.DateTimeField(_("credentials changed"))
+    event = models.CharField(_("event"), max_length=40)
+
+    class Meta:
+        verbose_name = _("credentials change")
+        verbose_name_plural = _("credentials changes")
+
+    def __str__(self) -> str:
+        return f"Credentials of {self.user_id} changed at {self.changed_at:%Y-%m-%d %H:%M:%S} ({self.event})"
+
+
 # Receivers and the outbox of revocation events (token_admin.events).
 from token_admin.events.models import Delivery, Receiver  # noqa: E402, F401

@@ -2,7 +2,8 @@
 
 Setting one writes one row (``NotBefore``, unique per target) and goes through the
 revocation service in the same transaction, so it is audited (surface and actor
-``policy``) and signalled; ``token_admin.watermarks`` reads it, from the cache.
+``policy``) and signalled; ``token_admin.watermarks`` reads it from the database, in the
+statement that loads a token (no cache: a watermark is in force the moment it commits).
 
 **What setting one revokes.** For a user or an app, the service revokes (set-based) the
 sessions the watermark ends: all of the target's, for a watermark of "now", or the
@@ -23,17 +24,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from django.core.cache import caches
 from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
-from token_admin import queries
-from token_admin.conf import conf
+from token_admin import credentials, queries
 from token_admin.models import NotBefore, TokenSession
 from token_admin.revocation import Actor, Revocation, Selection, Surface, revoke
-from token_admin.watermarks import CACHE_PREFIX, EPOCH, Scope, row_key
+from token_admin.watermarks import EPOCH, Scope, row_key
 
 # Most rows a global dry run counts one by one; above (PostgreSQL's estimate), it estimates.
 EXACT_COUNT_MAX = 100_000
@@ -63,7 +62,7 @@ def set_not_before(
 ) -> Setting:
     """Set (upsert) the watermark of ``target`` (a user or an application; None for global) to
     ``when`` (now by default; never in the future), revoking what it covers through the
-    service, in one transaction; the cache is updated when it commits.
+    service, in one transaction; it is in force once that commits.
 
     A watermark only moves forward: an earlier ``when`` than the one set keeps the later.
     ``set_by`` names who asked (recorded on the row and as the audit event's actor).
@@ -99,15 +98,14 @@ def set_not_before(
             )
             done = revoke(selection, surface=Surface.POLICY, actor=actor, reason=reason)
         else:
+            if scope == Scope.USER:
+                # An account event of the user: a sign-in in flight either commits first (and
+                # is revoked below) or reads this watermark at its mint (token_admin.credentials).
+                credentials.lock_user(target)
             # A refresh of the target in flight holds its lock: the service waits for it, then
             # reads again and revokes the pair it minted, whatever time it was issued.
             done = revoke(selection, surface=Surface.POLICY, actor=actor, reason=reason)
             watermark = _upsert(key, scope, target, when, set_by, reason)
-        value = watermark.not_before.timestamp()
-        transaction.on_commit(
-            lambda: caches[conf.CACHE_ALIAS].set(CACHE_PREFIX + key, value, conf.NOT_BEFORE_CACHE_SECONDS),
-            using=database,
-        )
     return Setting(watermark, watermark.not_before, done)
 
 
@@ -190,11 +188,6 @@ def lift_not_before(
             surface=Surface.POLICY,
             actor=Actor.policy(f"not-before for {_describe(scope, target)} {verb} by {set_by}"[:255]),
             reason=reason or f"Not-before watermark {verb}",
-        )
-        value = (to or EPOCH).timestamp()
-        transaction.on_commit(
-            lambda: caches[conf.CACHE_ALIAS].set(CACHE_PREFIX + key, value, conf.NOT_BEFORE_CACHE_SECONDS),
-            using=database,
         )
     return Lifting(previous, to, valid_again, estimated, done.event)
 

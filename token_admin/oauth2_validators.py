@@ -11,10 +11,15 @@
 * **Registration tokens stay at the registration endpoint.** A token of DOT's dynamic
   client registration (scope ``DCR_REGISTRATION_SCOPE``) is an invalid token wherever the
   validator authenticates a request.
-* **Not-before watermarks** (``token_admin.watermarks``): a token issued before the
-  watermark of its user, its app or everyone is an invalid token, and a refresh token
-  issued before it cannot mint (``invalid_grant``). Read from the cache: the bearer check
-  stays DOT's one query while the cache is warm.
+* **Not-before watermarks and inactive users** (``token_admin.watermarks``): a token issued
+  before the watermark of its user, its app or everyone, or whose user is inactive (however
+  that happened: a queryset ``update()`` sends no signal), is an invalid token, and a refresh
+  token issued before a watermark or of an inactive user cannot mint (``invalid_grant``).
+  Read from the database in the token's own query (DOT's one statement for a bearer check,
+  with the watermarks as subqueries): no cache decides, so none can bring a token back.
+* **No sign-in outlives an account event** (``token_admin.credentials``): a password checked,
+  or a code issued, before a password change, a deactivation or a user watermark mints nothing
+  (``invalid_grant``), decided under the user's row lock inside DOT's transaction.
 * **Activity per session.** A token that authenticates marks its session as used
   (``token_admin.activity``: one cache call, and one UPDATE once per window).
 * **Sessions for one statement.** It tells ``token_admin.receivers`` when a refresh token
@@ -25,11 +30,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from oauth2_provider.models import AbstractRefreshToken, get_access_token_model, get_refresh_token_model
+from django.utils import timezone
+from oauth2_provider.models import (
+    AbstractRefreshToken,
+    get_access_token_model,
+    get_grant_model,
+    get_refresh_token_model,
+)
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
-from token_admin import activity, queries, receivers, watermarks
+from token_admin import activity, credentials, queries, receivers, watermarks
 from token_admin.models import AppProfile
 
 
@@ -50,6 +61,12 @@ class IssuedBeforeNotBefore(RevokedDuringRefresh):
     """``invalid_grant`` for a refresh token issued before a not-before watermark."""
 
     description = "The refresh token was issued before a not-before time."
+
+
+class RefusedAtMint(RevokedDuringRefresh):
+    """``invalid_grant`` for a grant verified before an account event of its user."""
+
+    description = "The grant was verified before the user's credentials changed."
 
 
 class TokenAdminOAuth2Validator(OAuth2Validator):
@@ -87,30 +104,51 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
         return False
 
     def _load_access_token(self, token: Any) -> Any:
-        # DOT's ``validate_bearer_token`` loads the token here (its one query). A token
-        # issued before a not-before watermark over it is loaded as no token: DOT then
-        # answers exactly as for an unknown or revoked one. The watermarks come from the
-        # cache (no query while it is warm; one indexed query when it is cold).
-        # (A registration token is refused below whatever its age: not looked up.)
-        access_token = super()._load_access_token(token)
+        # DOT's ``validate_bearer_token`` loads the token here (its one query, which this
+        # keeps: by checksum, with user and app, plus the watermarks over the token as
+        # subqueries). A token issued before a watermark over it, or whose user is inactive,
+        # is loaded as no token: DOT then answers exactly as for an unknown or revoked one.
+        # (A registration token is refused in ``validate_bearer_token`` whatever its age.)
+        access_token = queries.bearer_token(token)
         if (
             access_token is not None
             and not queries.is_registration(access_token)
-            and watermarks.token_is_before(access_token)
+            and queries.is_refused(access_token)
         ):
             return None
         return access_token
+
+    def validate_user(
+        self, username: str, password: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        # The time the password check begins: an account event after it refuses the mint.
+        setattr(request, credentials.VERIFIED_AT, timezone.now())
+        return bool(super().validate_user(username, password, client, request, *args, **kwargs))
+
+    def get_code_challenge(self, code: str, request: Any) -> Any:
+        # DOT reads the code's grant again here, after ``validate_code``: a revocation in
+        # between (an account event revokes the user's codes) deleted it. That is an
+        # invalid grant, not a 500.
+        try:
+            return super().get_code_challenge(code, request)
+        except get_grant_model().DoesNotExist as exc:
+            raise errors.InvalidGrantError(request=request) from exc
 
     def validate_refresh_token(
         self, refresh_token: Any, client: Any, request: Any, *args: Any, **kwargs: Any
     ) -> bool:
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             return False
+        # DOT has just loaded the refresh token's user (``request.user``): an inactive user's
+        # session refreshes no more, at no query. DOT answers invalid_grant for False, as
+        # for any refresh token it does not accept.
+        user = getattr(request, "user", None)
+        if user is not None and not getattr(user, "is_active", True):
+            return False
         # A rotation checks the watermarks inside DOT's transaction, under the lock
         # (``_create_access_token``). Without rotation DOT keeps the refresh token and
         # updates its access token in place (its issue time stays, so a bearer check refuses
-        # it anyway): the cached check here refuses the refresh itself. DOT answers
-        # invalid_grant for False, as for any refresh token it does not accept.
+        # it anyway): a read of the watermarks here refuses the refresh itself.
         if self.rotate_refresh_token(request):
             return True
         return not watermarks.token_is_before(request.refresh_token_instance)
@@ -128,6 +166,8 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
             and self._revoked_since_validation(request)
         ):
             raise RevokedDuringRefresh(request=request)
+        if credentials.mint_refused(request) is not None:
+            raise RefusedAtMint(request=request)
         try:
             # The refresh token DOT saves after the access token makes the family's session.
             # (A refresh writes no activity: the new token's first use does, so a token

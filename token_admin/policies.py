@@ -7,8 +7,13 @@ form, ``changepassword``, Django's password forms, any code), or whose ``is_acti
 from True to False, has every token revoked through the service, audited with the
 ``policy`` surface and actor. Django's own hash upgrade on sign-in is not a change.
 
-``QuerySet.update()`` sends no signal and is not seen: deactivate users one by one, or
-revoke with ``revoke_tokens --user`` afterwards.
+Each event also records when the user's credentials changed (``token_admin.credentials``),
+under the user's row lock and in the revocation's transaction: a sign-in whose password was
+checked (or whose code was issued) before the event mints nothing after it.
+
+``QuerySet.update(is_active=False)`` sends no signal: no revocation is written, but an
+inactive user's tokens are refused at every use and refresh all the same (the check reads
+``is_active`` with the token). Revoke with ``revoke_tokens --user`` to end them for good.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import router, transaction
 from django.db.models.signals import post_init, post_save
+from django.utils import timezone
 from oauth2_provider.models import (
     get_access_token_model,
     get_application_model,
@@ -24,6 +31,7 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
+from token_admin import credentials
 from token_admin.conf import conf
 from token_admin.revocation import Actor, Selection, Surface, revoke
 
@@ -53,7 +61,15 @@ def user_saved(sender: Any, instance: Any, created: bool, raw: bool = False, **k
 
 
 def revoke_account(user: Any, event: str, *, keep_client_ids: frozenset[str] = frozenset()) -> None:
-    """Revoke the user's tokens in every app but those kept, for ``event``."""
+    """Revoke the user's tokens in every app but those kept, for ``event``, and record when
+    the user's credentials changed, in one transaction under the user's row lock."""
+    with transaction.atomic(using=router.db_for_write(get_access_token_model())):
+        credentials.lock_user(user)
+        credentials.record_change(user, event, timezone.now())
+        _revoke_account(user, event, keep_client_ids)
+
+
+def _revoke_account(user: Any, event: str, keep_client_ids: frozenset[str]) -> None:
     selection = Selection.users([user.pk])
     if keep_client_ids:
         kept = set(

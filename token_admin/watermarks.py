@@ -5,12 +5,12 @@ before T is invalid" (Entra's ``signInSessionsValidFromDateTime``, Keycloak's no
 "is this token issued before a watermark over it?" for every surface that authenticates a
 token (``TokenAdminOAuth2Validator``, the App.net and Stack Exchange APIs) and for the lists.
 
-**The hot path stays DOT's one query.** A bearer check reads the three watermarks that can
-apply (global, the token's user, its app) from Django's cache in one ``get_many``; a cold
-cache costs one indexed query (``key IN (...)``), whose answer, absences included, fills
-the cache. Setting a watermark writes the new value into the cache once its transaction
-commits, so every process sharing the cache sees it at once; with a per-process cache
-(``LocMemCache``) other processes see it within ``NOT_BEFORE_CACHE_SECONDS``.
+**The database decides, in the token's own query.** ``with_watermarks`` adds the three
+watermarks that can apply (global, the token's user, its app) to the statement that loads the
+token, as three scalar subqueries (each one probe of a unique or foreign-key index of the small
+``NotBefore`` table): a bearer check stays one statement, nothing can be stale, and no cache
+server is involved, so neither a stale cache fill nor a cache outage can bring a token back.
+Lists read the watermarks of their page in one indexed query (``applicable_for``).
 """
 
 from __future__ import annotations
@@ -19,24 +19,40 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from django.core.cache import caches
 from django.db import connections
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from token_admin.conf import conf
 from token_admin.models import NotBefore
 
 Scope = NotBefore.Scope
-CACHE_PREFIX = "token_admin:not_before:"
-# Cached for a target without a watermark, so an absence is a cache hit too.
-NONE = 0.0
 # The global row's value until a global watermark is set (migration 0004): before every token.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The attributes ``with_watermarks`` sets on each token it loads.
+GLOBAL_MARK = "token_admin_global_not_before"
+USER_MARK = "token_admin_user_not_before"
+APP_MARK = "token_admin_app_not_before"
 
 
 def row_key(scope: str, pk: Any = None) -> str:
     """The ``NotBefore.key`` of a target: "global", "user:<pk>" or "app:<pk>"."""
     return "global" if scope == Scope.GLOBAL else f"{scope}:{pk}"
+
+
+def with_watermarks(tokens: QuerySet[Any]) -> QuerySet[Any]:
+    """Access or refresh tokens with the watermarks over each, read in the same statement
+    (see the module docstring); ``token_is_before`` then needs no query."""
+    if not conf.NOT_BEFORE_ENABLED:
+        return tokens
+    marks = NotBefore.objects.order_by().values("not_before")
+    return tokens.annotate(
+        **{
+            GLOBAL_MARK: Subquery(marks.filter(key=row_key(Scope.GLOBAL))[:1]),
+            USER_MARK: Subquery(marks.filter(user_id=OuterRef("user_id"))[:1]),
+            APP_MARK: Subquery(marks.filter(application_id=OuterRef("application_id"))[:1]),
+        }
+    )
 
 
 def _keys(user_id: Any, application_id: Any) -> list[str]:
@@ -48,61 +64,48 @@ def _keys(user_id: Any, application_id: Any) -> list[str]:
     return keys
 
 
-def _read(keys: Iterable[str]) -> dict[str, float]:
-    """Watermarks as epoch seconds (``NONE`` for none) by row key: one cache round trip, and
-    on a miss one indexed query whose answer fills the cache."""
-    keys = sorted(set(keys))
-    cache = caches[conf.CACHE_ALIAS]
-    cached = cache.get_many([CACHE_PREFIX + key for key in keys])
-    found = {key: cached[CACHE_PREFIX + key] for key in keys if CACHE_PREFIX + key in cached}
-    missing = [key for key in keys if key not in found]
-    if missing:
-        loaded = dict.fromkeys(missing, NONE)
-        for key, not_before in (
-            NotBefore.objects.filter(key__in=missing).order_by().values_list("key", "not_before")
-        ):
-            loaded[key] = not_before.timestamp()
-        cache.set_many(
-            {CACHE_PREFIX + key: value for key, value in loaded.items()}, conf.NOT_BEFORE_CACHE_SECONDS
-        )
-        found.update(loaded)
-    return found
-
-
-def _as_datetime(timestamp: float) -> datetime | None:
-    return datetime.fromtimestamp(timestamp, UTC) if timestamp > NONE else None
+def _marks_where(user_ids: Iterable[Any], application_ids: Iterable[Any]) -> Q:
+    condition = Q(key=row_key(Scope.GLOBAL))
+    user_ids = sorted({pk for pk in user_ids if pk is not None}, key=str)
+    application_ids = sorted({pk for pk in application_ids if pk is not None}, key=str)
+    if user_ids:
+        condition |= Q(user_id__in=user_ids)
+    if application_ids:
+        condition |= Q(application_id__in=application_ids)
+    return condition
 
 
 def applicable(user_id: Any, application_id: Any) -> datetime | None:
-    """The latest watermark over a token of this user (None for an app token) and app, from
-    the cache; None if there is none or watermarks are off (``NOT_BEFORE_ENABLED``)."""
-    if not conf.NOT_BEFORE_ENABLED:
-        return None
-    return _as_datetime(max(_read(_keys(user_id, application_id)).values()))
+    """The latest watermark over a token of this user (None for an app token) and app, read
+    from the database (one indexed query); None if there is none or watermarks are off
+    (``NOT_BEFORE_ENABLED``). A refresh's transaction sees one committed a moment ago."""
+    return applicable_for([(user_id, application_id)])[user_id, application_id]
 
 
 def applicable_for(pairs: Iterable[tuple[Any, Any]]) -> dict[tuple[Any, Any], datetime | None]:
-    """``applicable`` for many (user id, app id) pairs at once (a page of a list): one cache
-    round trip, and one query for what it misses."""
+    """``applicable`` for many (user id, app id) pairs at once (a page of a list): one query."""
     pairs = set(pairs)
-    if not conf.NOT_BEFORE_ENABLED:
+    if not conf.NOT_BEFORE_ENABLED or not pairs:
         return dict.fromkeys(pairs)
-    values = _read(key for user_id, app_id in pairs for key in _keys(user_id, app_id))
+    rows = NotBefore.objects.filter(
+        _marks_where((user_id for user_id, _ in pairs), (app_id for _, app_id in pairs))
+    ).values_list("scope", "user_id", "application_id", "not_before")
+    global_mark, by_user, by_app = None, {}, {}
+    for scope, user_id, app_id, not_before in rows:
+        if scope == Scope.GLOBAL:
+            global_mark = not_before
+        elif scope == Scope.USER:
+            by_user[user_id] = not_before
+        else:
+            by_app[app_id] = not_before
     return {
-        (user_id, app_id): _as_datetime(max(values[key] for key in _keys(user_id, app_id)))
+        (user_id, app_id): _latest(global_mark, by_user.get(user_id), by_app.get(app_id))
         for user_id, app_id in pairs
     }
 
 
-def applicable_uncached(user_id: Any, application_id: Any) -> datetime | None:
-    """``applicable`` read from the database (one query), for checks that must see a
-    watermark committed a moment ago, whatever the cache says (a refresh's transaction)."""
-    if not conf.NOT_BEFORE_ENABLED:
-        return None
-    rows = NotBefore.objects.filter(key__in=_keys(user_id, application_id)).values_list(
-        "not_before", flat=True
-    )
-    return max(rows, default=None)
+def _latest(*marks: datetime | None) -> datetime | None:
+    return max((mark for mark in marks if mark is not None and mark > EPOCH), default=None)
 
 
 def applicable_locked(user_id: Any, application_id: Any) -> datetime | None:
@@ -134,18 +137,12 @@ def issued_before(created: datetime | None, watermark: datetime | None) -> bool:
 
 def token_is_before(token: Any) -> bool:
     """Whether an access or refresh token was issued before a watermark over it: what every
-    surface that authenticates a token asks (one cache round trip, no query when warm)."""
-    return issued_before(token.created, applicable(token.user_id, token.application_id))
-
-
-def drop_before(tokens: Iterable[Any]) -> list[Any]:
-    """The tokens not issued before a watermark over them (one cache round trip for all)."""
-    tokens = list(tokens)
-    if not tokens or not conf.NOT_BEFORE_ENABLED:
-        return tokens
-    marks = applicable_for((token.user_id, token.application_id) for token in tokens)
-    return [
-        token
-        for token in tokens
-        if not issued_before(token.created, marks[token.user_id, token.application_id])
-    ]
+    surface that authenticates a token asks. No query for a token loaded through
+    ``with_watermarks``; one indexed query otherwise."""
+    if not conf.NOT_BEFORE_ENABLED:
+        return False
+    if hasattr(token, GLOBAL_MARK):
+        mark = _latest(getattr(token, GLOBAL_MARK), getattr(token, USER_MARK), getattr(token, APP_MARK))
+    else:
+        mark = applicable(token.user_id, token.application_id)
+    return issued_before(token.created, mark)

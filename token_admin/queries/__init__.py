@@ -38,7 +38,9 @@ from token_admin.queries.sessions import (
 )
 from token_admin.queries.tokens import (
     access_tokens,
+    bearer_token,
     checksum,
+    is_refused,
     is_registration,
     not_registration,
     registration,
@@ -49,6 +51,8 @@ from token_admin.queries.tokens import (
 )
 
 __all__ = [
+    "bearer_token",
+    "is_refused",
     "ConnectedApp",
     "connected_apps",
     "session_device",

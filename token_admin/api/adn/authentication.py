@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request, is_form_media_type
 
-from token_admin import activity, queries, watermarks
+from token_admin import activity, queries
 from token_admin.api.adn.errors import ADNError
 
 # App.net: "GET and DELETE do not accept an HTTP body", so those take the query parameter;
@@ -40,15 +40,17 @@ class ADNTokenAuthentication(BaseAuthentication):
         raw = raw_token(request)
         if raw is None:
             return None
-        # One query: the token with its user, app and app profile (looked up by checksum).
+        # One query: the token with its user, app, app profile and the watermarks over it
+        # (looked up by checksum).
         # A DELETE revokes the token: load its family in the same query (reads do without).
         token = queries.token_by_raw(raw, family=request.method == "DELETE")
         if token is None or token.application_id is None:
             raise ADNError.invalid_token()
         if token.is_expired():
             raise ADNError.token_expired()
-        # Issued before a not-before watermark: as invalid as a revoked token (cached check).
-        if watermarks.token_is_before(token):
+        # Issued before a not-before watermark, or its user deactivated: as invalid as a
+        # revoked token (read with the token, in its one query).
+        if queries.is_refused(token):
             raise ADNError.invalid_token()
         # As DOT's validator does for its views: one cache call, one UPDATE once per window.
         activity.token_used(token, request.META)

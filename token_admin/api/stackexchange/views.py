@@ -23,7 +23,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from token_admin import queries, ratelimit, revocation, watermarks
+from token_admin import queries, ratelimit, revocation
 from token_admin.api.base import ExceptionHandler, StyleViewSet
 from token_admin.api.openapi import extend_action, extend_schema, view_schema
 from token_admin.api.stackexchange import errors
@@ -173,8 +173,10 @@ class TokenMethodViewSet(SEViewSet):
         """The wrapper over the valid tokens passed, after ``act(tokens)`` on them (if any)."""
         raw_tokens = parse_tokens(self.kwargs["access_tokens"])
         paging = parse_paging(request.query_params)
-        # Tokens issued before a not-before watermark are as invalid as revoked ones.
-        found = {token.token_checksum: token for token in watermarks.drop_before(self.get_queryset())}
+        # Tokens issued before a not-before watermark, or of a deactivated user, are as invalid
+        # as revoked ones (read in the same statement as the tokens).
+        tokens = [token for token in self.get_queryset() if not queries.is_refused(token)]
+        found = {token.token_checksum: token for token in tokens}
         # Items in the order passed; unknown, expired, revoked and registration tokens are left out.
         checksums = {raw: queries.checksum(raw) for raw in raw_tokens}
         valid = [(raw, found[checksums[raw]]) for raw in raw_tokens if checksums[raw] in found]
