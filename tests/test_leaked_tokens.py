@@ -95,7 +95,7 @@ def test_a_fixed_number_of_queries_for_1_or_1000_tokens(client, count):
     values = tokens[:1] + [f"unknown-{i}" for i in range(count - 1)]
     with CaptureQueriesContext(connection) as captured:
         assert report(client, values).status_code == 202
-    # Two reads (access tokens with their families, live refresh tokens), then the service:
+    # Two reads (access tokens with their families, refresh tokens), then the service:
     # savepoint, two locking reads, two GROUP BY reads of whose tokens go (the event's
     # "affected"), revoke, delete, (sweep where foreign keys are deferred), the event, release.
     expected = 12 if connection.features.can_defer_constraint_checks else 11
@@ -253,3 +253,33 @@ def test_odd_reports_never_get_a_5xx_nor_log_an_error(client, caplog):
                     assert set(response.json()) <= {"message", "received"}
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert sent == len(ODD_BODIES) * len(ODD_TYPES) * 5
+
+
+def test_a_rotated_away_refresh_token_revokes_its_session(client):
+    user, app = UserFactory(), ApplicationFactory()
+    _, first_refresh = issue_session(user, app)
+    current = refresh_request(app, first_refresh.raw_token).json()  # the reported one is rotated away
+    kept, kept_refresh = issue_session(user, app)
+
+    response = report(client, [first_refresh.raw_token])
+
+    assert (response.status_code, response.json()) == (202, {"received": 1})
+    assert not dot_accepts(current["access_token"])
+    refused = refresh_request(app, current["refresh_token"])
+    assert (refused.status_code, refused.json()) == (400, {"error": "invalid_grant"})
+    assert dot_accepts(kept.raw_token) and can_mint(app, kept_refresh.raw_token)
+    event = RevocationEvent.objects.get()
+    assert (event.surface, event.actor_type) == ("leak_report", "scanner")
+    assert (event.access_tokens_revoked, event.refresh_tokens_revoked) == (1, 1)
+
+
+def test_a_refresh_token_of_a_session_revoked_already_writes_nothing(client):
+    user, app = UserFactory(), ApplicationFactory()
+    _, refresh = issue_session(user, app)
+    assert report(client, [refresh.raw_token]).status_code == 202
+    assert RevocationEvent.objects.count() == 1
+
+    response = report(client, [refresh.raw_token])
+
+    assert (response.status_code, response.json()) == (202, {"received": 1})
+    assert RevocationEvent.objects.count() == 1

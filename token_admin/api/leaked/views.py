@@ -7,7 +7,9 @@ in the audit trail (``LEAKED_TOKENS_REQUIRE_KEY`` makes the key mandatory). Ever
 report answers ``202`` with the number of values received and nothing about which existed.
 
 Each value is looked up by DOT's checksum (hashed token storage works the same), among
-access tokens and live refresh tokens, and everything found is revoked in one call of the
+access tokens and every refresh token still stored, rotated away (hence revoked) or not: a
+leaked refresh token is usually an old one, and its session (its refresh-token family)
+lives on in the token that replaced it. Everything found is revoked in one call of the
 revocation service, whole sessions included: a fixed number of statements for 1 or 1,000
 values. ``token_admin.signals.leaked_tokens_revoked`` then names the users and apps
 affected, so a project can tell them.
@@ -116,9 +118,10 @@ def revoke_leaked(values: list[str], *, reporter: str) -> RevocationEvent | None
     access_tokens = list(
         queries.with_family(get_access_token_model().objects.filter(token_checksum__in=checksums))
     )
+    # Revoked ones too: a rotated-away token names its family, whose current token is live.
     refresh_tokens = list(
         get_refresh_token_model()
-        .objects.filter(token_checksum__in=checksums, revoked__isnull=True)
+        .objects.filter(token_checksum__in=checksums)
         .values_list("token_family", "access_token_id", "user_id", "application_id")
     )
     registration = [token for token in access_tokens if queries.is_registration(token)]
