@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
@@ -12,6 +13,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 
 from tests.concurrency import can_mint, dot_accepts, refresh_request
 from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory, issue_session
+from token_admin import ratelimit
 from token_admin.models import RevocationEvent
 from token_admin.signals import leaked_tokens_revoked
 
@@ -198,7 +200,75 @@ def test_reports_are_rate_limited_per_ip_and_per_scanner_key(client, settings):
     assert limited.json() == {"message": "Too many reports."} and int(limited["Retry-After"]) > 0
     keyed = [report(client, ["a"], HTTP_X_SCANNER_KEY="k-123").status_code for _ in range(4)]
     assert keyed == [202, 202, 202, 429]
-    assert report(client, ["a"], HTTP_X_SCANNER_KEY="made-up").status_code == 401
+
+
+# The rate-limit clock frozen at 1200 s: an hour-long window then resets in 2400 s.
+@pytest.fixture
+def frozen_rate_limit_clock(monkeypatch):
+    monkeypatch.setattr(ratelimit, "hit", functools.partial(ratelimit.hit, now=1200.0))
+    monkeypatch.setattr(ratelimit, "peek", functools.partial(ratelimit.peek, now=1200.0))
+
+
+TOO_MANY = (429, {"message": "Too many reports."}, "2400")
+UNKNOWN_KEY = (401, {"message": "Unknown scanner key."}, None)
+RECEIVED = (202, {"received": 1}, None)
+
+
+def answer(response):
+    return (response.status_code, response.json(), response.get("Retry-After"))
+
+
+@pytest.mark.usefixtures("frozen_rate_limit_clock")
+def test_scanner_key_guesses_get_429_once_the_ip_is_over_its_limit(client, settings):
+    settings.TOKEN_ADMIN = {"LEAKED_TOKENS_RATE_LIMIT": 2, "LEAKED_TOKENS_SCANNER_KEYS": {"k-123": "Acme"}}
+    assert [answer(report(client, ["a"])) for _ in range(3)] == [RECEIVED, RECEIVED, TOO_MANY]
+
+    guesses = [answer(report(client, ["a"], HTTP_X_SCANNER_KEY=f"guess-{i}")) for i in range(50)]
+
+    assert guesses == [TOO_MANY] * 50
+    # The IP has tried its keys: the right one is answered as a wrong one would be.
+    assert answer(report(client, ["a"], HTTP_X_SCANNER_KEY="k-123")) == TOO_MANY
+
+
+@pytest.mark.usefixtures("frozen_rate_limit_clock")
+def test_scanner_key_guesses_use_up_the_ips_budget(client, settings):
+    settings.TOKEN_ADMIN = {"LEAKED_TOKENS_RATE_LIMIT": 2, "LEAKED_TOKENS_SCANNER_KEYS": {"k-123": "Acme"}}
+
+    assert answer(report(client, ["a"], HTTP_X_SCANNER_KEY="guess")) == UNKNOWN_KEY
+    assert [answer(report(client, ["a"])) for _ in range(2)] == [RECEIVED, TOO_MANY]
+    # One guess so far: the valid key is still served, on its own limit.
+    assert answer(report(client, ["a"], HTTP_X_SCANNER_KEY="k-123")) == RECEIVED
+    assert answer(report(client, ["a"], HTTP_X_SCANNER_KEY="guess-2")) == TOO_MANY
+    # Two guesses, the IP's limit: no key is tried from this IP until the window ends.
+    assert answer(report(client, ["a"], HTTP_X_SCANNER_KEY="k-123")) == TOO_MANY
+    assert answer(report(client, ["a"], REMOTE_ADDR="10.0.0.2", HTTP_X_SCANNER_KEY="k-123")) == RECEIVED
+
+
+@pytest.mark.usefixtures("frozen_rate_limit_clock")
+def test_a_valid_key_keeps_working_when_reports_without_one_spent_its_ips_budget(client, settings):
+    settings.TOKEN_ADMIN = {
+        "LEAKED_TOKENS_RATE_LIMIT": 2,
+        "LEAKED_TOKENS_RATE_LIMIT_WITH_KEY": 3,
+        "LEAKED_TOKENS_SCANNER_KEYS": {"k-123": "Acme"},
+    }
+    assert [answer(report(client, ["a"])) for _ in range(3)] == [RECEIVED, RECEIVED, TOO_MANY]
+
+    keyed = [answer(report(client, ["a"], HTTP_X_SCANNER_KEY="k-123")) for _ in range(4)]
+
+    assert keyed == [RECEIVED, RECEIVED, RECEIVED, TOO_MANY]
+
+
+@pytest.mark.usefixtures("frozen_rate_limit_clock")
+def test_a_missing_required_key_counts_against_the_ip_but_is_no_guess(client, settings):
+    settings.TOKEN_ADMIN = {
+        "LEAKED_TOKENS_RATE_LIMIT": 2,
+        "LEAKED_TOKENS_SCANNER_KEYS": {"k-123": "Acme"},
+        "LEAKED_TOKENS_REQUIRE_KEY": True,
+    }
+    required = (401, {"message": "A scanner key is required (X-Scanner-Key)."}, None)
+
+    assert [answer(report(client, ["a"])) for _ in range(3)] == [required, required, TOO_MANY]
+    assert answer(report(client, ["a"], HTTP_X_SCANNER_KEY="k-123")) == RECEIVED
 
 
 def test_a_scanner_key_names_the_reporter_and_can_be_required(client, settings):
