@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
@@ -12,6 +13,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 
 from tests.concurrency import can_mint, dot_accepts, refresh_request
 from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory, issue_session
+from token_admin import ratelimit
 from token_admin.models import RevocationEvent
 from token_admin.signals import leaked_tokens_revoked
 
@@ -95,7 +97,7 @@ def test_a_fixed_number_of_queries_for_1_or_1000_tokens(client, count):
     values = tokens[:1] + [f"unknown-{i}" for i in range(count - 1)]
     with CaptureQueriesContext(connection) as captured:
         assert report(client, values).status_code == 202
-    # Two reads (access tokens with their families, live refresh tokens), then the service:
+    # Two reads (access tokens with their families, refresh tokens), then the service:
     # savepoint, two locking reads, two GROUP BY reads of whose tokens go (the event's
     # "affected"), revoke, delete, (sweep where foreign keys are deferred), the event, release.
     expected = 12 if connection.features.can_defer_constraint_checks else 11
@@ -198,7 +200,75 @@ def test_reports_are_rate_limited_per_ip_and_per_scanner_key(client, settings):
     assert limited.json() == {"message": "Too many reports."} and int(limited["Retry-After"]) > 0
     keyed = [report(client, ["a"], HTTP_X_SCANNER_KEY="k-123").status_code for _ in range(4)]
     assert keyed == [202, 202, 202, 429]
-    assert report(client, ["a"], HTTP_X_SCANNER_KEY="made-up").status_code == 401
+
+
+# The rate-limit clock frozen at 1200 s: an hour-long window then resets in 2400 s.
+@pytest.fixture
+def frozen_rate_limit_clock(monkeypatch):
+    monkeypatch.setattr(ratelimit, "hit", functools.partial(ratelimit.hit, now=1200.0))
+    monkeypatch.setattr(ratelimit, "peek", functools.partial(ratelimit.peek, now=1200.0))
+
+
+TOO_MANY = (429, {"message": "Too many reports."}, "2400")
+UNKNOWN_KEY = (401, {"message": "Unknown scanner key."}, None)
+RECEIVED = (202, {"received": 1}, None)
+
+
+def answer(response):
+    return (response.status_code, response.json(), response.get("Retry-After"))
+
+
+@pytest.mark.usefixtures("frozen_rate_limit_clock")
+def test_scanner_key_guesses_get_429_once_the_ip_is_over_its_limit(client, settings):
+    settings.TOKEN_ADMIN = {"LEAKED_TOKENS_RATE_LIMIT": 2, "LEAKED_TOKENS_SCANNER_KEYS": {"k-123": "Acme"}}
+    assert [answer(report(client, ["a"])) for _ in range(3)] == [RECEIVED, RECEIVED, TOO_MANY]
+
+    guesses = [answer(report(client, ["a"], HTTP_X_SCANNER_KEY=f"guess-{i}")) for i in range(50)]
+
+    assert guesses == [TOO_MANY] * 50
+    # The IP has tried its keys: the right one is answered as a wrong one would be.
+    assert answer(report(client, ["a"], HTTP_X_SCANNER_KEY="k-123")) == TOO_MANY
+
+
+@pytest.mark.usefixtures("frozen_rate_limit_clock")
+def test_scanner_key_guesses_use_up_the_ips_budget(client, settings):
+    settings.TOKEN_ADMIN = {"LEAKED_TOKENS_RATE_LIMIT": 2, "LEAKED_TOKENS_SCANNER_KEYS": {"k-123": "Acme"}}
+
+    assert answer(report(client, ["a"], HTTP_X_SCANNER_KEY="guess")) == UNKNOWN_KEY
+    assert [answer(report(client, ["a"])) for _ in range(2)] == [RECEIVED, TOO_MANY]
+    # One guess so far: the valid key is still served, on its own limit.
+    assert answer(report(client, ["a"], HTTP_X_SCANNER_KEY="k-123")) == RECEIVED
+    assert answer(report(client, ["a"], HTTP_X_SCANNER_KEY="guess-2")) == TOO_MANY
+    # Two guesses, the IP's limit: no key is tried from this IP until the window ends.
+    assert answer(report(client, ["a"], HTTP_X_SCANNER_KEY="k-123")) == TOO_MANY
+    assert answer(report(client, ["a"], REMOTE_ADDR="10.0.0.2", HTTP_X_SCANNER_KEY="k-123")) == RECEIVED
+
+
+@pytest.mark.usefixtures("frozen_rate_limit_clock")
+def test_a_valid_key_keeps_working_when_reports_without_one_spent_its_ips_budget(client, settings):
+    settings.TOKEN_ADMIN = {
+        "LEAKED_TOKENS_RATE_LIMIT": 2,
+        "LEAKED_TOKENS_RATE_LIMIT_WITH_KEY": 3,
+        "LEAKED_TOKENS_SCANNER_KEYS": {"k-123": "Acme"},
+    }
+    assert [answer(report(client, ["a"])) for _ in range(3)] == [RECEIVED, RECEIVED, TOO_MANY]
+
+    keyed = [answer(report(client, ["a"], HTTP_X_SCANNER_KEY="k-123")) for _ in range(4)]
+
+    assert keyed == [RECEIVED, RECEIVED, RECEIVED, TOO_MANY]
+
+
+@pytest.mark.usefixtures("frozen_rate_limit_clock")
+def test_a_missing_required_key_counts_against_the_ip_but_is_no_guess(client, settings):
+    settings.TOKEN_ADMIN = {
+        "LEAKED_TOKENS_RATE_LIMIT": 2,
+        "LEAKED_TOKENS_SCANNER_KEYS": {"k-123": "Acme"},
+        "LEAKED_TOKENS_REQUIRE_KEY": True,
+    }
+    required = (401, {"message": "A scanner key is required (X-Scanner-Key)."}, None)
+
+    assert [answer(report(client, ["a"])) for _ in range(3)] == [required, required, TOO_MANY]
+    assert answer(report(client, ["a"], HTTP_X_SCANNER_KEY="k-123")) == RECEIVED
 
 
 def test_a_scanner_key_names_the_reporter_and_can_be_required(client, settings):
@@ -253,3 +323,33 @@ def test_odd_reports_never_get_a_5xx_nor_log_an_error(client, caplog):
                     assert set(response.json()) <= {"message", "received"}
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert sent == len(ODD_BODIES) * len(ODD_TYPES) * 5
+
+
+def test_a_rotated_away_refresh_token_revokes_its_session(client):
+    user, app = UserFactory(), ApplicationFactory()
+    _, first_refresh = issue_session(user, app)
+    current = refresh_request(app, first_refresh.raw_token).json()  # the reported one is rotated away
+    kept, kept_refresh = issue_session(user, app)
+
+    response = report(client, [first_refresh.raw_token])
+
+    assert (response.status_code, response.json()) == (202, {"received": 1})
+    assert not dot_accepts(current["access_token"])
+    refused = refresh_request(app, current["refresh_token"])
+    assert (refused.status_code, refused.json()) == (400, {"error": "invalid_grant"})
+    assert dot_accepts(kept.raw_token) and can_mint(app, kept_refresh.raw_token)
+    event = RevocationEvent.objects.get()
+    assert (event.surface, event.actor_type) == ("leak_report", "scanner")
+    assert (event.access_tokens_revoked, event.refresh_tokens_revoked) == (1, 1)
+
+
+def test_a_refresh_token_of_a_session_revoked_already_writes_nothing(client):
+    user, app = UserFactory(), ApplicationFactory()
+    _, refresh = issue_session(user, app)
+    assert report(client, [refresh.raw_token]).status_code == 202
+    assert RevocationEvent.objects.count() == 1
+
+    response = report(client, [refresh.raw_token])
+
+    assert (response.status_code, response.json()) == (202, {"received": 1})
+    assert RevocationEvent.objects.count() == 1

@@ -20,8 +20,9 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_id_token_model, get_refresh_token_model
 
 from tests.factories import ApplicationFactory, GrantFactory, UserFactory, issue_session
+from tests.helpers import signed_selection
 from token_admin.events.models import Receiver
-from token_admin.models import NotBefore, RevocationEvent
+from token_admin.models import NotBefore, RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
 
@@ -261,23 +262,39 @@ def test_bad_percent_encoding_in_the_query_is_a_400_json(client, path, signed_in
     assert "detail" in response.json()
 
 
-# --- Not fixed (strict xfail: the test starts passing once it is) ------------------------------
+# --- 8. The admin's confirmation page carried the full checksum of each lone access token -------
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed: the signed selection is readable (base64), not encrypted")
-def test_the_confirmation_page_never_carries_a_full_token_checksum(client):
+@pytest.mark.parametrize(
+    ("changelist", "action", "selected"),
+    [
+        ("admin:oauth2_provider_accesstoken_changelist", "revoke_selected_tokens", "access token"),
+        ("admin:token_admin_tokensession_changelist", "revoke_selected_sessions", "session"),
+    ],
+)
+def test_the_confirmation_page_never_carries_a_full_token_checksum(client, changelist, action, selected):
     """Staff with view + revoke_tokens read the full checksum of every selected lone access
-    token from the confirmation page's hidden ``selection`` (``signing.dumps`` is not encryption)."""
+    token from the confirmation page's hidden ``selection`` (``signing.dumps`` is not
+    encryption). It names the lone session by id, and the confirming post still revokes it."""
     access, _ = issue_session(UserFactory(), ApplicationFactory(), refresh=False)
+    session = TokenSession.objects.get(access_token_checksum=access.token_checksum)
     client.force_login(viewer_of_everything("revoke_tokens"))
+    url = reverse(changelist)
+    chosen = {"action": action, "_selected_action": [access.pk if selected == "access token" else session.pk]}
 
-    page = client.post(
-        reverse("admin:oauth2_provider_accesstoken_changelist"),
-        {"action": "revoke_selected_tokens", "_selected_action": [access.pk]},
-    )
+    page = client.post(url, chosen)
 
     assert page.status_code == 200
-    assert access.token_checksum not in _unsigned_payloads(page.content.decode())
+    payload = _unsigned_payloads(page.content.decode())
+    assert access.token_checksum not in payload
+    assert str(session.public_id) in payload
+    confirmed = client.post(
+        url, {**chosen, "post": "yes", "reason": "lost", "selection": signed_selection(page)}
+    )
+    assert (confirmed.status_code, confirmed["Location"]) == (302, url)
+    assert not AccessToken.objects.filter(pk=access.pk).exists()
+    event = RevocationEvent.objects.get()
+    assert (event.access_tokens_revoked, event.refresh_tokens_revoked, event.reason) == (1, 0, "lost")
 
 
 def _unsigned_payloads(html: str) -> str:

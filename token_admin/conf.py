@@ -169,7 +169,8 @@ class Settings:
 
     @property
     def LEAKED_TOKENS_RATE_LIMIT(self) -> int:
-        """Leaked-token intake: reports per period per client IP without a scanner key."""
+        """Leaked-token intake: requests per period per client IP without a valid scanner key
+        (a wrong key counts too; an IP may send this many wrong keys per period)."""
         return int(self._get("LEAKED_TOKENS_RATE_LIMIT"))
 
     @property

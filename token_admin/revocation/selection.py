@@ -240,10 +240,24 @@ class Selection:
         )
 
     def to_data(self) -> dict[str, Any]:
-        """A JSON-able form (e.g. signed into the admin's confirmation page); no token value."""
+        """A JSON-able form, signed into the admin's confirmation page: ids only, never a token
+        value or checksum (a signed value is readable by anyone who holds it).
+
+        Lone sessions are named by their session's public id (one query, none without lone
+        sessions); ``from_data`` reads them again. A lone token without a session row is left
+        out: only ``tokens`` names one, and it names it by id as well.
+        """
+        lone_sessions: list[str] = []
+        if self.lone_checksums:
+            lone_sessions = sorted(
+                str(public_id)
+                for public_id in TokenSession.objects.filter(
+                    access_token_checksum__in=sorted(self.lone_checksums)
+                ).values_list("public_id", flat=True)
+            )
         return {
             "families": sorted(str(family) for family in self.families),
-            "lone_checksums": sorted(self.lone_checksums),
+            "lone_sessions": lone_sessions,
             "access_token_ids": sorted(self.access_token_ids),
             "user_ids": sorted(self.user_ids),
             "pairs": sorted([user_id, app_id] for user_id, app_id in self.pairs),
@@ -255,9 +269,19 @@ class Selection:
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Selection:
+        """The selection ``to_data`` gave, its lone sessions read again as they are now (one
+        query, none without lone sessions): a session gone since names nothing, and one that
+        has gained a refresh-token family names the family.
+
+        Raises ``KeyError``, ``TypeError`` or ``ValueError`` for data not of that shape.
+        """
+        families, lone = frozenset[UUID](), frozenset[str]()
+        if data["lone_sessions"]:
+            public_ids = sorted({UUID(public_id) for public_id in data["lone_sessions"]})
+            families, lone = queries.session_keys(TokenSession.objects.filter(public_id__in=public_ids))
         return cls(
-            families=frozenset(UUID(family) for family in data["families"]),
-            lone_checksums=frozenset(data["lone_checksums"]),
+            families=frozenset(UUID(family) for family in data["families"]) | families,
+            lone_checksums=lone,
             access_token_ids=frozenset(data["access_token_ids"]),
             user_ids=frozenset(data["user_ids"]),
             pairs=frozenset((user_id, app_id) for user_id, app_id in data["pairs"]),

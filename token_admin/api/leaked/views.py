@@ -6,8 +6,23 @@ secret scanner may send its key in ``X-Scanner-Key`` for a higher rate limit and
 in the audit trail (``LEAKED_TOKENS_REQUIRE_KEY`` makes the key mandatory). Every accepted
 report answers ``202`` with the number of values received and nothing about which existed.
 
+Rate limits, all per ``LEAKED_TOKENS_RATE_LIMIT_PERIOD``: a report without a key, and any
+request whose key check fails (a wrong key, or none where one is required), counts against
+its IP (``LEAKED_TOKENS_RATE_LIMIT``) and gets ``429`` with ``Retry-After`` once the IP is
+over it, so a wrong key is never answered ``401`` faster than the IP's limit allows and
+guesses use up the IP's budget. A valid key counts against its own, higher limit
+(``LEAKED_TOKENS_RATE_LIMIT_WITH_KEY``) and keeps working when its IP's budget is spent by
+reports without a key: scanners share egress IPs with others. Wrong keys are also counted
+on their own per IP, and once an IP has sent ``LEAKED_TOKENS_RATE_LIMIT`` of them in a
+window every keyed request from it gets ``429`` too, a valid key included: otherwise the
+answer to a guess (``202`` or ``429``) would tell a valid key from a wrong one at any rate.
+So an IP tries at most ``LEAKED_TOKENS_RATE_LIMIT`` keys per window, and the price is that
+someone sharing a scanner's IP can hold its reports off until the window ends.
+
 Each value is looked up by DOT's checksum (hashed token storage works the same), among
-access tokens and live refresh tokens, and everything found is revoked in one call of the
+access tokens and every refresh token still stored, rotated away (hence revoked) or not: a
+leaked refresh token is usually an old one, and its session (its refresh-token family)
+lives on in the token that replaced it. Everything found is revoked in one call of the
 revocation service, whole sessions included: a fixed number of statements for 1 or 1,000
 values. ``token_admin.signals.leaked_tokens_revoked`` then names the users and apps
 affected, so a project can tell them.
@@ -57,17 +72,10 @@ class RevokeLeakedTokensView(View):
 
     def post(self, request: HttpRequest) -> JsonResponse:
         key = request.headers.get("X-Scanner-Key", "")
-        scanners = conf.LEAKED_TOKENS_SCANNER_KEYS
-        scanner = scanners.get(key) if key else None
-        if scanner is None and (key or conf.LEAKED_TOKENS_REQUIRE_KEY):
-            return error(401, "Unknown scanner key." if key else "A scanner key is required (X-Scanner-Key).")
-        if scanner is not None:
-            identity, limit = f"key:{key}", conf.LEAKED_TOKENS_RATE_LIMIT_WITH_KEY
-        else:
-            identity, limit = f"ip:{request.META.get('REMOTE_ADDR', '')}", conf.LEAKED_TOKENS_RATE_LIMIT
-        window = ratelimit.hit("leaked", identity, limit=limit, period=conf.LEAKED_TOKENS_RATE_LIMIT_PERIOD)
-        if window.exceeded:
-            return error(429, "Too many reports.", **{"Retry-After": str(window.reset_in)})
+        scanner = conf.LEAKED_TOKENS_SCANNER_KEYS.get(key) if key else None
+        refused = refuse_before_reading(request.META.get("REMOTE_ADDR", ""), key, scanner)
+        if refused is not None:
+            return refused
 
         values, problem = parse_report(request)
         if problem is not None:
@@ -78,6 +86,33 @@ class RevokeLeakedTokensView(View):
         )
         revoke_leaked(values, reporter=reporter)
         return JsonResponse({"received": len(values)}, status=202)
+
+
+def refuse_before_reading(address: str, key: str, scanner: str | None) -> JsonResponse | None:
+    """The 401 or 429 a request gets before its body is read, or None (see the module docstring)."""
+    period, per_ip = conf.LEAKED_TOKENS_RATE_LIMIT_PERIOD, conf.LEAKED_TOKENS_RATE_LIMIT
+    if scanner is not None:
+        guesses = ratelimit.peek("leaked-key-guesses", address, limit=per_ip, period=period)
+        if guesses.used >= max(1, per_ip):  # this IP has tried all the keys it may
+            return too_many(guesses)
+        window = ratelimit.hit(
+            "leaked", f"key:{key}", limit=conf.LEAKED_TOKENS_RATE_LIMIT_WITH_KEY, period=period
+        )
+        return too_many(window) if window.exceeded else None
+    window = ratelimit.hit("leaked", f"ip:{address}", limit=per_ip, period=period)
+    if key:
+        ratelimit.hit("leaked-key-guesses", address, limit=per_ip, period=period)
+    if window.exceeded:
+        return too_many(window)
+    if key:
+        return error(401, "Unknown scanner key.")
+    if conf.LEAKED_TOKENS_REQUIRE_KEY:
+        return error(401, "A scanner key is required (X-Scanner-Key).")
+    return None
+
+
+def too_many(window: ratelimit.Window) -> JsonResponse:
+    return error(429, "Too many reports.", **{"Retry-After": str(window.reset_in)})
 
 
 def parse_report(request: HttpRequest) -> tuple[list[str], tuple[int, str] | None]:
@@ -116,9 +151,10 @@ def revoke_leaked(values: list[str], *, reporter: str) -> RevocationEvent | None
     access_tokens = list(
         queries.with_family(get_access_token_model().objects.filter(token_checksum__in=checksums))
     )
+    # Revoked ones too: a rotated-away token names its family, whose current token is live.
     refresh_tokens = list(
         get_refresh_token_model()
-        .objects.filter(token_checksum__in=checksums, revoked__isnull=True)
+        .objects.filter(token_checksum__in=checksums)
         .values_list("token_family", "access_token_id", "user_id", "application_id")
     )
     registration = [token for token in access_tokens if queries.is_registration(token)]
