@@ -3,9 +3,8 @@
 ``.venv/bin/python bench/not_before.py [--rounds 7] [--requests 2000]``
 
 "On": ``NOT_BEFORE_ENABLED`` with a global, a user and an app watermark set (earlier than
-the token, so it is accepted), the cache warm: each request reads the three watermarks from
-the cache in one ``get_many`` on top of DOT's one query. "Off": ``NOT_BEFORE_ENABLED`` False,
-no cache read. Both run in this process through Django's test client against the same
+the token, so it is accepted): each request reads the three watermarks in DOT's one query
+(three indexed subqueries). "Off": ``NOT_BEFORE_ENABLED`` False, DOT's query alone. Both run in this process through Django's test client against the same
 database (``DATABASE_URL`` as the tests use it, in-memory SQLite by default; ``REDIS_URL``
 puts the cache on Redis), in alternated rounds; the figure is the ratio on/off of requests
 per second per round, with its min, median and max; the target is a median >= 0.95.
@@ -54,7 +53,7 @@ def main() -> None:
 
     def switch(enabled: bool) -> None:
         token_admin_settings["NOT_BEFORE_ENABLED"] = enabled
-        assert client.get("/stream/0/token", **header).status_code == 200  # warms the cache
+        assert client.get("/stream/0/token", **header).status_code == 200
 
     from token_admin import watermarks
 

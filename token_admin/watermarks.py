@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connections
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import DateTimeField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from token_admin.conf import conf
@@ -42,15 +43,27 @@ def row_key(scope: str, pk: Any = None) -> str:
 
 def with_watermarks(tokens: QuerySet[Any]) -> QuerySet[Any]:
     """Access or refresh tokens with the watermarks over each, read in the same statement
-    (see the module docstring); ``token_is_before`` then needs no query."""
+    (see the module docstring); ``token_is_before`` then needs no query.
+
+    Written as SQL once per call rather than as ``Subquery`` expressions: on the hot path the
+    ORM's building and compiling of three subqueries cost more than the statement (measured
+    by ``bench/not_before.py``)."""
     if not conf.NOT_BEFORE_ENABLED:
         return tokens
-    marks = NotBefore.objects.order_by().values("not_before")
+    quote = connections[tokens.db or "default"].ops.quote_name
+    marks, token = quote(NotBefore._meta.db_table), quote(str(tokens.model._meta.db_table))
+
+    def mark(where: str, params: tuple[Any, ...] = ()) -> RawSQL:
+        sql = f"(SELECT {marks}.{quote('not_before')} FROM {marks} WHERE {where})"
+        return RawSQL(sql, params, output_field=DateTimeField())
+
+    # NotBefore's own columns (its fields keep Django's default column names).
+    key, user, app = quote("key"), quote("user_id"), quote("application_id")
     return tokens.annotate(
         **{
-            GLOBAL_MARK: Subquery(marks.filter(key=row_key(Scope.GLOBAL))[:1]),
-            USER_MARK: Subquery(marks.filter(user_id=OuterRef("user_id"))[:1]),
-            APP_MARK: Subquery(marks.filter(application_id=OuterRef("application_id"))[:1]),
+            GLOBAL_MARK: mark(f"{marks}.{key} = %s", (row_key(Scope.GLOBAL),)),
+            USER_MARK: mark(f"{marks}.{user} = {token}.{quote('user_id')}"),
+            APP_MARK: mark(f"{marks}.{app} = {token}.{quote('application_id')}"),
         }
     )
 
