@@ -12,7 +12,7 @@ down, hung or cut off, and does it here in one way::
 
 Only the errors of cache clients are caught, never a database error: a check that degrades to
 the database lets the database's own errors through. How long a hung server holds a request is
-the cache's socket timeout (``OPTIONS``; see the ``token_admin.W003`` check).
+the cache's socket timeout (its ``OPTIONS``; the check ``token_admin.W003`` asks for one).
 """
 
 from __future__ import annotations
