@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 from django.http import HttpResponse
@@ -30,6 +31,7 @@ from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory,
 from tests.helpers import assert_end_user_contract_headers, basic_header, bearer
 from tests.test_end_user_auth import MOUNT, assert_unauthorized
 from tests.urls import urlpatterns as token_admin_urlpatterns
+from token_admin import ratelimit
 from token_admin.models import RevocationEvent, TokenSession
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
@@ -70,8 +72,10 @@ class Outage:
 
 
 @pytest.fixture(params=["stopped", "hung", "cut"])
-def outage(request, cache_server, settings, caplog):
+def outage(request, cache_server, settings, caplog, monkeypatch):
     limits(settings)
+    # One window throughout: a hung server makes a test take seconds, which may cross a boundary.
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_700_000_000.0))
     caplog.set_level(logging.WARNING)
     yield Outage(cache_server, request.param)
     # Whatever the outage, nothing was logged at ERROR (no 500, no traceback).
@@ -266,3 +270,16 @@ def test_each_check_warns_once_while_the_cache_is_out(client, api_app, outage, c
     warnings = outage_warnings(caplog)
     assert len(warnings) == 4, warnings  # activity, the App.net limit, the failure throttle's two reads
     assert all("unreachable" in message for message in warnings)
+
+
+def test_a_bearer_check_costs_one_conditional_update_more_while_the_cache_is_out(
+    client, outage, django_assert_num_queries
+):
+    access, _ = issue_session(UserFactory(), ApplicationFactory())
+    client.get("/protected/", **bearer(access))  # written for this window
+    with django_assert_num_queries(1):  # DOT's token query; the cache says no write is due
+        assert client.get("/protected/", **bearer(access)).status_code == 200
+    outage.begin()
+
+    with django_assert_num_queries(2):  # and the UPDATE, which writes nothing within the window
+        assert client.get("/protected/", **bearer(access)).status_code == 200

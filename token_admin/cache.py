@@ -7,7 +7,7 @@ down, hung or cut off, and does it here in one way::
     try:
         used = shared_cache().incr(key)
     except cache_errors() as error:
-        report_outage("the App.net rate limit", error, "not counted")
+        report_outage("the App.net rate limit", error, "counts nothing")
         used = 0
 
 Only the errors of cache clients are caught, never a database error: a check that degrades to
