@@ -104,3 +104,36 @@ def people(db):
         "stream": factories.ApplicationFactory(name="Stream", client_id="stream"),
         "web": factories.ApplicationFactory(name="Web", client_id="web"),
     }
+
+
+@pytest.fixture
+def cache_server(settings):
+    """A Redis server of the test's own (``tests/cacheserver.py``) that the test can stop, start,
+    cut off and hang; TOKEN_ADMIN's ``CACHE_ALIAS`` points at it (``"outage"``, with waits of at
+    most 0.3 s per call), the ``default`` cache stays. Skipped without ``redis-server``; a test
+    using it fails after 60 s rather than hanging."""
+    from tests import cacheserver
+    from token_admin import ratelimit
+    from token_admin.cache import forget_reports
+
+    if not cacheserver.REDIS_SERVER:
+        pytest.skip("redis-server is not installed")
+    server = cacheserver.CacheServer()
+    settings.CACHES = {
+        **settings.CACHES,
+        "outage": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": server.url,
+            # Passed to redis-py's connection pool: bounded connects and replies.
+            "OPTIONS": {"socket_connect_timeout": 0.3, "socket_timeout": 0.3},
+        },
+    }
+    settings.TOKEN_ADMIN = {**settings.TOKEN_ADMIN, "CACHE_ALIAS": "outage"}
+    # Each test's outage warns afresh and counts from nothing in this process.
+    forget_reports()
+    ratelimit.LOCAL_COUNTERS.clear()
+    try:
+        with cacheserver.time_limit(60):
+            yield server
+    finally:
+        server.close()

@@ -20,6 +20,7 @@ CACHES = {
         "LOCATION": os.environ["REDIS_URL"],
         # The same prefix in every server process: one quota, one rate limit.
         "KEY_PREFIX": os.environ["TOKEN_ADMIN_SERVER_CACHE_PREFIX"],
+        "OPTIONS": {"socket_timeout": 0.5},
     }
 }
 

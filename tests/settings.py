@@ -69,6 +69,7 @@ if os.environ.get("REDIS_URL"):
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
+            "OPTIONS": {"socket_timeout": 0.5},  # a hung server: half a second, not forever
             "KEY_PREFIX": f"token_admin_tests_{os.getpid()}",
         }
     }

@@ -12,7 +12,13 @@ from django.test import override_settings
 
 from token_admin import checks
 
-REDIS = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x"}}
+REDIS = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://x",
+        "OPTIONS": {"socket_timeout": 0.5},
+    }
+}
 LOCAL = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
@@ -35,6 +41,7 @@ def test_every_check_is_registered_under_its_django_tag_and_token_admins():
         checks.check_required_apps: (Tags.compatibility, "token_admin"),
         checks.check_hooks: (Tags.compatibility, "token_admin"),
         checks.check_shared_cache: (Tags.caches, "token_admin"),
+        checks.check_cache_timeout: (Tags.caches, "token_admin"),
         checks.check_session_policies: (Tags.compatibility, "token_admin"),
     }
 
@@ -70,6 +77,27 @@ def test_a_hook_that_does_not_import_is_an_error():
 @override_settings(CACHES=REDIS)
 def test_hooks_that_import_pass():
     with override_settings(TOKEN_ADMIN={"ADN_USER_HOOK": "tests.test_checks.check"}):
+        assert check() == "System check identified no issues (0 silenced).\n"
+
+
+@pytest.mark.parametrize(
+    ("backend", "option"),
+    [
+        ("django.core.cache.backends.redis.RedisCache", "socket_timeout"),
+        ("django_redis.cache.RedisCache", "SOCKET_TIMEOUT"),
+        ("django.core.cache.backends.memcached.PyMemcacheCache", "timeout"),
+    ],
+)
+def test_a_shared_cache_without_a_socket_timeout_warns(backend, option):
+    without = {"default": {"BACKEND": backend, "LOCATION": "x"}}
+    with override_settings(CACHES=without):
+        output = check()
+    assert (
+        f"?: (token_admin.W003) The cache 'default' has no OPTIONS['{option}']: a hung cache server "
+        "holds every request that authenticates a token until the operating system gives up."
+    ) in output
+    assert f"HINT: Set OPTIONS['{option}'] to a fraction of a second, e.g. 0.5." in output
+    with override_settings(CACHES={"default": {**without["default"], "OPTIONS": {option: 0.5}}}):
         assert check() == "System check identified no issues (0 silenced).\n"
 
 

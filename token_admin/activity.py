@@ -9,6 +9,9 @@ session by its refresh-token family (through the refresh token the access token 
 or is bound to) or, for a lone token, by checksum, and only writes a row not written within
 the window (so two access tokens of one session, or several processes with separate caches,
 still write a session at most once per window).
+
+While the cache cannot be reached, the UPDATE runs on every use without asking it: its own
+condition keeps the write to once per window, so activity stays exact and only costs more.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-from django.core.cache import caches
 from django.db.models import Q
 from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 
+from token_admin.cache import cache_errors, report_outage, shared_cache
 from token_admin.conf import conf
 from token_admin.models import TokenSession
 
@@ -39,7 +42,12 @@ def token_used(access_token: Any, headers: Any) -> None:
     if not conf.ACTIVITY_TRACKING:
         return
     window = conf.ACTIVITY_WINDOW_SECONDS
-    if not caches[conf.CACHE_ALIAS].add(_token_key(access_token.token_checksum), 1, timeout=window):
+    try:
+        due = shared_cache().add(_token_key(access_token.token_checksum), 1, timeout=window)
+    except cache_errors() as error:
+        report_outage("activity tracking", error, "writes to the database on every use")
+        due = True
+    if not due:
         return  # written (or attempted) within the window
     # The family through the refresh token it was minted from, or the one bound to it.
     members = Q(access_token_id=access_token.pk)

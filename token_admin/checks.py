@@ -72,6 +72,32 @@ def check_shared_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.Ch
     return []
 
 
+# The option of each cache backend that bounds a wait on its server; without it a hung server
+# (or a partition that drops packets) holds every request until the operating system gives up.
+SOCKET_TIMEOUT_OPTIONS = {
+    "django.core.cache.backends.redis.RedisCache": "socket_timeout",
+    "django_redis.cache.RedisCache": "SOCKET_TIMEOUT",
+    "django.core.cache.backends.memcached.PyMemcacheCache": "timeout",
+}
+
+
+def check_cache_timeout(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The shared cache must give up on a hung server: every check that calls it then fails open
+    or degrades to the database, and a revocation never waits on it."""
+    cache = getattr(settings, "CACHES", {}).get(conf.CACHE_ALIAS, {})
+    option = SOCKET_TIMEOUT_OPTIONS.get(cache.get("BACKEND", ""))
+    if option is None or cache.get("OPTIONS", {}).get(option) is not None:
+        return []
+    return [
+        checks.Warning(
+            f"The cache '{conf.CACHE_ALIAS}' has no OPTIONS['{option}']: a hung cache server holds "
+            "every request that authenticates a token until the operating system gives up.",
+            hint=f"Set OPTIONS['{option}'] to a fraction of a second, e.g. 0.5.",
+            id="token_admin.W003",
+        )
+    ]
+
+
 def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """UNUSED_SESSION_DAYS and MAX_SESSIONS_PER_USER_APP: None, or a whole number of at least 1."""
     errors: list[checks.CheckMessage] = []
@@ -105,6 +131,7 @@ REGISTERED = (
     (check_required_apps, checks.Tags.compatibility),
     (check_hooks, checks.Tags.compatibility),
     (check_shared_cache, checks.Tags.caches),
+    (check_cache_timeout, checks.Tags.caches),
     (check_session_policies, checks.Tags.compatibility),
 )
 

@@ -65,7 +65,9 @@ class Settings:
 
     @property
     def CACHE_ALIAS(self) -> str:
-        """Django cache alias for shared state: quotas, rate limits, verified secrets."""
+        """Django cache alias for shared state: quotas, rate limits, verified secrets. Give it a
+        socket timeout: while it is down or hung, limits fail open and nothing is refused for
+        want of it (``token_admin.cache``)."""
         return self._get("CACHE_ALIAS")
 
     @property

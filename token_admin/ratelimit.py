@@ -4,6 +4,11 @@ Used for the App.net-style rate limit (per token), the Stack Exchange-style quot
 (per IP or key) and the end-user API's failed-authentication throttle (``throttle``).
 ``cache.incr`` and ``cache.add`` are atomic on Redis and memcached, so two processes never
 both see the same count.
+
+While the cache cannot be reached, limits fail open: a request is answered as under its limit
+and counts nothing (``Window.used`` 0), with one WARNING a minute (``token_admin.cache``). No
+limit is worth an outage of the API, and revocations must never wait on the cache. A caller
+that must keep counting asks for ``local=True``: counts then go to this process's memory.
 """
 
 from __future__ import annotations
@@ -13,9 +18,13 @@ import math
 import time
 from dataclasses import dataclass
 
-from django.core.cache import caches
+from django.core.cache import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
 
-from token_admin.conf import conf
+from token_admin.cache import cache_errors, report_outage, shared_cache
+
+#: Counters of ``local=True`` callers while the shared cache is out: per process, bounded.
+LOCAL_COUNTERS = LocMemCache("token_admin.ratelimit", {"OPTIONS": {"MAX_ENTRIES": 10_000}})
 
 
 @dataclass(frozen=True)
@@ -33,26 +42,50 @@ class Window:
         return self.used > self.limit
 
 
-def hit(scope: str, identity: str, *, limit: int, period: int, now: float | None = None) -> Window:
-    """Count one request of ``identity`` (e.g. a token checksum or an IP) in ``scope``."""
+def hit(
+    scope: str, identity: str, *, limit: int, period: int, now: float | None = None, local: bool = False
+) -> Window:
+    """Count one request of ``identity`` (e.g. a token checksum or an IP) in ``scope``.
+
+    While the cache is out: counted nowhere (``used`` 0), or in ``LOCAL_COUNTERS`` if ``local``.
+    """
     now = time.time() if now is None else now
     key, window_start = _key(scope, identity, period, now)
-    cache = caches[conf.CACHE_ALIAS]
+    try:
+        used = _count(shared_cache(), key, period)
+    except cache_errors() as error:
+        report_outage(f"the {scope} limit", error, "counts in this process" if local else "counts nothing")
+        used = _count(LOCAL_COUNTERS, key, period) if local else 0
+    return Window(limit=limit, used=used, reset_in=_reset_in(window_start, period, now))
+
+
+def peek(
+    scope: str, identity: str, *, limit: int, period: int, now: float | None = None, local: bool = False
+) -> Window:
+    """The window of ``identity`` in ``scope`` as it stands, without counting a request.
+
+    While the cache is out: nothing used, or what ``LOCAL_COUNTERS`` holds if ``local``.
+    """
+    now = time.time() if now is None else now
+    key, window_start = _key(scope, identity, period, now)
+    try:
+        used = shared_cache().get(key) or 0
+    except cache_errors() as error:
+        report_outage(f"the {scope} limit", error, "counts in this process" if local else "counts nothing")
+        used = (LOCAL_COUNTERS.get(key) or 0) if local else 0
+    return Window(limit=limit, used=used, reset_in=_reset_in(window_start, period, now))
+
+
+def _count(cache: BaseCache, key: str, period: int) -> int:
     # One round trip in the common case: the window's counter exists already.
     try:
-        used = cache.incr(key)
+        return cache.incr(key)
     except ValueError:  # the first request of the window (or the counter just expired)
-        used = 1 if cache.add(key, 1, timeout=period + 1) else cache.incr(key)
-    reset_in = max(1, math.ceil(window_start + period - now))
-    return Window(limit=limit, used=used, reset_in=reset_in)
+        return 1 if cache.add(key, 1, timeout=period + 1) else cache.incr(key)
 
 
-def peek(scope: str, identity: str, *, limit: int, period: int, now: float | None = None) -> Window:
-    """The window of ``identity`` in ``scope`` as it stands, without counting a request."""
-    now = time.time() if now is None else now
-    key, window_start = _key(scope, identity, period, now)
-    used = caches[conf.CACHE_ALIAS].get(key) or 0
-    return Window(limit=limit, used=used, reset_in=max(1, math.ceil(window_start + period - now)))
+def _reset_in(window_start: int, period: int, now: float) -> int:
+    return max(1, math.ceil(window_start + period - now))
 
 
 def _key(scope: str, identity: str, period: int, now: float) -> tuple[str, int]:
