@@ -317,5 +317,5 @@ def test_the_confirmation_and_the_action_run_a_fixed_number_of_queries(
     with django_assert_num_queries(5):
         client.get(url)
     # The same five reads, then the revocation's fixed statements (whatever the number of tokens).
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(17):
         assert client.post(url).status_code == 302
