@@ -20,7 +20,7 @@ from tests.factories import ApplicationFactory, UserFactory, issue_session
 from tests.helpers import basic_header
 from token_admin.events.models import Delivery, Receiver
 from token_admin.models import RevocationEvent, TokenSession
-from token_admin.revocation import Actor, Selection, Surface, revoke
+from token_admin.revocation import Actor, Selection, Surface, affected, revoke
 
 AccessToken = get_access_token_model()
 
@@ -137,3 +137,22 @@ def test_a_revocation_commits_with_the_cache_server_down():
     assert not AccessToken.objects.filter(pk__in=[access.pk, other.pk]).exists()
     assert rows_of(RevocationEvent.objects.latest("pk")) == ["everyone", "mine"]
     assert "1 access token" in out.getvalue()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("cap", [1, 20])
+def test_the_receivers_of_the_apps_revoked_from_or_of_every_app_past_the_audits_cap(monkeypatch, cap):
+    """Past the audit's cap of apps listed, every active receiver gets a row (the worker skips
+    it if the revocation had nothing for it); below it, only those of the apps named."""
+    monkeypatch.setattr(affected, "AFFECTED_MAX", cap)
+    first, second, untouched = ApplicationFactory(), ApplicationFactory(), ApplicationFactory()
+    for app in (first, second, untouched):
+        receiver(app.name, application=app)
+    receiver("everyone")
+    alice = UserFactory()
+    issue_session(alice, first), issue_session(alice, second)
+
+    done = revoke(Selection.users([alice]), surface=Surface.ADMIN, actor=Actor.command("test"))
+
+    names = [first.name, second.name, "everyone"] + ([untouched.name] if cap == 1 else [])
+    assert rows_of(done.event) == sorted(names)
