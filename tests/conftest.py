@@ -2,19 +2,12 @@ import pytest
 from django.core.cache import caches
 
 from tests import factories
-from token_admin.events.outbox import CACHE_KEY as RECEIVERS_CACHE_KEY
 
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Quotas and rate limits live in the cache: each test starts with none used.
-
-    The list of event receivers starts cached as empty (a fresh database has none; saving one
-    clears it), as on a live site, so statement counts of ``revoke()`` do not depend on
-    whether it is a test's first revocation.
-    """
+    """Quotas and rate limits live in the cache: each test starts with none used."""
     caches["default"].clear()
-    caches["default"].set(RECEIVERS_CACHE_KEY, [])
     yield
     caches["default"].clear()
 

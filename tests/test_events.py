@@ -7,6 +7,7 @@ its signature as a receiver would; the worker is the code ``deliver_events`` run
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from urllib.parse import parse_qs
@@ -21,7 +22,7 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.event_receiver import Receiver as LoopbackReceiver
 from tests.factories import ApplicationFactory, UserFactory, issue_session
-from token_admin.events import delivery, formats, outbox
+from token_admin.events import delivery, formats
 from token_admin.events.models import Delivery, Receiver
 from token_admin.models import TokenSession
 from token_admin.revocation import Actor, Selection, Surface, revoke
@@ -212,33 +213,38 @@ def test_backchannel_logout_token_to_the_apps_uri(db, loopback, fast):
     )
 
 
-def test_no_receivers_no_rows_and_no_query(db):
-    outbox.active_receivers()  # the (empty) list is cached
+def outbox_statements(queries):
+    """The statements of a revocation that touch the receivers or the outbox."""
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if "token_admin_receiver" in q["sql"] or "token_admin_delivery" in q["sql"]
+    ]
+
+
+def test_no_receivers_no_rows_and_one_statement(db):
     access, _ = issue_session(UserFactory(), ApplicationFactory())
     with CaptureQueriesContext(connection) as queries:
         revoke_session(access)
-    assert not [
-        q for q in queries.captured_queries if "token_admin_receiver" in q["sql"] or "delivery" in q["sql"]
-    ]
+    # The statement that writes the rows is the one that finds there are none to write.
+    [statement] = outbox_statements(queries)
+    assert statement.startswith("INSERT INTO")
     assert Delivery.objects.count() == 0
 
 
-def test_one_insert_for_many_receivers_in_the_revocations_transaction(db):
+def test_one_statement_for_many_receivers_in_the_revocations_transaction(db):
     receivers = [webhook_receiver(f"http://127.0.0.1:9/{n}") for n in range(10)]
     Receiver.objects.filter(pk=receivers[0].pk).update(active=False)
-    outbox.forget_receivers()
     access, _ = issue_session(UserFactory(), ApplicationFactory())
     with CaptureQueriesContext(connection) as queries:
         revoke_session(access)
-    inserts = [
-        q
-        for q in queries.captured_queries
-        if q["sql"].startswith('INSERT INTO "token_admin_delivery"')
-        or q["sql"].startswith("INSERT INTO `token_admin_delivery`")
-    ]
-    assert len(inserts) == 1
-    assert Delivery.objects.count() == 9
-    assert len({row.event_id for row in Delivery.objects.all()}) == 9
+    [statement] = outbox_statements(queries)
+    assert statement.startswith(('INSERT INTO "token_admin_delivery"', "INSERT INTO `token_admin_delivery`"))
+    rows = Delivery.objects.order_by("pk")
+    assert [row.receiver_id for row in rows] == [receiver.pk for receiver in receivers[1:]]
+    # The database makes each row's id: distinct, random UUIDs (version 4, RFC 9562 variant).
+    assert len({row.event_id for row in rows}) == 9
+    assert {(row.event_id.version, row.event_id.variant) for row in rows} == {(4, uuid.RFC_4122)}
 
 
 def test_a_rolled_back_revocation_leaves_no_event(db):

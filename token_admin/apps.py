@@ -14,9 +14,6 @@ class TokenAdminConfig(AppConfig):
         receivers.connect()
         deletion.connect()
         policies.connect()
-        from token_admin.events import outbox
-
-        outbox.connect()
         if apps.is_installed("django.contrib.admin"):
             # After the admin's autodiscover (it runs in django.contrib.admin's ready()): admins
             # that apps after token_admin registered get the secret-field protection too.

@@ -17,7 +17,6 @@ DEFAULTS: dict[str, Any] = {
     "EVENTS_LEASE_SECONDS": 300,
     "EVENTS_BATCH_SIZE": 50,
     "EVENTS_RETENTION_SECONDS": 7 * 86400,
-    "EVENTS_RECEIVER_CACHE_SECONDS": 300,
     "EVENTS_WEBHOOK_MAX_SESSIONS": 1000,
     "EVENTS_ON_COMMIT": None,
 }
@@ -66,12 +65,6 @@ class EventSettings:
     def RETENTION_SECONDS(self) -> float:
         """``prune_tokens`` deletes delivered (and failed) rows older than this."""
         return float(self._get("EVENTS_RETENTION_SECONDS"))
-
-    @property
-    def RECEIVER_CACHE_SECONDS(self) -> int:
-        """How long the list of active receivers stays in the cache (``CACHE_ALIAS``); any
-        change to a receiver clears it at once."""
-        return int(self._get("EVENTS_RECEIVER_CACHE_SECONDS"))
 
     @property
     def WEBHOOK_MAX_SESSIONS(self) -> int:

@@ -1,121 +1,120 @@
 """The revocation service's one call into events: write the outbox rows of a revocation.
 
 ``record()`` runs inside the revocation's transaction, right after its audit event is
-written: rows and revocation commit or roll back together. It costs nothing when no
-receiver is subscribed (the list of active receivers comes from the cache) and one INSERT
-for any number of receivers. Sending happens later, in a worker (``delivery``).
+written: rows and revocation commit or roll back together. It is one statement for any
+number of receivers, none included: an ``INSERT ... SELECT`` that picks the subscribed
+receivers from the database itself (no cache: a list kept anywhere else can name a receiver
+deleted since, whose row would then fail the revocation on its foreign key). Sending happens
+later, in a worker (``delivery``).
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.cache import caches
 from django.db import connections, router, transaction
-from django.db.models.signals import post_delete, post_save
 
-from token_admin.conf import conf
 from token_admin.events.conf import events_conf
 from token_admin.events.models import Delivery, Receiver
 
-CACHE_KEY = "token_admin:events:receivers"
 logger = logging.getLogger(__name__)
 
-
-def active_receivers() -> list[tuple[int, Any]]:
-    """(id, application id) of every active receiver: cached, one query on a miss."""
-    cache = caches[conf.CACHE_ALIAS]
-    receivers = cache.get(CACHE_KEY)
-    if receivers is None:
-        receivers = list(
-            Receiver.objects.filter(active=True).order_by("pk").values_list("pk", "application_id")
-        )
-        cache.set(CACHE_KEY, receivers, events_conf.RECEIVER_CACHE_SECONDS)
-    return receivers
-
-
-def forget_receivers(**kwargs: Any) -> None:
-    caches[conf.CACHE_ALIAS].delete(CACHE_KEY)
-
-
-def connect() -> None:
-    post_save.connect(forget_receivers, sender=Receiver, dispatch_uid="token_admin_events_receivers_saved")
-    post_delete.connect(
-        forget_receivers, sender=Receiver, dispatch_uid="token_admin_events_receivers_deleted"
-    )
+# A new random UUID (version 4) per row, made by the database: the rows are chosen by the
+# same statement, so Python cannot hand out their ids. As 32 hex digits for the ``char(32)``
+# columns of SQLite and MySQL (MariaDB's ``uuid`` type takes them too); MySQL's UUID() (a
+# time-based UUID that may carry the server's MAC address) is hashed, as the ids are sent out.
+NEW_UUID = {
+    "postgresql": "gen_random_uuid()",
+    "sqlite": (
+        "lower(hex(randomblob(6)) || '4' || substr(hex(randomblob(2)), 2)"
+        " || substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(8)), 2))"
+    ),
+    "mysql": (
+        "INSERT(INSERT(LEFT(SHA2(UUID(), 256), 32), 13, 1, '4'),"
+        " 17, 1, ELT(1 + FLOOR(RAND() * 4), '8', '9', 'a', 'b'))"
+    ),
+}
+# The receivers picked stay locked against deletion until the revocation commits (a receiver
+# whose deletion is in flight is waited for, then skipped); the weakest lock that does it, so
+# concurrent revocations never wait for each other. SQLite's writer holds the whole database.
+SHARE_LOCK = {"postgresql": " FOR KEY SHARE", "mysql": " LOCK IN SHARE MODE"}
 
 
 def record(event: Any, selection: Any, revoked_anything: bool) -> int:
-    """Write one outbox row per receiver subscribed to ``event`` (a ``RevocationEvent``);
-    returns how many. Called by ``revocation.revoke`` in its transaction."""
+    """Write one outbox row per active receiver subscribed to ``event`` (a
+    ``RevocationEvent``); returns how many. Called by ``revocation.revoke`` in its
+    transaction: one statement, whatever the number of receivers."""
     if not revoked_anything:
-        return 0
-    receivers = active_receivers()
-    if not receivers:
         return 0
     affected = event.selection.get("affected", {})
     apps = affected.get("apps", [])
     # Past the audit's cap the list of apps is incomplete: an app's receiver then gets a row
     # and the worker finds out (a row with nothing for it is marked skipped).
-    known_apps = None if affected.get("apps_total", 0) > len(apps) else {str(app["id"]) for app in apps}
-    wanted = [
-        pk
-        for pk, application_id in receivers
-        if application_id is None or known_apps is None or str(application_id) in known_apps
-    ]
-    if not wanted:
-        return 0
+    app_ids = None if affected.get("apps_total", 0) > len(apps) else [app["id"] for app in apps]
     context: dict[str, Any] = {}
     if selection.lone_checksums:
         # Lone sessions (an access token without a refresh token) are found by checksum; the
         # worker swaps these for session ids at the first attempt. Never sent anywhere.
         context["lone"] = sorted(selection.lone_checksums)
-    deadline = event.created_at + timedelta(seconds=events_conf.DEADLINE_SECONDS)
-    _insert(
+    written = _insert_for_receivers(
+        app_ids,
         {
             "revocation_event_id": event.pk,
             "status": Delivery.Status.PENDING.value,
             "created_at": event.created_at,
             "next_attempt_at": event.created_at,
-            "deadline_at": deadline,
+            "deadline_at": event.created_at + timedelta(seconds=events_conf.DEADLINE_SECONDS),
             "attempts": 0,
             "last_error": "",
             "context": context,
         },
-        [{"event_id": uuid.uuid4(), "receiver_id": pk} for pk in wanted],
     )
     notify = events_conf.ON_COMMIT
-    if notify is not None:
+    if written and notify is not None:
         transaction.on_commit(lambda: _notify(notify), using=Delivery.objects.db)
-    return len(wanted)
+    return written
 
 
-def _insert(shared: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-    """One multi-row INSERT: ``shared`` values in every row, each prepared once by its field.
-
-    ``bulk_create`` builds a model instance per row and prepares every value of every row:
-    on the revoking request's path that Python work cost as much as the statement itself.
-    """
+def _insert_for_receivers(app_ids: list[Any] | None, shared: dict[str, Any]) -> int:
+    """``INSERT INTO delivery ... SELECT ... FROM receiver``: a row for each active receiver
+    of every app or of one in ``app_ids`` (None: any app), with the ``shared`` values, each
+    prepared once by its field. Returns how many rows were written."""
     connection = connections[router.db_for_write(Delivery)]
-    by_attname = {field.attname: field for field in Delivery._meta.concrete_fields}
-    names = [*rows[0], *shared]
-    columns = ", ".join(connection.ops.quote_name(str(by_attname[name].column)) for name in names)
-    common = [by_attname[name].get_db_prep_save(value, connection) for name, value in shared.items()]
-    params: list[Any] = []
-    for row in rows:
-        params += [by_attname[name].get_db_prep_save(value, connection) for name, value in row.items()]
-        params += common
-    row_sql = "(" + ", ".join(["%s"] * len(names)) + ")"
+    quote = connection.ops.quote_name
+    delivery_field = {field.attname: field for field in Delivery._meta.concrete_fields}
+    receiver_field = {field.attname: field for field in Receiver._meta.concrete_fields}
+    application = Receiver._meta.get_field("application")
+
+    def receiver_column(name: str) -> str:
+        return "r." + quote(str(receiver_field[name].column))
+
+    names = ["event_id", "receiver_id", *shared]
+    columns = ", ".join(quote(str(delivery_field[name].column)) for name in names)
+    values = [NEW_UUID[connection.vendor], receiver_column("id"), *["%s"] * len(shared)]
+    params = [delivery_field[name].get_db_prep_save(value, connection) for name, value in shared.items()]
+    where = f"{receiver_column('active')} = %s"
+    params.append(receiver_field["active"].get_db_prep_value(True, connection))
+    if app_ids is not None:
+        subscribed = f"{receiver_column('application_id')} IS NULL"
+        if app_ids:
+            placeholders = ", ".join(["%s"] * len(app_ids))
+            subscribed += f" OR {receiver_column('application_id')} IN ({placeholders})"
+            params += [
+                application.get_db_prep_value(application.target_field.to_python(app_id), connection)
+                for app_id in app_ids
+            ]
+        where += f" AND ({subscribed})"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(Delivery._meta.db_table)} ({columns}) "
-            f"VALUES {', '.join([row_sql] * len(rows))}",
+            f"INSERT INTO {quote(Delivery._meta.db_table)} ({columns}) "
+            f"SELECT {', '.join(values)} FROM {quote(Receiver._meta.db_table)} r WHERE {where}"
+            f" ORDER BY {receiver_column('id')}{SHARE_LOCK.get(connection.vendor, '')}",
             params,
         )
+        return max(cursor.rowcount, 0)
 
 
 def _notify(notify: Callable[[], Any]) -> None:

@@ -9,6 +9,12 @@ matches, and the cache never holds the secret. The application row (and its prof
 loaded on every request, so a removed ``end_user_api`` flag or a deleted app takes
 effect at once.
 
+The memo can only skip a hash check that would succeed now. A stale fill (a check that
+read the old hash, remembered after the secret was rotated) is harmless: it is compared
+with a digest over the hash loaded by the request that reads it, which is the new one. A
+cache server that is down or hung (within its socket timeout) only costs the memo: every
+secret is then checked by its hash, and a wrong one is still refused.
+
 Refusing is cheap and tells nothing (``token_admin.throttle``): failed attempts are counted
 per client id and per IP, and past the limit an attempt is answered 429 before any hash is
 computed. An unknown client id costs the same hash check as a known one, against a dummy
@@ -23,6 +29,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import logging
 from functools import cache
 from typing import Any
 
@@ -35,11 +42,13 @@ from oauth2_provider.settings import oauth2_settings
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from token_admin.cache_errors import CACHE_SERVER_ERRORS
 from token_admin.conf import conf
 from token_admin.throttle import FailedAuthThrottle
 
 REALM = "token_admin"
 _DIGEST_SALT = "token_admin.api.end_user.client_secret"
+logger = logging.getLogger(__name__)
 
 
 def parse_basic_credentials(header: str) -> tuple[str, str] | None:
@@ -106,7 +115,11 @@ def remembered(client_id: str, application: Any, presented: str) -> bool:
     """
     if conf.END_USER_SECRET_CACHE_SECONDS <= 0:
         return False
-    value = caches[conf.CACHE_ALIAS].get(_remembered_key(client_id))
+    try:
+        value = caches[conf.CACHE_ALIAS].get(_remembered_key(client_id))
+    except CACHE_SERVER_ERRORS as error:
+        logger.warning("Cache unavailable, the API client's secret is checked by its hash: %r", error)
+        return False
     if application is None or not isinstance(value, str):
         return False
     stored = application.client_secret or ""
@@ -126,9 +139,14 @@ def verify_client_secret(application: Any, presented: str) -> bool:
         return False
     seconds = conf.END_USER_SECRET_CACHE_SECONDS
     if seconds > 0:
-        caches[conf.CACHE_ALIAS].set(
-            _remembered_key(application.client_id), _digest(application.client_id, presented, stored), seconds
-        )
+        try:
+            caches[conf.CACHE_ALIAS].set(
+                _remembered_key(application.client_id),
+                _digest(application.client_id, presented, stored),
+                seconds,
+            )
+        except CACHE_SERVER_ERRORS as error:
+            logger.warning("Cache unavailable, the API client's secret check is not remembered: %r", error)
     return True
 
 
