@@ -4,10 +4,11 @@
 
 "On": ``NOT_BEFORE_ENABLED`` with a global, a user and an app watermark set (earlier than
 the token, so it is accepted): each request reads the three watermarks in DOT's one query
-(three indexed subqueries). "Off": ``NOT_BEFORE_ENABLED`` False, DOT's query alone. Both run in this process through Django's test client against the same
-database (``DATABASE_URL`` as the tests use it, in-memory SQLite by default; ``REDIS_URL``
-puts the cache on Redis), in alternated rounds; the figure is the ratio on/off of requests
-per second per round, with its min, median and max; the target is a median >= 0.95.
+(three indexed subqueries). "Off": ``NOT_BEFORE_ENABLED`` False, DOT's query alone. Both run
+in this process through Django's test client against the same database (``DATABASE_URL`` as
+the tests use it, in-memory SQLite by default), in alternated rounds; the figure is the ratio
+on/off of requests per second per round, with its min, median and max; the target
+is a median >= 0.95.
 """
 
 from __future__ import annotations

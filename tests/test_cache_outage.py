@@ -2,11 +2,9 @@
 test's own stopped, hung or cut off, every surface revokes, commits its audit event and says so.
 
 The checks a surface makes before revoking have outage rules of their own
-(tests/test_cache_outage_checks.py). Some of what a revocation reads lives in the cache until
-the fixes of issue 26 land: the events outbox's receiver list (read inside the revocation's
-transaction), not-before watermarks (read by every bearer check) and the end-user API's
-remembered secrets. Each surface that reaches one of those is marked xfail (not strict) naming
-the fix it waits for; the markers go once they are merged.
+(tests/test_cache_outage_checks.py). A revocation itself reads nothing from the cache: the events
+outbox picks its receivers from the database, not-before watermarks are read in the token's own
+statement, and the end-user API's remembered secret check degrades to the hash.
 """
 
 from __future__ import annotations
@@ -33,15 +31,6 @@ RefreshToken = get_refresh_token_model()
 TOKEN_CHANGELIST = f"admin:{AccessToken._meta.app_label}_{AccessToken._meta.model_name}_changelist"
 
 pytestmark = pytest.mark.django_db
-
-OUTBOX = "the events outbox reads its receivers from the cache inside the revocation (issue 26)"
-WATERMARKS = "not-before watermarks are read from the cache by the bearer check (issue 26)"
-REMEMBERED = "the end-user API reads its remembered secrets from the cache (issue 26)"
-
-
-def waits_for(*fixes: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=False, reason="Needs the fix: " + "; ".join(fixes))
-
 
 # --- the harness ---------------------------------------------------------------------------------
 
@@ -137,13 +126,13 @@ def leaked_report(session):
 
 
 SURFACES = [
-    pytest.param(adn_delete, "adn", marks=waits_for(WATERMARKS, OUTBOX), id="adn-delete-token"),
-    pytest.param(se_invalidate, "stackexchange", marks=waits_for(WATERMARKS, OUTBOX), id="se-invalidate"),
-    pytest.param(end_user_delete, "end_user", marks=waits_for(REMEMBERED, OUTBOX), id="end-user-delete"),
-    pytest.param(rfc7009_revoke, "oauth", marks=waits_for(OUTBOX), id="rfc7009"),
-    pytest.param(admin_action, "admin", marks=waits_for(OUTBOX), id="admin-action"),
-    pytest.param(revoke_tokens_command, "command", marks=waits_for(OUTBOX), id="revoke-tokens-command"),
-    pytest.param(leaked_report, "leak_report", marks=waits_for(OUTBOX), id="leaked-token-report"),
+    pytest.param(adn_delete, "adn", id="adn-delete-token"),
+    pytest.param(se_invalidate, "stackexchange", id="se-invalidate"),
+    pytest.param(end_user_delete, "end_user", id="end-user-delete"),
+    pytest.param(rfc7009_revoke, "oauth", id="rfc7009"),
+    pytest.param(admin_action, "admin", id="admin-action"),
+    pytest.param(revoke_tokens_command, "command", id="revoke-tokens-command"),
+    pytest.param(leaked_report, "leak_report", id="leaked-token-report"),
 ]
 
 
@@ -171,7 +160,6 @@ def test_every_surface_revokes_and_says_so_with_the_cache_out(cache_server, sess
     assert_revoked(session, surface)
 
 
-@waits_for(WATERMARKS, OUTBOX)
 def test_a_token_revoked_during_a_partition_stays_dead_once_it_heals(cache_server, session):
     client = Client()
     assert client.get("/stream/0/token", **bearer(session["access"])).status_code == 200  # cache warm

@@ -35,20 +35,20 @@ from typing import Any
 
 from django.contrib.auth.hashers import check_password, identify_hasher, make_password
 from django.contrib.auth.models import AnonymousUser
-from django.core.cache import caches
 from django.utils.crypto import get_random_string, salted_hmac
 from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from token_admin.cache_errors import CACHE_SERVER_ERRORS
+from token_admin.cache import cache_errors, report_outage, shared_cache
 from token_admin.conf import conf
 from token_admin.throttle import FailedAuthThrottle
 
 REALM = "token_admin"
 _DIGEST_SALT = "token_admin.api.end_user.client_secret"
 logger = logging.getLogger(__name__)
+REMEMBERED_CHECK = "the end-user API's remembered secret check"
 
 
 def parse_basic_credentials(header: str) -> tuple[str, str] | None:
@@ -116,9 +116,9 @@ def remembered(client_id: str, application: Any, presented: str) -> bool:
     if conf.END_USER_SECRET_CACHE_SECONDS <= 0:
         return False
     try:
-        value = caches[conf.CACHE_ALIAS].get(_remembered_key(client_id))
-    except CACHE_SERVER_ERRORS as error:
-        logger.warning("Cache unavailable, the API client's secret is checked by its hash: %r", error)
+        value = shared_cache().get(_remembered_key(client_id))
+    except cache_errors() as error:
+        report_outage(REMEMBERED_CHECK, error, "checks each secret by its hash")
         return False
     if application is None or not isinstance(value, str):
         return False
@@ -140,13 +140,15 @@ def verify_client_secret(application: Any, presented: str) -> bool:
     seconds = conf.END_USER_SECRET_CACHE_SECONDS
     if seconds > 0:
         try:
-            caches[conf.CACHE_ALIAS].set(
+            shared_cache().set(
                 _remembered_key(application.client_id),
                 _digest(application.client_id, presented, stored),
                 seconds,
             )
-        except CACHE_SERVER_ERRORS as error:
-            logger.warning("Cache unavailable, the API client's secret check is not remembered: %r", error)
+        except cache_errors() as error:
+            report_outage(
+                "the end-user API's remembered secret check", error, "checks each secret by its hash"
+            )
     return True
 
 
