@@ -82,9 +82,9 @@ def record_change(user: Any, event: str, when: datetime) -> None:
 
 
 def mint_refused(request: Any) -> str | None:
-    """Why a token may not be minted for ``request.user`` now (None: it may), read in one
-    read under a lock on the user's row (see the module docstring). Called inside
-    DOT's transaction, before it saves the token; nothing to check without a user."""
+    """Why a token may not be minted for ``request.user`` now (None: it may), read under a lock
+    on the user's row (see the module docstring). Called inside DOT's transaction, before it
+    saves the token; nothing to check without a user (an app token)."""
     user = getattr(request, "user", None)
     grant_type = request.grant_type
     if user is None or grant_type in ("refresh_token", "client_credentials"):
