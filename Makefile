@@ -46,6 +46,17 @@ COVERAGE ?= --cov --cov-report=term:skip-covered
 test: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/pytest $(COVERAGE)
 
+# The host configuration (tests/settings_host.py: a custom user model with a UUID key and e-mail
+# login, German, Europe/Berlin) over the modules that run in it so far; SQLite, no coverage.
+HOST_TESTS = tests/test_any_user_model.py tests/test_policies.py tests/test_revocation.py \
+	tests/test_revoking_paths.py tests/test_not_before.py tests/test_account_event_mint.py \
+	tests/test_command_revoke_tokens.py tests/test_end_user_api.py tests/test_end_user_auth.py \
+	tests/test_end_user_devices.py tests/test_stackexchange.py tests/test_adn.py tests/test_admin.py \
+	tests/test_events.py tests/test_openapi.py tests/test_sessions.py tests/test_receivers.py
+.PHONY: test-host
+test-host: $(VENV)/.installed-$(EXTRAS)
+	$(BIN)/pytest --ds=tests.settings_host $(HOST_TESTS)
+
 # The hooks of .pre-commit-config.yaml, checking instead of rewriting, plus the migrations check.
 # django-upgrade has no --check: it exits non-zero when it would rewrite a file (and does).
 lint: $(VENV)/.installed-$(EXTRAS)
@@ -53,6 +64,7 @@ lint: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/ruff format --check .
 	git ls-files -z '*.py' | xargs -0 $(BIN)/django-upgrade --target-version 5.2
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=tests.settings_host $(BIN)/python -m django makemigrations --check --dry-run -v 0
 	$(BIN)/mypy token_admin
 
 # Benchmarks: PostgreSQL on 127.0.0.1:5432 and Redis db 9; ~10 minutes.

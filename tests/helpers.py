@@ -25,6 +25,27 @@ def confirm_admin_action(client: Any, changelist: str, payload: dict[str, Any], 
     return client.post(changelist, {**payload, "selection": signed_selection(page)}, **kwargs)
 
 
+def json_id(pk: Any) -> Any:
+    """A primary key as token_admin writes it into JSON (audit selections, signed selections,
+    events): an integer stays a number, anything else (a UUID user key) is its string."""
+    return pk if isinstance(pk, int) else str(pk)
+
+
+def translated(message: str) -> str:
+    """``message`` (Django's or DRF's own) in the project's language: German in the host
+    configuration, as the pages and APIs show it there."""
+    from django.conf import settings
+    from django.utils import translation
+
+    with translation.override(settings.LANGUAGE_CODE):
+        return translation.gettext(message)
+
+
+def method_not_allowed(method: str) -> str:
+    """DRF's 405 message, in the project's language."""
+    return translated('Method "{method}" not allowed.').format(method=method.upper())
+
+
 def asked(selection: dict[str, Any]) -> dict[str, Any]:
     """An event's selection as the caller asked for it, without ``affected`` (whose tokens
     went, recorded by the revocation; asserted on its own in test_audit.py)."""

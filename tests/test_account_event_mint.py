@@ -85,7 +85,7 @@ def password_grant(app, user, password="password"):
         "/o/token/",
         {
             "grant_type": "password",
-            "username": user.username,
+            "username": user.get_username(),
             "password": password,
             "client_id": app.client_id,
             "client_secret": app.raw_secret,

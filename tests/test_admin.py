@@ -32,7 +32,7 @@ from tests.factories import (
     UserFactory,
     issue_session,
 )
-from tests.helpers import asked, signed_selection
+from tests.helpers import asked, json_id, signed_selection, translated
 from token_admin import admin as token_admin_admin
 from token_admin.models import RevocationEvent, TokenSession
 
@@ -234,7 +234,7 @@ def test_the_session_list_filters_by_device(client, revoker):
     issue_session(alice, tablet)  # on the iPad: its registered client, its user
     issue_session(bob, tablet)  # bob on alice's iPad's client: not the iPad's
     by_name = {
-        (s.user.username, s.application.name): str(s.public_id)
+        ({alice.pk: "alice", bob.pk: "bob"}[s.user_id], s.application.name): str(s.public_id)
         for s in TokenSession.objects.select_related("user", "application")
     }
     client.force_login(revoker)
@@ -295,7 +295,7 @@ def test_revoking_tokens_asks_for_confirmation_then_revokes_and_audits(client, r
     html = confirm.content.decode()
     assert confirm.status_code == 200
     assert "Revoke access tokens" in html
-    assert f"…{first.token_checksum[-4:]} · alice · Stream" in html
+    assert f"…{first.token_checksum[-4:]} · {user.get_username()} · Stream" in html
     assert counts_on_page(confirm) == (2, 2)
     assert AccessToken.objects.count() == 3 and not RevocationEvent.objects.exists()
 
@@ -329,7 +329,7 @@ def test_a_reason_is_required_and_nothing_changes_without_one(client, revoker):
     )
 
     assert response.status_code == 200
-    assert "This field is required." in response.content.decode()
+    assert translated("This field is required.") in response.content.decode()
     assert AccessToken.objects.filter(pk=token.pk).exists()
     assert not RevocationEvent.objects.exists()
 
@@ -505,11 +505,11 @@ def test_deauthorizing_apps_for_everyone_or_one_chosen_user(client):
         [app.pk],
         post="yes",
         reason="r",
-        user="alice",
+        user=alice.get_username(),
         selection=signed_selection(everyone),  # the page counted every user
     )
     assert counts_on_page(recount) == (1, 1)
-    assert "Only the tokens of alice are counted." in recount.content.decode()
+    assert f"Only the tokens of {alice.get_username()} are counted." in recount.content.decode()
     assert AccessToken.objects.count() == 3
     unknown = post_action(
         client, changelist, "deauthorize_applications", [app.pk], post="yes", reason="r", user="zed"
@@ -523,8 +523,8 @@ def test_deauthorizing_apps_for_everyone_or_one_chosen_user(client):
         [app.pk],
         post="yes",
         reason="Left the company",
-        user="alice",
-        counted_user="alice",
+        user=alice.get_username(),
+        counted_user=alice.get_username(),
     )
 
     assert messages_of(done)[0].startswith("Revoked 1 access token and 1 refresh token.")
@@ -533,7 +533,7 @@ def test_deauthorizing_apps_for_everyone_or_one_chosen_user(client):
     assert asked(event.selection) == {
         "kind": "applications",
         "client_ids": [app.client_id],
-        "user_id": alice.pk,
+        "user_id": json_id(alice.pk),
     }
 
 

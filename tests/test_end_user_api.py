@@ -18,7 +18,7 @@ from tests.factories import (
     issue_session,
     rotate,
 )
-from tests.helpers import asked, assert_end_user_contract_headers, basic_header
+from tests.helpers import asked, assert_end_user_contract_headers, basic_header, json_id, method_not_allowed
 from token_admin.models import Device, RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
@@ -356,7 +356,7 @@ def test_delete_revokes_the_session_and_its_family(api, api_app, client):
     assert asked(event.selection) == {
         "kind": "sessions",
         "session_ids": [str(session.public_id)],
-        "user_id": user.pk,
+        "user_id": json_id(user.pk),
     }
     assert (event.access_tokens_revoked, event.refresh_tokens_revoked) == (1, 1)
     # The revoked refresh token can no longer mint anything.
@@ -455,10 +455,7 @@ def test_other_methods_get_a_json_405(api, method, path, allow):
     assert response.status_code == 405
     assert_end_user_contract_headers(response)
     assert response["Allow"] == allow
-    assert body(response) == {
-        "code": "method_not_allowed",
-        "message": f'Method "{method.upper()}" not allowed.',
-    }
+    assert body(response) == {"code": "method_not_allowed", "message": method_not_allowed(method)}
 
 
 @pytest.mark.parametrize("path", ["", "users", "users/1", "users/1/tokens/", "users/1/consents", "x/y/z"])

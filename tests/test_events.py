@@ -22,6 +22,7 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.event_receiver import Receiver as LoopbackReceiver
 from tests.factories import ApplicationFactory, UserFactory, issue_session
+from tests.helpers import json_id
 from token_admin.events import delivery, formats
 from token_admin.events.models import Delivery, Receiver
 from token_admin.models import TokenSession
@@ -107,9 +108,11 @@ def test_webhook_signed_body_names_sessions_never_tokens(db, loopback, fast):
             "revoked_at": revocation.event.created_at.isoformat().replace("+00:00", "Z"),
             "reason_category": "administrative",
             "initiated_by": "admin",
-            "sessions": [{"id": str(session.public_id), "user_id": user.pk, "client_id": app.client_id}],
+            "sessions": [
+                {"id": str(session.public_id), "user_id": json_id(user.pk), "client_id": app.client_id}
+            ],
             "sessions_total": 1,
-            "users": [{"id": user.pk, "username": "alice"}],
+            "users": [{"id": json_id(user.pk), "username": user.get_username()}],
             "apps": [{"client_id": app.client_id, "name": "Acc App"}],
             "counts": {"sessions": 1, "access_tokens": 1, "refresh_tokens": 1, "grants": 0},
         },

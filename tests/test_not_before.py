@@ -12,7 +12,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 
 from tests.concurrency import can_mint, dot_accepts, refresh_request
 from tests.factories import issue_session
-from tests.helpers import asked, bearer, watermarks_set
+from tests.helpers import asked, bearer, json_id, watermarks_set
 from token_admin import watermarks
 from token_admin.models import RevocationEvent
 from token_admin.not_before import set_not_before
@@ -118,9 +118,9 @@ def test_a_user_watermark_ends_that_users_tokens_and_revokes_them(world):
         "kind": "not_before",
         "scope": "user",
         "not_before": setting.not_before.isoformat(),
-        "user_id": world["alice"].pk,
+        "user_id": json_id(world["alice"].pk),
     }
-    assert event.actor_label == "not-before for user alice set by tests"
+    assert event.actor_label == f"not-before for user {world['alice'].get_username()} set by tests"
     assert watermarks_set().get().key == f"user:{world['alice'].pk}"
 
 

@@ -17,7 +17,7 @@ from tests.factories import (
     issue_session,
     rotate,
 )
-from tests.helpers import asked
+from tests.helpers import asked, json_id
 from token_admin.models import RevocationEvent, TokenSession
 from token_admin.revocation import Actor, Selection, Surface, revoke
 from token_admin.signals import tokens_revoked
@@ -102,7 +102,7 @@ def test_each_call_writes_one_audit_event():
     assert event == result.event
     assert event.surface == "admin"
     assert event.actor_type == "staff"
-    assert event.actor_label == staff.username
+    assert event.actor_label == staff.get_username()
     assert event.actor_user == staff
     assert event.reason == "lost phone"
     assert asked(event.selection) == {"kind": "access_tokens", "access_token_ids": [access.pk]}
@@ -116,7 +116,7 @@ def test_audit_events_never_hold_a_token_value():
     assert access.raw_token not in stored
     assert refresh.raw_token not in stored
     assert access.token_checksum not in stored
-    assert result.event.actor_label == f"{access.user.username}'s token in {access.application.name}"
+    assert result.event.actor_label == f"{access.user.get_username()}'s token in {access.application.name}"
 
 
 def test_audit_events_are_append_only():
@@ -142,7 +142,7 @@ def test_audit_event_outlives_the_users_and_apps_it_names():
     app.delete()
     event = RevocationEvent.objects.get()
     assert event.actor_user is None
-    assert event.actor_label == staff.username
+    assert event.actor_label == staff.get_username()
     assert event.access_tokens_revoked == 1
 
 
@@ -228,7 +228,7 @@ def test_revoke_user_tokens_covers_every_app_and_no_other_user():
     assert AccessToken.objects.filter(pk=kept_access.pk).exists()
     assert live_refresh_tokens(pk=kept_refresh.pk).exists()
     assert Grant.objects.filter(pk=kept_grant.pk).exists()
-    assert asked(result.event.selection) == {"kind": "users", "user_ids": [user.pk]}
+    assert asked(result.event.selection) == {"kind": "users", "user_ids": [json_id(user.pk)]}
 
 
 def test_deauthorize_touches_only_that_user_and_app():
@@ -246,7 +246,10 @@ def test_deauthorize_touches_only_that_user_and_app():
     assert not AccessToken.objects.filter(user=user, application=app).exists()
     assert AccessToken.objects.filter(pk__in=[token.pk for token in keep]).count() == 2
     assert Grant.objects.filter(pk=kept_grant.pk).exists()
-    assert asked(result.event.selection) == {"kind": "user_apps", "pairs": [[user.pk, app.client_id]]}
+    assert asked(result.event.selection) == {
+        "kind": "user_apps",
+        "pairs": [[json_id(user.pk), app.client_id]],
+    }
 
 
 def test_deauthorize_can_take_app_tokens_in_the_same_call():
@@ -265,7 +268,7 @@ def test_deauthorize_can_take_app_tokens_in_the_same_call():
     assert list(AccessToken.objects.filter(application=app)) == [kept_app_token]
     assert asked(result.event.selection) == {
         "kind": "user_apps",
-        "pairs": [[user.pk, app.client_id]],
+        "pairs": [[json_id(user.pk), app.client_id]],
         "access_token_ids": [app_token.pk],
     }
 
@@ -369,7 +372,7 @@ def test_a_queryset_selection_is_revoked_with_its_families():
     kept, _ = issue_session(UserFactory(), app)
     current = AccessToken.objects.get(user=user)
     result = revoke(
-        Selection.tokens(AccessToken.objects.filter(user=user), user_id=user.pk),
+        Selection.tokens(AccessToken.objects.filter(user=user), user_id=json_id(user.pk)),
         surface=Surface.ADMIN,
         actor=COMMAND,
     )
@@ -378,7 +381,7 @@ def test_a_queryset_selection_is_revoked_with_its_families():
     assert asked(result.event.selection) == {
         "kind": "access_tokens",
         "access_token_ids": [current.pk],
-        "user_id": user.pk,
+        "user_id": json_id(user.pk),
     }
 
 
@@ -483,8 +486,8 @@ def test_a_dry_run_of_named_tokens_reports_what_the_real_run_affects():
             "sessions": 2,
             "users": sorted(
                 [
-                    {"id": alice.pk, "username": "alice", "sessions": 1},
-                    {"id": bob.pk, "username": "bob", "sessions": 1},
+                    {"id": json_id(alice.pk), "username": alice.get_username(), "sessions": 1},
+                    {"id": json_id(bob.pk), "username": bob.get_username(), "sessions": 1},
                 ],
                 key=lambda entry: str(entry["id"]),
             ),

@@ -164,7 +164,7 @@ def test_deleting_a_user_anywhere_revokes_first_audited_and_signalled(django_cap
     assert (event.surface, event.actor_type, event.actor_label) == (
         "deletion",
         "system",
-        "deletion of user alice",
+        f"deletion of user {user.get_username()}",
     )
     assert (event.access_tokens_revoked, event.refresh_tokens_revoked) == (2, 1)
     assert [(kwargs["access_tokens"], kwargs["refresh_tokens"]) for kwargs in received] == [(2, 1)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from types import SimpleNamespace
@@ -17,6 +18,7 @@ from tests.factories import (
     issue_session,
     rotate,
 )
+from tests.helpers import json_id
 from token_admin import ratelimit, revocation
 from token_admin.models import RevocationEvent
 from token_admin.revocation import Actor
@@ -57,7 +59,7 @@ def item(token):
     """The ``access_token`` item a client expects for a factory token."""
     expected = {"access_token": token.raw_token}
     if token.user_id is not None:
-        expected["account_id"] = token.user_id
+        expected["account_id"] = json_id(token.user_id)
     expected["expires_on_date"] = int(token.expires.timestamp())
     if token.scope:
         expected["scope"] = token.scope.split()
@@ -106,9 +108,11 @@ def test_read_one_user_token(client):
 
     response = se_get(client, "read", [token.raw_token])
 
+    # A number for an integer key (as the real API); a UUID key's string in the host configuration.
+    account_id = json.dumps(json_id(user.pk)).encode()
     assert response.content == (
-        b'{"items":[{"access_token":"abc-DEF_ghi.jkl~mno","account_id":%d,"expires_on_date":1893553445,'
-        b'"scope":["basic","stream"]}],"quota_remaining":299,"quota_max":300,"has_more":false}' % user.pk
+        b'{"items":[{"access_token":"abc-DEF_ghi.jkl~mno","account_id":%s,"expires_on_date":1893553445,'
+        b'"scope":["basic","stream"]}],"quota_remaining":299,"quota_max":300,"has_more":false}' % account_id
     )
     body = assert_body(
         response,
@@ -116,7 +120,7 @@ def test_read_one_user_token(client):
             [
                 {
                     "access_token": "abc-DEF_ghi.jkl~mno",
-                    "account_id": user.pk,
+                    "account_id": json_id(user.pk),
                     "expires_on_date": EXPIRES_ON_DATE,
                     "scope": ["basic", "stream"],
                 }
@@ -141,7 +145,7 @@ def test_an_app_token_has_no_account_id_and_a_token_without_scope_no_scope(clien
                 {"access_token": app_token.raw_token, "expires_on_date": EXPIRES_ON_DATE, "scope": ["read"]},
                 {
                     "access_token": unscoped.raw_token,
-                    "account_id": unscoped.user_id,
+                    "account_id": json_id(unscoped.user_id),
                     "expires_on_date": EXPIRES_ON_DATE,
                 },
             ]
@@ -580,7 +584,7 @@ def test_de_authenticate_revokes_everything_of_the_user_for_the_app_and_nothing_
     untouched(world, except_pairs=[(user, app)], except_tokens=[app_token])
     event = RevocationEvent.objects.get()
     assert (event.access_tokens_revoked, event.refresh_tokens_revoked, event.grants_revoked) == (3, 2, 1)
-    assert event.selection["pairs"] == [[user.pk, app.client_id]]
+    assert event.selection["pairs"] == [[json_id(user.pk), app.client_id]]
     assert event.selection["access_token_ids"] == [app_token.pk]
     assert (event.surface, event.actor_type, event.actor_user) == ("stackexchange", "token", None)
 

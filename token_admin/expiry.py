@@ -28,6 +28,7 @@ from uuid import UUID
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from token_admin import ids
 from token_admin.conf import conf
 from token_admin.models import TokenSession
 from token_admin.queries import live_sessions
@@ -175,7 +176,13 @@ def enforce_cap(user_id: Any, application_id: Any) -> Revocation | None:
     if not beyond:
         return None
     selection = _selection(
-        beyond, {"kind": "session_cap", "cap": cap, "user_id": user_id, "application_id": application_id}
+        beyond,
+        {
+            "kind": "session_cap",
+            "cap": cap,
+            "user_id": ids.to_json(user_id),
+            "application_id": ids.to_json(application_id),
+        },
     )
     return revoke(
         selection,

@@ -29,7 +29,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 
-from token_admin import credentials, queries
+from token_admin import credentials, ids, queries
 from token_admin.models import NotBefore, TokenSession
 from token_admin.revocation import Actor, Revocation, Selection, Surface, revoke
 from token_admin.watermarks import EPOCH, Scope, row_key
@@ -180,7 +180,7 @@ def lift_not_before(
         }
         if target is not None:
             described["user_id" if scope == Scope.USER else "client_id"] = (
-                target.pk if scope == Scope.USER else target.client_id
+                ids.to_json(target.pk) if scope == Scope.USER else target.client_id
             )
         verb = "lowered" if to is not None else "removed"
         done = revoke(
@@ -225,7 +225,7 @@ def _selection(scope: str, target: Any, when: datetime, now: datetime) -> Select
         # which also take sessions begun while it waits for its locks.
         base = Selection.users([target]) if scope == Scope.USER else Selection.applications([target])
         owner_key = "user_id" if scope == Scope.USER else "client_id"
-        owner = target.pk if scope == Scope.USER else target.client_id
+        owner = ids.to_json(target.pk) if scope == Scope.USER else target.client_id
         return replace(base, described={**described, owner_key: owner})
     owner_filter = Q(user=target) if scope == Scope.USER else Q(application=target)
     base = Selection.sessions(TokenSession.objects.filter(owner_filter, created_at__lt=when))

@@ -31,7 +31,7 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
-from token_admin import credentials
+from token_admin import credentials, ids
 from token_admin.conf import conf
 from token_admin.revocation import Actor, Selection, Surface, revoke
 
@@ -85,7 +85,11 @@ def _revoke_account(user: Any, event: str, keep_client_ids: frozenset[str]) -> N
         selection = Selection(
             pairs=frozenset((user.pk, app_id) for app_id in apps - kept if app_id is not None),
             registration_owner_ids=frozenset([user.pk]),
-            described={"kind": "users", "user_ids": [user.pk], "kept_client_ids": sorted(keep_client_ids)},
+            described={
+                "kind": "users",
+                "user_ids": [ids.to_json(user.pk)],
+                "kept_client_ids": sorted(keep_client_ids),
+            },
         )
     revoke(
         selection,

@@ -26,6 +26,7 @@ from django.db.models import Q
 from oauth2_provider.models import get_refresh_token_model
 from standardwebhooks.webhooks import Webhook
 
+from token_admin import ids
 from token_admin.events.conf import events_conf
 from token_admin.events.models import Delivery, Receiver
 from token_admin.models import TokenSession
@@ -93,7 +94,7 @@ def resolve_sessions(delivery: Delivery) -> list[list[Any]]:
         sessions = sessions.filter(application_id=delivery.receiver.application_id)
     username = f"user__{get_user_model().USERNAME_FIELD}"
     rows = [
-        [str(public_id), user_id, name, client_id, app_name]
+        [str(public_id), ids.to_json(user_id), name, client_id, app_name]
         for public_id, user_id, name, client_id, app_name in sessions.order_by("pk").values_list(
             "public_id", "user_id", username, "application__client_id", "application__name"
         )
@@ -145,11 +146,9 @@ def webhook_body(delivery: Delivery, sessions: list[list[Any]]) -> dict[str, Any
             "revoked_at": _iso(event.created_at),
             "reason_category": reason_category(event),
             "initiated_by": INITIATING_ENTITY.get(event.actor_type, "system"),
-            "sessions": [
-                {"id": row[0], "user_id": _id(row[1]), "client_id": row[3]} for row in sessions[:limit]
-            ],
+            "sessions": [{"id": row[0], "user_id": row[1], "client_id": row[3]} for row in sessions[:limit]],
             "sessions_total": len(sessions),
-            "users": [{"id": _id(pk), "username": name} for pk, name in sorted(users.items(), key=str)],
+            "users": [{"id": pk, "username": name} for pk, name in sorted(users.items(), key=str)],
             "apps": [{"client_id": client_id, "name": name} for client_id, name in sorted(apps.items())],
             "counts": counts,
         },
@@ -226,7 +225,3 @@ def logout_token(delivery: Delivery, session: list[Any], now: datetime) -> Reque
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
-
-
-def _id(pk: Any) -> Any:
-    return pk if isinstance(pk, (int, str)) or pk is None else str(pk)

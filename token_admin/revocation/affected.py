@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from token_admin import queries
+from token_admin import ids, queries
 
 # Most users and apps an audit event lists by name (the totals count all of them).
 AFFECTED_MAX = 20
@@ -101,14 +101,14 @@ def summarise(per_pair: dict[tuple[Any, Any], dict[str, Any]]) -> dict[str, Any]
     for (user_id, app_id), entry in per_pair.items():
         if user_id is not None:
             user = users.setdefault(
-                user_id, {"id": _json_id(user_id), "username": entry["user"], "sessions": 0}
+                user_id, {"id": ids.to_json(user_id), "username": entry["user"], "sessions": 0}
             )
             user["sessions"] += entry["sessions"]
         if app_id is not None:
             app = apps.setdefault(
                 app_id,
                 {
-                    "id": _json_id(app_id),
+                    "id": ids.to_json(app_id),
                     "name": entry["app"],
                     "access_tokens": 0,
                     "refresh_tokens": 0,
@@ -129,10 +129,6 @@ def summarise(per_pair: dict[tuple[Any, Any], dict[str, Any]]) -> dict[str, Any]
         "apps": most_first(apps.values()),
         "apps_total": len(apps),
     }
-
-
-def _json_id(pk: Any) -> Any:
-    return pk if isinstance(pk, (int, str)) else str(pk)
 
 
 def chunks(ids: Sequence[int]) -> Iterator[list[int]]:

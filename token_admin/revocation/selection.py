@@ -9,9 +9,9 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
-from token_admin import queries
+from token_admin import ids, queries
 from token_admin.models import Device, TokenSession
 
 
@@ -35,7 +35,8 @@ class Selection:
     * ``registration_client_ids``: apps whose DCR registration token goes too (devices);
     * ``registration_owner_ids``: users whose devices' registration tokens go too.
 
-    ``described`` is what the audit event records as the selection.
+    ``described`` is what the audit event records as the selection: JSON, so every id in it
+    goes through ``token_admin.ids.to_json`` (a UUID user key is not a JSON value).
     """
 
     families: frozenset[UUID] = frozenset()
@@ -66,14 +67,14 @@ class Selection:
             if tokens and all(hasattr(token, "bound_family") for token in tokens):
                 return cls._loaded_tokens(tokens, described)
         if isinstance(tokens, QuerySet):
-            ids = set(tokens.values_list("pk", flat=True))
+            token_ids = set(tokens.values_list("pk", flat=True))
         else:
-            ids = set()
+            token_ids = set()
             for token in tokens:
                 if isinstance(token, int):
-                    ids.add(token)
+                    token_ids.add(token)
                 else:
-                    ids.add(token.pk)
+                    token_ids.add(token.pk)
                     known[token.pk] = token
         families: set[UUID] = {
             family
@@ -84,13 +85,13 @@ class Selection:
         lone: set[str] = set()
         access_token_model = get_access_token_model()
         rows = (
-            access_token_model.objects.filter(pk__in=sorted(ids))
+            access_token_model.objects.filter(pk__in=sorted(token_ids))
             .filter(queries.not_registration())
             .values_list("pk", "token_checksum", "source_refresh_token__token_family")
         )
         bound = dict(
             get_refresh_token_model()
-            .objects.filter(access_token_id__in=sorted(ids), token_family__isnull=False)
+            .objects.filter(access_token_id__in=sorted(token_ids), token_family__isnull=False)
             .values_list("access_token_id", "token_family")
         )
         found = set()
@@ -110,7 +111,7 @@ class Selection:
             families=frozenset(families),
             lone_checksums=frozenset(lone),
             access_token_ids=frozenset(kept_ids),
-            described={"kind": "access_tokens", "access_token_ids": sorted(kept_ids), **described},
+            described={"kind": "access_tokens", "access_token_ids": _json_ids(kept_ids), **described},
         )
 
     @classmethod
@@ -123,12 +124,12 @@ class Selection:
             for family in (token.bound_family, token.source_family)
             if family is not None
         }
-        ids = sorted(token.pk for token in kept)
+        token_ids = sorted(token.pk for token in kept)
         return cls(
             families=frozenset(families),
             lone_checksums=frozenset(token.token_checksum for token in kept if not _has_family(token)),
-            access_token_ids=frozenset(ids),
-            described={"kind": "access_tokens", "access_token_ids": ids, **described},
+            access_token_ids=frozenset(token_ids),
+            described={"kind": "access_tokens", "access_token_ids": _json_ids(token_ids), **described},
         )
 
     @classmethod
@@ -141,14 +142,14 @@ class Selection:
         """
         if isinstance(sessions, QuerySet):
             queryset = sessions
-            ids = sorted(str(public_id) for public_id in queryset.values_list("public_id", flat=True))
+            session_ids = sorted(str(public_id) for public_id in queryset.values_list("public_id", flat=True))
         else:
-            ids = sorted({str(UUID(str(session_id))) for session_id in sessions})
-            queryset = TokenSession.objects.filter(public_id__in=ids)
-        described: dict[str, Any] = {"kind": "sessions", "session_ids": ids}
+            session_ids = sorted({str(UUID(str(session_id))) for session_id in sessions})
+            queryset = TokenSession.objects.filter(public_id__in=session_ids)
+        described: dict[str, Any] = {"kind": "sessions", "session_ids": session_ids}
         if user is not None:
             queryset = queryset.filter(user=user)
-            described["user_id"] = user.pk
+            described["user_id"] = ids.to_json(user.pk)
         families, lone = queries.session_keys(queryset)
         return cls(families=families, lone_checksums=lone, described=described)
 
@@ -160,7 +161,7 @@ class Selection:
         return cls(
             user_ids=user_ids,
             registration_owner_ids=user_ids,
-            described={"kind": "users", "user_ids": sorted(user_ids)},
+            described={"kind": "users", "user_ids": _json_ids(user_ids)},
         )
 
     @classmethod
@@ -171,7 +172,7 @@ class Selection:
             pairs=frozenset(unique),
             described={
                 "kind": "user_apps",
-                "pairs": sorted([user.pk, app.client_id] for user, app in unique.values()),
+                "pairs": sorted([ids.to_json(user.pk), app.client_id] for user, app in unique.values()),
             },
         )
 
@@ -184,7 +185,7 @@ class Selection:
             "client_ids": sorted({application.client_id for application in applications}),
         }
         if user is not None:
-            described["user_id"] = user.pk
+            described["user_id"] = ids.to_json(user.pk)
             return cls(
                 pairs=frozenset((user.pk, application.pk) for application in applications),
                 described=described,
@@ -258,12 +259,12 @@ class Selection:
         return {
             "families": sorted(str(family) for family in self.families),
             "lone_sessions": lone_sessions,
-            "access_token_ids": sorted(self.access_token_ids),
-            "user_ids": sorted(self.user_ids),
-            "pairs": sorted([user_id, app_id] for user_id, app_id in self.pairs),
-            "application_ids": sorted(self.application_ids),
-            "registration_client_ids": sorted(self.registration_client_ids),
-            "registration_owner_ids": sorted(self.registration_owner_ids),
+            "access_token_ids": _json_ids(self.access_token_ids),
+            "user_ids": _json_ids(self.user_ids),
+            "pairs": sorted([ids.to_json(user_id), ids.to_json(app_id)] for user_id, app_id in self.pairs),
+            "application_ids": _json_ids(self.application_ids),
+            "registration_client_ids": _json_ids(self.registration_client_ids),
+            "registration_owner_ids": _json_ids(self.registration_owner_ids),
             "described": self.described,
         }
 
@@ -273,8 +274,11 @@ class Selection:
         query, none without lone sessions): a session gone since names nothing, and one that
         has gained a refresh-token family names the family.
 
-        Raises ``KeyError``, ``TypeError`` or ``ValueError`` for data not of that shape.
+        Ids are read back as their models have them (``token_admin.ids.parse``: a UUID user key
+        from its string). Raises ``KeyError``, ``TypeError`` or ``ValueError`` for data not of
+        that shape.
         """
+        token, user, app = get_access_token_model(), ids.user_pk, get_application_model()
         families, lone = frozenset[UUID](), frozenset[str]()
         if data["lone_sessions"]:
             public_ids = sorted({UUID(public_id) for public_id in data["lone_sessions"]})
@@ -282,12 +286,12 @@ class Selection:
         return cls(
             families=frozenset(UUID(family) for family in data["families"]) | families,
             lone_checksums=lone,
-            access_token_ids=frozenset(data["access_token_ids"]),
-            user_ids=frozenset(data["user_ids"]),
-            pairs=frozenset((user_id, app_id) for user_id, app_id in data["pairs"]),
-            application_ids=frozenset(data["application_ids"]),
-            registration_client_ids=frozenset(data["registration_client_ids"]),
-            registration_owner_ids=frozenset(data["registration_owner_ids"]),
+            access_token_ids=frozenset(ids.parse(token, pk) for pk in data["access_token_ids"]),
+            user_ids=frozenset(user(pk) for pk in data["user_ids"]),
+            pairs=frozenset((user(user_id), ids.parse(app, app_id)) for user_id, app_id in data["pairs"]),
+            application_ids=frozenset(ids.parse(app, pk) for pk in data["application_ids"]),
+            registration_client_ids=frozenset(ids.parse(app, pk) for pk in data["registration_client_ids"]),
+            registration_owner_ids=frozenset(user(pk) for pk in data["registration_owner_ids"]),
             described=dict(data["described"]),
         )
 
@@ -313,6 +317,11 @@ def _has_family(token: Any) -> bool:
 
 def _pk(obj: Any) -> Any:
     return getattr(obj, "pk", obj)
+
+
+def _json_ids(pks: Iterable[Any]) -> list[Any]:
+    """Primary keys as sorted JSON values (``token_admin.ids.to_json``)."""
+    return sorted(ids.to_json(pk) for pk in pks)
 
 
 def either(condition: Q | None, other: Q) -> Q:

@@ -12,7 +12,6 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpResponse, HttpResponseBase
 from rest_framework import exceptions
@@ -20,6 +19,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from token_admin import ids
 from token_admin.api.base import ExceptionHandler, StyleViewSet
 from token_admin.api.end_user import schema as docs
 from token_admin.api.end_user.authentication import APIClientAuthentication, IsEndUserAPIClient
@@ -72,14 +72,10 @@ class EndUserViewSet(StyleViewSet):
 
 def parse_user_id(user_id: str) -> Any | None:
     """The user primary key that ``user_id`` spells exactly (``"7"``, not ``"07"`` or ``"+7"``), or None."""
-    field = get_user_model()._meta.pk
-    assert field is not None
     try:
-        pk = field.to_python(user_id)
-        field.run_validators(pk)  # e.g. an integer out of the database's range
-    except ValidationError:
+        return ids.parse_exact(get_user_model(), user_id)
+    except ValueError:  # not one, or e.g. an integer out of the database's range
         return None
-    return pk if str(pk) == user_id else None
 
 
 def parse_session_id(token_id: str) -> UUID | None:

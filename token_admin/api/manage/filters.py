@@ -16,12 +16,14 @@ from typing import Any, ClassVar
 
 import django_filters
 from django import forms
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters.constants import EMPTY_VALUES
 from django_filters.fields import IsoDateTimeField
 from oauth2_provider.models import get_access_token_model, get_application_model
 
+from token_admin import ids
 from token_admin.api.manage.serializers import MAX_ID
 from token_admin.api.openapi import extend_schema_field
 from token_admin.models import Device, RevocationEvent, TokenSession
@@ -37,6 +39,17 @@ class IdFilter(django_filters.NumberFilter):
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(*args, **kwargs)
+
+
+def user_id_filter(**kwargs: Any) -> django_filters.Filter:
+    """A user's primary key as the user model has it (``serializers.user_id_field``): a number
+    for an integer key, a UUID for a UUID key, text otherwise; anything else is a 400."""
+    pk_kind = ids.kind(get_user_model())
+    if pk_kind == "integer":
+        return IdFilter(**kwargs)
+    if pk_kind == "uuid":
+        return django_filters.UUIDFilter(**kwargs)
+    return django_filters.CharFilter(**kwargs)
 
 
 class MomentField(IsoDateTimeField):
@@ -100,7 +113,7 @@ class WindowedFilterSet(django_filters.FilterSet):
 
 
 class SessionFilter(WindowedFilterSet):
-    user = IdFilter(field_name="user_id")
+    user = user_id_filter(field_name="user_id")
     application = IdFilter(field_name="application_id")
     device = django_filters.UUIDFilter(field_name="device__public_id")
     live = YesNoFilter(method="filter_live", label="Live (true) or ended (false)")
@@ -118,7 +131,7 @@ class SessionFilter(WindowedFilterSet):
 
 
 class ApplicationFilter(WindowedFilterSet):
-    user = IdFilter(field_name="user_id", label="Owner (user id)")
+    user = user_id_filter(field_name="user_id", label="Owner (user id)")
     client_type = django_filters.ChoiceFilter(choices=get_application_model().CLIENT_TYPES)
     authorization_grant_type = django_filters.ChoiceFilter(choices=get_application_model().GRANT_TYPES)
     created_after, created_before = _range("created", "Created")
@@ -130,7 +143,7 @@ class ApplicationFilter(WindowedFilterSet):
 
 
 class DeviceFilter(WindowedFilterSet):
-    user = IdFilter(field_name="user_id")
+    user = user_id_filter(field_name="user_id")
     application = IdFilter(field_name="application_id", label="Registered client (app id)")
     type = django_filters.ChoiceFilter(choices=Device.Type.choices)
     created_after, created_before = _range("created_at", "Created")
@@ -142,7 +155,7 @@ class DeviceFilter(WindowedFilterSet):
 
 
 class AccessTokenFilter(WindowedFilterSet):
-    user = IdFilter(field_name="user_id")
+    user = user_id_filter(field_name="user_id")
     application = IdFilter(field_name="application_id")
     expired = YesNoFilter(method="filter_expired")
     created_after, created_before = _range("created", "Issued")
@@ -160,7 +173,7 @@ class AccessTokenFilter(WindowedFilterSet):
 class RevocationEventFilter(WindowedFilterSet):
     surface = django_filters.ChoiceFilter(choices=RevocationEvent.Surface.choices)
     actor_type = django_filters.ChoiceFilter(choices=RevocationEvent.ActorType.choices)
-    actor_user = IdFilter(field_name="actor_user_id")
+    actor_user = user_id_filter(field_name="actor_user_id")
     created_after, created_before = _range("created_at", "Recorded")
     indexed_filters = frozenset({"actor_user"})
 

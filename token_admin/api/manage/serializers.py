@@ -8,16 +8,36 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
 from rest_framework import serializers
 
+from token_admin import ids
 from token_admin.models import AppProfile, Device, RevocationEvent, TokenSession
 
 # Largest primary key a BigAutoField holds: larger ids are refused before any query.
 MAX_ID = 2**63 - 1
 MAX_IDS = 1000
+
+
+class IdField(serializers.IntegerField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+def user_id_field(**kwargs: Any) -> serializers.Field:
+    """A user's primary key as the user model has it, in and out: a number (``IdField``) for an
+    integer key, a hyphenated string for a UUID key, a string otherwise; the schema says which.
+    A value that is not one is a 400 before any query."""
+    pk_kind = ids.kind(get_user_model())
+    if pk_kind == "integer":
+        return IdField(**kwargs)
+    if pk_kind == "uuid":
+        return serializers.UUIDField(**kwargs)
+    field = get_user_model()._meta.pk
+    return serializers.CharField(max_length=getattr(field, "max_length", None), **kwargs)
 
 
 class AppProfileSerializer(serializers.ModelSerializer):
@@ -33,7 +53,7 @@ class AppRefSerializer(serializers.Serializer):
 
 
 class UserRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField(source="pk")
+    id = user_id_field(source="pk")
     username = serializers.CharField(source="get_username")
 
 
@@ -46,7 +66,7 @@ class ApplicationSerializer(serializers.ModelSerializer):
     """An app with its token_admin profile (null if it has none); never its client secret."""
 
     profile = AppProfileSerializer(source="token_admin_profile", read_only=True, allow_null=True)
-    user = serializers.IntegerField(source="user_id", read_only=True, allow_null=True)
+    user = user_id_field(source="user_id", read_only=True, allow_null=True)
 
     class Meta:
         model = get_application_model()
@@ -94,7 +114,7 @@ class SessionSerializer(serializers.ModelSerializer):
 
 class DeviceSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
-    user = serializers.IntegerField(source="user_id", read_only=True)
+    user = user_id_field(source="user_id", read_only=True)
     application = AppRefSerializer(
         read_only=True, allow_null=True, help_text="The client registered for this device, if any."
     )
@@ -106,7 +126,7 @@ class DeviceSerializer(serializers.ModelSerializer):
 
 class AccessTokenSerializer(serializers.ModelSerializer):
     token = serializers.SerializerMethodField(help_text="Masked: the last 4 characters of its checksum.")
-    user = serializers.IntegerField(source="user_id", read_only=True, allow_null=True)
+    user = user_id_field(source="user_id", read_only=True, allow_null=True)
     application = AppRefSerializer(read_only=True, allow_null=True)
     expired = serializers.SerializerMethodField()
 
@@ -123,7 +143,7 @@ class AccessTokenSerializer(serializers.ModelSerializer):
 
 
 class RevocationEventSerializer(serializers.ModelSerializer):
-    actor_user = serializers.IntegerField(source="actor_user_id", read_only=True, allow_null=True)
+    actor_user = user_id_field(source="actor_user_id", read_only=True, allow_null=True)
     actor_application = serializers.IntegerField(
         source="actor_application_id", read_only=True, allow_null=True
     )
@@ -149,11 +169,6 @@ class RevocationEventSerializer(serializers.ModelSerializer):
 # --- revoke requests and their answer ------------------------------------------------------
 
 
-class IdField(serializers.IntegerField):
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
-
-
 class DryRunSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(
         default=False, help_text="Count what would be revoked; revoke nothing, record nothing."
@@ -170,14 +185,14 @@ class RevokeSerializer(DryRunSerializer):
 
 
 class ApplicationRevokeSerializer(RevokeSerializer):
-    user = IdField(required=False, help_text="Only this user's tokens of the app.")
+    user = user_id_field(required=False, help_text="Only this user's tokens of the app.")
 
 
 class BulkRevokeSerializer(RevokeSerializer):
     """A selection: any of sessions, users, applications and devices, by id."""
 
     sessions = serializers.ListField(child=serializers.UUIDField(), max_length=MAX_IDS, default=list)
-    users = serializers.ListField(child=IdField(), max_length=MAX_IDS, default=list)
+    users = serializers.ListField(child=user_id_field(), max_length=MAX_IDS, default=list)
     applications = serializers.ListField(child=IdField(), max_length=MAX_IDS, default=list)
     devices = serializers.ListField(child=serializers.UUIDField(), max_length=MAX_IDS, default=list)
 

@@ -23,7 +23,7 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from token_admin import queries
+from token_admin import ids, queries
 from token_admin.api.manage import filters
 from token_admin.api.manage import serializers as ser
 from token_admin.api.manage.pagination import StaffCursorPagination, WindowedFilterBackend
@@ -40,6 +40,11 @@ from token_admin.revocation import Actor, Selection, Surface, revoke
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 ID_PATTERN = r"[0-9]{1,19}"
+
+
+def user_id_pattern() -> str:
+    """How a user's id looks in a URL: the user model's primary key type (``ids.kind``)."""
+    return {"integer": ID_PATTERN, "uuid": UUID_PATTERN}.get(ids.kind(get_user_model()), r"[^/]+")
 
 
 class JSONParser(parsers.JSONParser):
@@ -183,7 +188,7 @@ class UserRevokeViewSet(StaffAPIMixin):
     """``users/{id}/revoke``: every token of a user, in every app."""
 
     serializer_class = ser.RevokeSerializer
-    lookup_value_regex = ID_PATTERN
+    lookup_value_regex = user_id_pattern()
     pagination_class = None
 
     def get_queryset(self) -> QuerySet[Any]:
@@ -248,7 +253,7 @@ class BulkRevocationViewSet(mixins.CreateModelMixin, StaffAPIMixin):
         selection = selection.with_description(
             kind="selection",
             session_ids=session_ids,
-            user_ids=sorted(user.pk for user in users),
+            user_ids=sorted(ids.to_json(user.pk) for user in users),
             client_ids=sorted(app.client_id for app in applications),
             device_ids=sorted(str(device.public_id) for device in devices),
         )

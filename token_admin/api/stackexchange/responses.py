@@ -5,16 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from token_admin import ids
+
 
 def access_token_item(raw_token: str, token: Any) -> dict[str, Any]:
     """The ``access_token`` type for a DOT access token, ``raw_token`` being what the caller passed.
 
     ``account_id`` is left out for app tokens (no user), and ``scope`` when the token has none:
-    the real API leaves out what it has no value for rather than sending null.
+    the real API leaves out what it has no value for rather than sending null. It is the user's
+    primary key as ``token_admin.ids.to_json`` writes it: a number for an integer key (as the
+    real API), a string for any other (a UUID): a user token always has one, an app token never.
     """
     item: dict[str, Any] = {"access_token": raw_token}
-    if isinstance(token.user_id, int):  # a user model with non-integer keys has no account_id to give
-        item["account_id"] = token.user_id
+    if token.user_id is not None:
+        item["account_id"] = ids.to_json(token.user_id)
     item["expires_on_date"] = int(token.expires.timestamp())
     scopes = token.scope.split()
     if scopes:

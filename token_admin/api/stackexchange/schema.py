@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from token_admin import ids
 from token_admin.api.openapi import (
     HEADER,
     PATH,
@@ -36,7 +38,14 @@ class SEAccessToken(serializers.Serializer):
     """The ``access_token`` type."""
 
     access_token = serializers.CharField(help_text="The token as passed.")
-    account_id = Int64Field(required=False, help_text="The user's id; left out for app tokens.")
+    account_id = (
+        Int64Field(required=False, help_text="The user's id; left out for app tokens.")
+        if ids.kind(get_user_model()) == "integer"
+        else serializers.CharField(
+            required=False,
+            help_text="The user's id (this project's user ids are not numbers); left out for app tokens.",
+        )
+    )
     expires_on_date = Int64Field(help_text="Unix time, in seconds.")
     scope = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="Left out when the token has no scope."

@@ -33,14 +33,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from oauth2_provider.models import get_application_model
 
-from token_admin import expiry
+from token_admin import expiry, ids
 from token_admin.conf import conf
 from token_admin.models import Device, NotBefore, TokenSession
 from token_admin.not_before import set_not_before
@@ -309,11 +308,9 @@ def _users(values: Sequence[str]) -> list[Any]:
     pks: dict[str, Any] = {}
     for value in values:
         try:
-            pk = User._meta.pk.to_python(value)
-            User._meta.pk.run_validators(pk)  # e.g. 25 digits: out of the column's range
-        except ValidationError:
-            continue  # not a primary key: only a username
-        pks[value] = pk
+            pks[value] = ids.parse(User, value)
+        except ValueError:
+            continue  # not a primary key (e.g. 25 digits, or not a UUID): only a username
     found = list(
         User._default_manager.filter(Q(**{f"{username_field}__in": values}) | Q(pk__in=pks.values()))
     )

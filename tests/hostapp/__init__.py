@@ -1,0 +1,2 @@
+"""A host project's own app for the host test configuration (``tests.settings_host``): a custom
+user model as real products have it (UUID primary key, e-mail login, no ``get_full_name``)."""
