@@ -16,7 +16,7 @@ from oauth2_provider.settings import oauth2_settings
 from tests.factories import AccessTokenFactory, ApplicationFactory, AppProfileFactory, UserFactory, login_name
 from tests.helpers import bearer, method_not_allowed
 from token_admin import ratelimit
-from token_admin.api.adn import views
+from token_admin.api.adn import responses, views
 from token_admin.models import RevocationEvent
 from token_admin.revocation import Actor, Selection, Surface, revoke
 
@@ -644,7 +644,7 @@ def test_the_largest_ids_are_accepted(client, app_token, five_tokens):
 
 
 def user_hook(user):
-    return {"id": "overridden?", "locale": "en_US", "counts": {"followers": 200, "following": 100}}
+    return {"name": "Mark T.", "locale": "en_US", "counts": {"followers": 200, "following": 100}}
 
 
 def full_token_hook(token):
@@ -654,6 +654,54 @@ def full_token_hook(token):
         "invite_link": f"https://join.example.com/from/{token.user.get_username()}",
         "scopes": ["not", "its", "to", "change"],
     }
+
+
+def every_key_hook(user):
+    return {"id": f"u-{user.pk}", "username": "mark", "name": "Mark", "type": "bot", "created_at": None}
+
+
+@override_settings(TOKEN_ADMIN={"ADN_USER_HOOK": every_key_hook})
+def test_the_user_hook_overrides_every_key(client, user_token, owner):
+    data = body(client.get("/stream/0/token", **bearer(user_token)))["data"]
+
+    assert data["user"] == {
+        "id": f"u-{owner.pk}",
+        "username": "mark",
+        "name": "Mark",
+        "type": "bot",
+        "created_at": None,
+    }
+
+
+class ShortNameUser:
+    """A user model with ``get_short_name`` and no ``get_full_name``."""
+
+    pk = 7
+
+    def get_username(self):
+        return "ada@example.com"
+
+    def get_short_name(self):
+        return "Ada"
+
+
+class NamelessUser:
+    """``AbstractBaseUser`` as Django ships it: neither ``get_full_name`` nor ``get_short_name``."""
+
+    pk = 8
+
+    def get_username(self):
+        return "bob@example.com"
+
+
+def test_name_falls_back_to_the_short_name_then_to_empty():
+    assert responses.user_object(ShortNameUser()) == {
+        "id": "7",
+        "username": "ada@example.com",
+        "name": "Ada",
+        "type": "human",
+    }
+    assert responses.user_object(NamelessUser())["name"] == ""
 
 
 def partial_token_hook(token):
@@ -669,7 +717,13 @@ def test_hooks_supply_limits_storage_invite_link_and_user_keys(client, user_toke
             "app": APP,
             "client_id": CLIENT_ID,
             "scopes": ["basic", "stream", "write_post"],
-            "user": {**user_dict(owner), "locale": "en_US", "counts": {"followers": 200, "following": 100}},
+            # The hook's keys win: a user model without a full name gets its ``name`` here.
+            "user": {
+                **user_dict(owner),
+                "name": "Mark T.",
+                "locale": "en_US",
+                "counts": {"followers": 200, "following": 100},
+            },
             "limits": {"following": 40, "max_file_size": 10000000},
             "storage": {"available": 8787479688, "used": 1212520312},
             "invite_link": f"https://join.example.com/from/{login_name('mthurman')}",

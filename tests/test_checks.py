@@ -4,11 +4,14 @@ from io import StringIO
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.checks import Tags
 from django.core.checks.registry import registry
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.db import models
 from django.test import override_settings
+from django.test.utils import isolate_apps
 
 from token_admin import checks
 
@@ -43,6 +46,7 @@ def test_every_check_is_registered_under_its_django_tag_and_token_admins():
         checks.check_shared_cache: (Tags.caches, "token_admin"),
         checks.check_cache_timeout: (Tags.caches, "token_admin"),
         checks.check_session_policies: (Tags.compatibility, "token_admin"),
+        checks.check_user_model: (Tags.models, "token_admin"),
     }
 
 
@@ -118,3 +122,71 @@ def test_a_local_memory_cache_warns_outside_debug_only():
     )
     with override_settings(CACHES=LOCAL, DEBUG=True):
         assert check() == "System check identified no issues (0 silenced).\n"
+
+
+# --- what the user model must offer ----------------------------------------------------------
+
+
+@isolate_apps("tests")
+def composite_key_user():
+    class CompositeUser(AbstractBaseUser):
+        pk = models.CompositePrimaryKey("tenant", "email")
+        tenant = models.IntegerField()
+        email = models.EmailField()
+        USERNAME_FIELD = "email"
+
+        class Meta:
+            app_label = "tests"
+
+    return CompositeUser
+
+
+@isolate_apps("tests")
+def misnamed_login_user():
+    class MisnamedUser(AbstractBaseUser):
+        email = models.EmailField(unique=True)
+        USERNAME_FIELD = "login"  # not a field
+
+        class Meta:
+            app_label = "tests"
+
+    return MisnamedUser
+
+
+@override_settings(CACHES=REDIS)
+def test_a_user_model_with_a_composite_key_is_an_error(monkeypatch):
+    monkeypatch.setattr(checks, "get_user_model", composite_key_user)
+
+    with pytest.raises(SystemCheckError) as raised:
+        check()
+
+    output = str(raised.value)
+    assert (
+        "tests.CompositeUser: (token_admin.E006) The user model tests.CompositeUser has a primary key "
+        "token_admin cannot name in JSON and URLs (CompositePrimaryKey)."
+    ) in output
+    assert "HINT: Give the user model an integer, UUID or string primary key." in output
+    assert "E007" not in output
+
+
+@override_settings(CACHES=REDIS)
+def test_a_username_field_that_is_not_a_field_is_an_error(monkeypatch):
+    monkeypatch.setattr(checks, "get_user_model", misnamed_login_user)
+
+    with pytest.raises(SystemCheckError) as raised:
+        check()
+
+    output = str(raised.value)
+    assert (
+        "tests.MisnamedUser: (token_admin.E007) The user model tests.MisnamedUser needs get_username() "
+        "and a USERNAME_FIELD that is one of its fields (USERNAME_FIELD is 'login')."
+    ) in output
+    assert "HINT: Subclass django.contrib.auth.models.AbstractBaseUser and set USERNAME_FIELD." in output
+    assert "E006" not in output
+
+
+@override_settings(CACHES=REDIS)
+def test_the_configured_user_model_passes():
+    # Django's own under tests.settings; the UUID, e-mail-login model under tests.settings_host.
+    assert checks.check_user_model() == []
+    assert check() == "System check identified no issues (0 silenced).\n"

@@ -12,8 +12,12 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core import checks
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import CharField, IntegerField, TextField, UUIDField
 
+from token_admin import ids
 from token_admin.conf import HOOK_SETTINGS, conf
 
 TAG = "token_admin"
@@ -127,12 +131,52 @@ def check_session_policies(app_configs: Any = None, **kwargs: Any) -> list[check
     return errors
 
 
+def check_user_model(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """What token_admin needs of ``AUTH_USER_MODEL``: a primary key that ``token_admin.ids`` can
+    write into JSON and read back (an integer, a UUID or a string: not a composite key), and
+    ``get_username()`` over a ``USERNAME_FIELD`` that is a field of the model (audit labels,
+    ``revoke_tokens --user``, the admin's and the events' username lookups). ``is_active`` is
+    optional: without the field no deactivation is ever seen."""
+    user_model = get_user_model()
+    label = user_model._meta.label
+    errors: list[checks.CheckMessage] = []
+    pk = ids.concrete_field(user_model._meta.pk)
+    if not isinstance(pk, (IntegerField, UUIDField, CharField, TextField)):
+        errors.append(
+            checks.Error(
+                f"The user model {label} has a primary key token_admin cannot name in JSON and URLs "
+                f"({type(user_model._meta.pk).__name__}).",
+                hint="Give the user model an integer, UUID or string primary key.",
+                obj=user_model,
+                id="token_admin.E006",
+            )
+        )
+    username_field = getattr(user_model, "USERNAME_FIELD", None)
+    try:
+        user_model._meta.get_field(username_field or "")
+        has_username_field = True
+    except FieldDoesNotExist:
+        has_username_field = False
+    if not callable(getattr(user_model, "get_username", None)) or not has_username_field:
+        errors.append(
+            checks.Error(
+                f"The user model {label} needs get_username() and a USERNAME_FIELD that is one of "
+                f"its fields (USERNAME_FIELD is {username_field!r}).",
+                hint="Subclass django.contrib.auth.models.AbstractBaseUser and set USERNAME_FIELD.",
+                obj=user_model,
+                id="token_admin.E007",
+            )
+        )
+    return errors
+
+
 REGISTERED = (
     (check_required_apps, checks.Tags.compatibility),
     (check_hooks, checks.Tags.compatibility),
     (check_shared_cache, checks.Tags.caches),
     (check_cache_timeout, checks.Tags.caches),
     (check_session_policies, checks.Tags.compatibility),
+    (check_user_model, checks.Tags.models),
 )
 
 

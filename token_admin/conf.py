@@ -72,7 +72,8 @@ class Settings:
 
     @property
     def ADN_USER_HOOK(self) -> Callable[..., Any] | None:
-        """``callable(user) -> dict``: extra keys merged into the App.net User object."""
+        """``callable(user) -> dict``: keys of the App.net User object; they win over the built-in
+        ones (``name``, say, for a user model without ``get_full_name``)."""
         return self.hook("ADN_USER_HOOK")
 
     @property

@@ -66,14 +66,15 @@ def user_pk(value: Any) -> Any:
 def kind(model: type[Model]) -> str:
     """``"integer"``, ``"uuid"`` or ``"string"``: how ``model``'s primary key looks in JSON and
     URLs, for the APIs' fields, filters, URL patterns and schema."""
-    field = _concrete(model._meta.pk)
+    field = concrete_field(model._meta.pk)
     if isinstance(field, IntegerField):
         return "integer"
     return "uuid" if isinstance(field, UUIDField) else "string"
 
 
-def _concrete(field: Any) -> Any:
-    # A primary key that is a one-to-one link (multi-table inheritance) has its target's type.
+def concrete_field(field: Any) -> Any:
+    """The field whose type an id has: a primary key that is a one-to-one link (multi-table
+    inheritance) has its target's."""
     while (
         getattr(field, "remote_field", None) is not None and getattr(field, "target_field", None) is not None
     ):
@@ -82,4 +83,4 @@ def _concrete(field: Any) -> Any:
 
 
 def _is_integer(field: Field[Any, Any]) -> bool:
-    return isinstance(_concrete(field), IntegerField)
+    return isinstance(concrete_field(field), IntegerField)

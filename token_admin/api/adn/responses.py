@@ -35,13 +35,23 @@ def app_object(application: Any) -> dict[str, Any]:
     return {"client_id": application.client_id, "link": link, "name": application.name}
 
 
+def user_name(user: Any) -> str:
+    """App.net's ``name`` (a full name, may be ""): ``get_full_name()``, else ``get_short_name()``,
+    else "" (Django's ``AbstractBaseUser`` has neither; ``ADN_USER_HOOK`` can give one)."""
+    for method in ("get_full_name", "get_short_name"):
+        get_name = getattr(user, method, None)
+        if callable(get_name):
+            return str(get_name() or "")
+    return ""
+
+
 def user_object(user: Any) -> dict[str, Any]:
-    """The User object: the Django user's fields, plus what ``ADN_USER_HOOK`` adds."""
-    get_full_name = getattr(user, "get_full_name", None)
+    """The User object: the Django user's fields, then what ``ADN_USER_HOOK`` returns, whose keys
+    win (a project whose user model has no full name gives ``name`` this way)."""
     data: dict[str, Any] = {
         "id": str(user.pk),
         "username": user.get_username(),
-        "name": get_full_name() if get_full_name else "",
+        "name": user_name(user),
         "type": "human",
     }
     date_joined = getattr(user, "date_joined", None)
@@ -49,9 +59,7 @@ def user_object(user: Any) -> dict[str, Any]:
         data["created_at"] = iso_date(date_joined)
     hook = conf.ADN_USER_HOOK
     if hook is not None:
-        # The hook adds keys (description, avatar_image, counts, ...); the fields above,
-        # taken from the Django user, are not its to change.
-        data = {**(hook(user) or {}), **data}
+        data.update(hook(user) or {})
     return data
 
 

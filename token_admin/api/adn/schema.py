@@ -65,11 +65,14 @@ class ADNApp(serializers.Serializer):
 
 
 class ADNUser(OpenObject):
-    """A user; ``ADN_USER_HOOK`` may add keys (description, avatar_image, counts, ...)."""
+    """A user; ``ADN_USER_HOOK`` may add keys (description, avatar_image, counts, ...) and its
+    keys win over these."""
 
     id = serializers.CharField(help_text="The user's primary key, as a string.")
     username = serializers.CharField()
-    name = serializers.CharField(help_text="Full name; may be empty.")
+    name = serializers.CharField(
+        allow_blank=True, help_text="Full name (get_full_name(), else get_short_name()); may be empty."
+    )
     type = serializers.ChoiceField(choices=[("human", "a person")])
     created_at = serializers.DateTimeField(
         required=False, help_text="When the user joined, ISO 8601 UTC to the second (2012-12-31T13:22:55Z)."
