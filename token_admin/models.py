@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from oauth2_provider.settings import oauth2_settings
 
 
@@ -46,7 +47,7 @@ class Device(models.Model):
     """A user's named device ("my iPad"), bound to a dynamically registered client or to sessions."""
 
     class Type(models.TextChoices):
-        DEFAULT = "DEFAULT", _("Default")
+        DEFAULT = "DEFAULT", pgettext_lazy("a device type", "Default")
         FINGER_PRINT = "FINGER_PRINT", _("Fingerprint")
         CUSTOM_AUTHENTICATOR = "CUSTOM_AUTHENTICATOR", _("Custom authenticator")
         IMPLICIT_AUTHENTICATION = "IMPLICIT_AUTHENTICATION", _("Implicit authentication")
@@ -261,12 +262,18 @@ class NotBefore(models.Model):
     """
 
     class Scope(models.TextChoices):
-        GLOBAL = "global", _("Global")
+        GLOBAL = "global", pgettext_lazy("a not-before watermark for everyone", "Global")
         USER = "user", _("User")
         APP = "app", _("Application")
 
     key = models.CharField(_("key"), max_length=80, unique=True, editable=False)
-    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices, editable=False)
+    # Not an OAuth scope: whom the watermark is for.
+    scope = models.CharField(
+        pgettext_lazy("whom a not-before watermark is for", "scope"),
+        max_length=10,
+        choices=Scope.choices,
+        editable=False,
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -286,7 +293,9 @@ class NotBefore(models.Model):
         verbose_name=_("application"),
     )
     not_before = models.DateTimeField(_("tokens issued before this are invalid"), editable=False)
-    set_at = models.DateTimeField(_("set"), default=timezone.now, editable=False)
+    set_at = models.DateTimeField(
+        pgettext_lazy("when a watermark was set", "set"), default=timezone.now, editable=False
+    )
     set_by = models.CharField(_("set by"), max_length=255, blank=True, editable=False)
     reason = models.TextField(_("reason"), blank=True, editable=False)
 

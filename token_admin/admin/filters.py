@@ -15,6 +15,7 @@ from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from oauth2_provider.models import get_application_model, get_refresh_token_model
 
 from token_admin import queries
@@ -132,9 +133,12 @@ class TwoChoiceFilter(admin.SimpleListFilter):
 
 
 class StatusFilter(TwoChoiceFilter):
-    title = _("status")
+    title = pgettext_lazy("of a token", "status")
     parameter_name = "status"
-    choice_labels = (("active", _("Active")), ("expired", _("Expired")))
+    choice_labels = (
+        ("active", pgettext_lazy("a token", "Active")),
+        ("expired", pgettext_lazy("a token", "Expired")),
+    )
 
     def condition(self) -> Q:
         return Q(expires__gt=timezone.now())
@@ -149,7 +153,10 @@ class RefreshTokenFilter(TwoChoiceFilter):
     # Django heads a filter "By <title>": a noun, so that it reads as plain words.
     title = _("refresh token")
     parameter_name = "refresh"
-    choice_labels = (("yes", _("With one")), ("no", _("Without")))
+    choice_labels = (
+        ("yes", pgettext_lazy("a refresh token", "With one")),
+        ("no", pgettext_lazy("a refresh token", "Without")),
+    )
 
     def condition(self) -> Q:
         return Q(_bound_refresh_token())
@@ -234,9 +241,12 @@ class SessionFilter(admin.SimpleListFilter):
 
 
 class LiveSessionFilter(TwoChoiceFilter):
-    title = _("status")
+    title = pgettext_lazy("of a session", "status")
     parameter_name = "status"
-    choice_labels = (("live", _("Signed in")), ("ended", _("Ended")))
+    choice_labels = (
+        ("live", pgettext_lazy("a session", "Signed in")),
+        ("ended", pgettext_lazy("a session", "Ended")),
+    )
 
     def condition(self) -> Q:
         # The one definition of a live session (refresh expiry and watermarks included).

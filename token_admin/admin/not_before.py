@@ -21,6 +21,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from oauth2_provider.models import get_application_model
 
 from token_admin.conf import conf
@@ -34,7 +35,9 @@ SIGNING_SALT = "token_admin.not_before_admin"
 
 
 class NotBeforeForm(forms.Form):
-    scope = forms.ChoiceField(label=_("For"), choices=Scope.choices)
+    scope = forms.ChoiceField(
+        label=pgettext_lazy("whom a not-before watermark is for", "For"), choices=Scope.choices
+    )
     user = forms.CharField(label=_("User"), required=False, help_text=_("Username (for a user's watermark)."))
     application = forms.CharField(
         label=_("Application"), required=False, help_text=_("client_id (for an app's watermark).")
@@ -74,7 +77,7 @@ class NotBeforeForm(forms.Form):
 
 class LiftForm(forms.Form):
     not_before = forms.DateTimeField(
-        label=_("Lower to"),
+        label=pgettext_lazy("a not-before watermark", "Lower to"),
         required=False,
         help_text=_("Tokens issued from this time on work again. Empty: remove the watermark."),
     )
@@ -107,13 +110,13 @@ class NotBeforeAdmin(admin.ModelAdmin):
         # The global row the migration creates at the epoch is no watermark: not listed.
         return super().get_queryset(request).exclude(not_before=EPOCH)
 
-    @admin.display(description=_("target"))
+    @admin.display(description=pgettext_lazy("whom a not-before watermark is for", "target"))
     def target(self, obj: NotBefore) -> str:
         if obj.scope == Scope.GLOBAL:
             return str(_("everyone"))
         return str(obj.user if obj.scope == Scope.USER else obj.application)
 
-    @admin.display(description=_("lift"))
+    @admin.display(description=pgettext_lazy("lower or remove a not-before watermark", "lift"))
     def lift(self, obj: NotBefore) -> str:
         url = reverse(f"{self.admin_site.name}:token_admin_notbefore_lift", args=[obj.pk])
         return format_html('<a href="{}">{}</a>', url, _("Lower or remove…"))
@@ -234,7 +237,7 @@ class NotBeforeAdmin(admin.ModelAdmin):
             "preview": preview
             and {
                 "target": _describe(form.cleaned_data),
-                "when": form.cleaned_data["not_before"] or _("now"),
+                "when": form.cleaned_data["not_before"] or pgettext_lazy("a not-before watermark at", "now"),
                 "access_tokens": preview.revocation.access_tokens,
                 "refresh_tokens": preview.revocation.refresh_tokens,
                 "grants": preview.revocation.grants,

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from oauth2_provider.models import (
     get_access_token_model,
 )
@@ -91,7 +92,7 @@ class TokenSessionAdmin(
     def began_and_last_use(self, obj: TokenSession) -> str:
         began = f"{timezone.localtime(obj.created_at):%Y-%m-%d %H:%M}"
         if obj.last_used_at is None:
-            return format_html("{}<br><small>{}</small>", began, _("never used"))
+            return format_html("{}<br><small>{}</small>", began, pgettext_lazy("a session", "never used"))
         used = f"{timezone.localtime(obj.last_used_at):%Y-%m-%d %H:%M}"
         # One short line each, no wider than the date (the device family is on the session's page).
         browser_os = " / ".join(part for part in (obj.browser, obj.os) if part) or "-"
@@ -114,7 +115,7 @@ class TokenSessionAdmin(
     # No Delete (DeleteOnlyByCascadeMixin): deleting the row would revoke nothing; "Revoke
     # selected sessions" is the way a session ends.
 
-    @admin.display(description=_("signed in"), boolean=True)
+    @admin.display(description=pgettext_lazy("a session: live", "signed in"), boolean=True)
     def is_live(self, obj: TokenSession) -> bool:
         # Set for the page's rows by page_loaded; two queries otherwise.
         if not hasattr(obj, "live"):

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from oauth2_provider.models import (
     get_application_model,
     get_refresh_token_model,
@@ -118,7 +119,9 @@ class AccessTokenAdmin(
     def masked_token(self, obj: Any) -> str:
         return mask_html(obj)
 
-    @admin.display(description=_("active"), boolean=True, ordering="expires")
+    @admin.display(
+        description=pgettext_lazy("a token: not expired", "active"), boolean=True, ordering="expires"
+    )
     def is_active(self, obj: Any) -> bool:
         return obj.expires > timezone.now()
 

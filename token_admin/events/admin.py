@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from token_admin.events import delivery
 from token_admin.events.models import Delivery, Receiver
@@ -98,7 +99,9 @@ class ReceiverAdmin(admin.ModelAdmin):
             receiver.save(update_fields=["active"])
         self.message_user(request, _("Paused %(n)d receivers.") % {"n": len(queryset)}, messages.SUCCESS)
 
-    @admin.action(description=_("Resume"), permissions=["change"])
+    @admin.action(
+        description=pgettext_lazy("an event receiver's deliveries", "Resume"), permissions=["change"]
+    )
     def resume(self, request: HttpRequest, queryset: QuerySet[Receiver]) -> None:
         for receiver in queryset:
             receiver.active = True
@@ -147,7 +150,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # prune_tokens deletes old ones
 
-    @admin.action(description=_("Retry now"), permissions=["change"])
+    @admin.action(description=pgettext_lazy("an event delivery", "Retry now"), permissions=["change"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         count = delivery.retry_now(queryset)
         self.message_user(

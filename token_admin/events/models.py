@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from oauth2_provider.settings import oauth2_settings
 
 from token_admin.events import keys
@@ -64,7 +65,9 @@ class Receiver(models.Model):
         help_text=_("For signed JWTs (CAEP, back-channel logout); webhooks use HMAC-SHA256."),
     )
     active = models.BooleanField(
-        _("active"), default=True, help_text=_("Paused receivers get no new events.")
+        pgettext_lazy("an event receiver: not paused", "active"),
+        default=True,
+        help_text=_("Paused receivers get no new events."),
     )
     # The webhook secret ("whsec_" + base64) or the JWT signing key (PEM); never shown.
     secret = models.TextField(_("signing secret"), editable=False)
@@ -122,8 +125,8 @@ class Delivery(models.Model):
     """One event for one receiver: the transactional outbox row, then its delivery log."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        DELIVERED = "delivered", _("Delivered")
+        PENDING = "pending", pgettext_lazy("an event delivery", "Pending")
+        DELIVERED = "delivered", pgettext_lazy("an event delivery", "Delivered")
         FAILED = "failed", _("Failed (deadline passed)")
         SKIPPED = "skipped", _("Nothing for this receiver")
 
