@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import path, re_path
+from django.urls import path
 
 from token_admin.api.adn.views import AppTokenViewSet, NotFoundViewSet, TokenViewSet
+from token_admin.routing import catch_all
 
 app_name = "token_admin_adn"
 
@@ -22,14 +23,13 @@ def routes(
     token: type[TokenViewSet] = TokenViewSet, app_tokens: type[AppTokenViewSet] = AppTokenViewSet
 ) -> list[Any]:
     """The style's URL patterns over these viewsets (URL names as below)."""
-    return [
+    endpoints = [
         path("token", token.as_view({"get": "retrieve", "delete": "destroy"}), name="token"),
         path("apps/me/tokens/user_ids", app_tokens.as_view({"get": "user_ids"}), name="app-token-user-ids"),
         path("apps/me/tokens", app_tokens.as_view({"get": "list"}), name="app-tokens"),
-        # Last: every other path under the mount answers a 404 in the envelope, not an HTML page.
-        # [\s\S] rather than ".": a decoded %0A in the path must not escape to Django's HTML 404 page.
-        re_path(r"^[\s\S]*$", NotFoundViewSet.as_view(ANY_METHOD), name="not-found"),
     ]
+    # Last: every other path under the mount answers a 404 in the envelope, not an HTML page.
+    return [*endpoints, catch_all(NotFoundViewSet.as_view(ANY_METHOD), name="not-found", before=endpoints)]
 
 
 urlpatterns = routes()

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import path, re_path
+from django.urls import path
 
 from token_admin.api.end_user.views import UnknownPathViewSet, UserTokenViewSet
+from token_admin.routing import catch_all
 
 app_name = "token_admin_end_user"
 
@@ -20,7 +21,7 @@ ANY_METHOD: dict[str, Any] = dict.fromkeys(("get", "post", "put", "patch", "dele
 
 def routes(user_tokens: type[UserTokenViewSet] = UserTokenViewSet) -> list[Any]:
     """The API's URL patterns over this viewset (URL names as below)."""
-    return [
+    endpoints = [
         path(
             "users/<str:user_id>/tokens",
             user_tokens.as_view({"get": "list"}, http_method_names=["get", "head"]),
@@ -31,8 +32,11 @@ def routes(user_tokens: type[UserTokenViewSet] = UserTokenViewSet) -> list[Any]:
             user_tokens.as_view({"delete": "destroy"}, http_method_names=["delete"]),
             name="user-token",
         ),
-        # Last: every other path under the mount gets the API's JSON 404, not Django's HTML page.
-        re_path(r"", UnknownPathViewSet.as_view(ANY_METHOD), name="unknown-path"),
+    ]
+    # Last: every other path under the mount gets the API's JSON 404, not Django's HTML page.
+    return [
+        *endpoints,
+        catch_all(UnknownPathViewSet.as_view(ANY_METHOD), name="unknown-path", before=endpoints),
     ]
 
 

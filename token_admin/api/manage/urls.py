@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import re_path
 from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -20,6 +19,7 @@ from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
 
 from token_admin.api.manage import me, staff
+from token_admin.routing import catch_all
 
 app_name = "token_admin_manage"
 
@@ -50,4 +50,4 @@ class NoSuchEndpoint(APIView):
         raise NotFound("No such endpoint.")
 
 
-urlpatterns = [*router.urls, re_path(r"^[\s\S]*$", NoSuchEndpoint.as_view(), name="not-found")]
+urlpatterns = [*router.urls, catch_all(NoSuchEndpoint.as_view(), name="not-found", before=router.urls)]

@@ -13,6 +13,7 @@ from typing import Any
 from django.urls import re_path
 
 from token_admin.api.stackexchange.views import AccessTokenViewSet, AppViewSet, NoMethodViewSet
+from token_admin.routing import ANY_PATH
 
 app_name = "token_admin_stackexchange"
 
@@ -37,8 +38,10 @@ def routes(
             apps.as_view({"get": "de_authenticate"}),
             name="de-authenticate",
         ),
-        # [\s\S] rather than ".": a decoded %0A in the path must not escape to Django's 404 page.
-        re_path(r"^[\s\S]*$", NoMethodViewSet.as_view({"get": "no_method"}), name="no-method"),
+        # Every other path, even one a slash would complete (access-tokens: the method is
+        # access-tokens/{tokens}, and the API's paths take no trailing slash), is no_method, as
+        # the real API answers, not a redirect (token_admin.routing.catch_all).
+        re_path(ANY_PATH, NoMethodViewSet.as_view({"get": "no_method"}), name="no-method"),
     ]
 
 
