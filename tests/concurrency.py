@@ -17,7 +17,7 @@ from django.test import Client, RequestFactory
 from oauth2_provider.models import get_refresh_token_model
 from oauth2_provider.views.generic import ProtectedResourceView
 
-from tests.helpers import bearer
+from tests.helpers import bearer, url
 from token_admin.oauth2_validators import TokenAdminOAuth2Validator
 
 # Upper bound for any one thread; a deadlock the database failed to break shows as a timeout.
@@ -109,7 +109,7 @@ def wait_until_blocked_on_a_lock() -> None:
 def refresh_request(application: Any, raw_refresh_token: str) -> Any:
     """A refresh through DOT's real token endpoint."""
     return Client().post(
-        "/o/token/",
+        url("/o/token/"),
         {
             "grant_type": "refresh_token",
             "refresh_token": raw_refresh_token,

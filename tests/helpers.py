@@ -6,6 +6,7 @@ import base64
 import re
 import sqlite3
 from contextlib import closing
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +24,14 @@ def confirm_admin_action(client: Any, changelist: str, payload: dict[str, Any], 
     preview = {key: value for key, value in payload.items() if key not in ("post", "reason")}
     page = client.post(changelist, preview)
     return client.post(changelist, {**payload, "selection": signed_selection(page)}, **kwargs)
+
+
+def url(path: str) -> str:
+    """``path`` (as the contract mounts it: ``/stream/0/token``) where the test URLconf mounts it:
+    under ``/api/v2`` in the host configuration (``tests.urls_host.PREFIX``)."""
+    from django.conf import settings
+
+    return getattr(import_module(settings.ROOT_URLCONF), "PREFIX", "") + path
 
 
 def json_id(pk: Any) -> Any:

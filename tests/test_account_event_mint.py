@@ -16,7 +16,7 @@ from oauth2_provider.models import get_access_token_model, get_application_model
 
 from tests.concurrency import can_mint, dot_accepts, refresh_request
 from tests.factories import ApplicationFactory, GrantFactory, UserFactory, issue_session
-from tests.helpers import bearer
+from tests.helpers import bearer, url
 from token_admin.models import CredentialsChange
 from token_admin.not_before import set_not_before
 from token_admin.oauth2_validators import TokenAdminOAuth2Validator
@@ -82,7 +82,7 @@ def after(monkeypatch, method, event):
 
 def password_grant(app, user, password="password"):
     return Client().post(
-        "/o/token/",
+        url("/o/token/"),
         {
             "grant_type": "password",
             "username": user.get_username(),
@@ -95,7 +95,7 @@ def password_grant(app, user, password="password"):
 
 def code_grant(app, code):
     return Client().post(
-        "/o/token/",
+        url("/o/token/"),
         {
             "grant_type": "authorization_code",
             "code": code.code,
@@ -195,9 +195,9 @@ def test_a_user_deactivated_by_a_queryset_update_is_refused_everywhere(client):
     deactivate_silently(alice)
 
     assert not dot_accepts(access.raw_token)
-    response = client.get("/stream/0/token", **bearer(access.raw_token))
+    response = client.get(url("/stream/0/token"), **bearer(access.raw_token))
     assert (response.status_code, response.json()["meta"]["error_slug"]) == (401, "invalid-token")
-    response = client.get(f"/2.2/access-tokens/{access.raw_token}")
+    response = client.get(url(f"/2.2/access-tokens/{access.raw_token}"))
     assert (response.status_code, response.json()["items"]) == (200, [])
     response = refresh_request(app, refresh.raw_token)
     assert (response.status_code, response.json()) == (400, INVALID_GRANT)

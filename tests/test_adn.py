@@ -14,7 +14,7 @@ from oauth2_provider.models import get_access_token_model
 from oauth2_provider.settings import oauth2_settings
 
 from tests.factories import AccessTokenFactory, ApplicationFactory, AppProfileFactory, UserFactory, login_name
-from tests.helpers import bearer, method_not_allowed
+from tests.helpers import bearer, method_not_allowed, url
 from token_admin import ratelimit
 from token_admin.api.adn import responses, views
 from token_admin.models import RevocationEvent
@@ -152,7 +152,7 @@ def expired_token(app, user=None):
 
 
 def test_get_token_with_a_user_token(client, user_token, owner):
-    response = client.get("/stream/0/token", **bearer(user_token))
+    response = client.get(url("/stream/0/token"), **bearer(user_token))
 
     expected = user_token_answer(owner)
     assert response.status_code == 200
@@ -164,7 +164,7 @@ def test_get_token_with_a_user_token(client, user_token, owner):
 
 
 def test_get_token_with_an_app_token(client, app_token):
-    response = client.get("/stream/0/token", **bearer(app_token))
+    response = client.get(url("/stream/0/token"), **bearer(app_token))
 
     assert response.status_code == 200
     assert body(response) == {
@@ -177,14 +177,14 @@ def test_get_token_with_an_app_token(client, app_token):
 
 
 def test_get_token_by_query_parameter(client, user_token, owner):
-    response = client.get("/stream/0/token", {"access_token": user_token.raw_token})
+    response = client.get(url("/stream/0/token"), {"access_token": user_token.raw_token})
 
     assert response.status_code == 200
     assert body(response)["data"]["user"] == user_dict(owner)
 
 
 def test_the_authorization_header_wins_over_the_query_parameter(client, user_token):
-    response = client.get("/stream/0/token?access_token=not-a-token", **bearer(user_token))
+    response = client.get(url("/stream/0/token?access_token=not-a-token"), **bearer(user_token))
     assert response.status_code == 200
 
 
@@ -192,7 +192,7 @@ def test_an_app_without_profile_has_an_empty_link(client):
     application = ApplicationFactory(name="Bare")
     token = AccessTokenFactory(user=None, application=application)
 
-    response = client.get("/stream/0/token", **bearer(token))
+    response = client.get(url("/stream/0/token"), **bearer(token))
 
     app = {"client_id": application.client_id, "link": "", "name": "Bare"}
     assert body(response) == {
@@ -206,7 +206,7 @@ def test_created_at_is_utc(client, app):
     user = UserFactory(first_name="", last_name="", date_joined=datetime(2013, 1, 1, 8, 0, 5, tzinfo=tokyo))
     token = AccessTokenFactory(user=user, application=app)
 
-    data = body(client.get("/stream/0/token", **bearer(token)))["data"]
+    data = body(client.get(url("/stream/0/token"), **bearer(token)))["data"]
 
     assert data["user"] == {
         "id": str(user.pk),
@@ -218,24 +218,24 @@ def test_created_at_is_utc(client, app):
 
 
 def test_pretty_json_on_request(client, user_token, owner):
-    response = client.get("/stream/0/token", HTTP_X_ADN_PRETTY_JSON="0", **bearer(user_token))
+    response = client.get(url("/stream/0/token"), HTTP_X_ADN_PRETTY_JSON="0", **bearer(user_token))
 
     expected = user_token_answer(owner)
     assert response.content.decode() == json.dumps(expected, indent=4, ensure_ascii=False) + "\n"
 
 
 def test_responses_vary_on_the_pretty_header(client, user_token):
-    assert client.get("/stream/0/token", **bearer(user_token))["Vary"] == "X-ADN-Pretty-JSON"
+    assert client.get(url("/stream/0/token"), **bearer(user_token))["Vary"] == "X-ADN-Pretty-JSON"
 
 
 def test_head_answers_like_get_without_a_body(client, user_token):
-    response = client.head("/stream/0/token", **bearer(user_token))
+    response = client.head(url("/stream/0/token"), **bearer(user_token))
     assert (response.status_code, response.content) == (200, b"")
     assert response["X-OAuth-Scopes"] == "basic,stream,write_post"
 
 
 def test_pretty_json_on_errors_too(client):
-    response = client.get("/stream/0/token", HTTP_X_ADN_PRETTY_JSON="1")
+    response = client.get(url("/stream/0/token"), HTTP_X_ADN_PRETTY_JSON="1")
     assert response.status_code == 401
     assert response.content.decode() == json.dumps(NO_TOKEN, indent=4) + "\n"
 
@@ -243,9 +243,9 @@ def test_pretty_json_on_errors_too(client):
 def test_get_token_costs_one_query(client, user_token, django_assert_num_queries):
     # The first request reads the not-before watermarks into the cache (one indexed query);
     # every use after it is the token's query alone.
-    client.get("/stream/0/token", **bearer(user_token))
+    client.get(url("/stream/0/token"), **bearer(user_token))
     with django_assert_num_queries(1):
-        response = client.get("/stream/0/token", **bearer(user_token))
+        response = client.get(url("/stream/0/token"), **bearer(user_token))
     assert response.status_code == 200
 
 
@@ -255,17 +255,17 @@ def test_get_token_stays_within_two_queries(
 ):
     token = user_token if kind == "user" else app_token
     with django_assert_max_num_queries(2):
-        response = client.get("/stream/0/token", **bearer(token))
+        response = client.get(url("/stream/0/token"), **bearer(token))
     assert response.status_code == 200
 
 
 # --- authentication failures (every endpoint) ---------------------------------------------
 
 ENDPOINTS = [
-    ("get", "/stream/0/token"),
-    ("delete", "/stream/0/token"),
-    ("get", "/stream/0/apps/me/tokens/user_ids"),
-    ("get", "/stream/0/apps/me/tokens"),
+    ("get", url("/stream/0/token")),
+    ("delete", url("/stream/0/token")),
+    ("get", url("/stream/0/apps/me/tokens/user_ids")),
+    ("get", url("/stream/0/apps/me/tokens")),
 ]
 
 
@@ -328,14 +328,14 @@ def test_dynamic_client_registration_tokens_are_never_accepted(client, app, meth
 
 
 def test_another_authorization_scheme_is_no_token(client, user_token):
-    response = client.get("/stream/0/token", HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")
+    response = client.get(url("/stream/0/token"), HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")
     assert response.status_code == 401
     assert body(response) == NO_TOKEN
 
 
 def test_a_form_field_passes_the_token_on_post(client, user_token):
     """No endpoint takes POST, but the token is read first: 405 for the caller, with its headers."""
-    response = client.post("/stream/0/token", {"access_token": user_token.raw_token})
+    response = client.post(url("/stream/0/token"), {"access_token": user_token.raw_token})
 
     assert response.status_code == 405
     assert body(response) == {"meta": {"code": 405, "error_message": method_not_allowed("post")}}
@@ -347,7 +347,7 @@ def test_a_form_field_passes_the_token_on_post(client, user_token):
 @pytest.mark.parametrize("method", ["put", "patch"])
 def test_a_form_field_passes_the_token_on_put_and_patch(client, user_token, method):
     response = getattr(client, method)(
-        "/stream/0/token",
+        url("/stream/0/token"),
         f"access_token={user_token.raw_token}",
         content_type="application/x-www-form-urlencoded",
     )
@@ -356,11 +356,11 @@ def test_a_form_field_passes_the_token_on_put_and_patch(client, user_token, meth
 
 
 def test_post_reads_no_query_parameter_and_no_json_body(client, user_token):
-    by_query = client.post(f"/stream/0/token?access_token={user_token.raw_token}")
+    by_query = client.post(url(f"/stream/0/token?access_token={user_token.raw_token}"))
     by_json = client.post(
-        "/stream/0/token", {"access_token": user_token.raw_token}, content_type="application/json"
+        url("/stream/0/token"), {"access_token": user_token.raw_token}, content_type="application/json"
     )
-    invalid_form = client.post("/stream/0/token", {"access_token": "nope"})
+    invalid_form = client.post(url("/stream/0/token"), {"access_token": "nope"})
 
     assert (by_query.status_code, body(by_query)) == (401, NO_TOKEN)
     assert (by_json.status_code, body(by_json)) == (401, NO_TOKEN)
@@ -371,7 +371,7 @@ def test_post_reads_no_query_parameter_and_no_json_body(client, user_token):
 
 
 def test_delete_a_user_token(client, user_token, owner):
-    response = client.delete("/stream/0/token", **bearer(user_token))
+    response = client.delete(url("/stream/0/token"), **bearer(user_token))
 
     expected = user_token_answer(owner)
     assert response.status_code == 200
@@ -379,7 +379,7 @@ def test_delete_a_user_token(client, user_token, owner):
     assert response["X-OAuth-Scopes"] == "basic,stream,write_post"
     assert rate_headers(response) == RATE_HEADERS
 
-    again = client.get("/stream/0/token", **bearer(user_token))
+    again = client.get(url("/stream/0/token"), **bearer(user_token))
     assert (again.status_code, body(again)) == (401, INVALID_TOKEN)
 
     event = RevocationEvent.objects.get()
@@ -396,17 +396,17 @@ def test_delete_a_user_token(client, user_token, owner):
 
 
 def test_delete_an_app_token(client, app_token, user_token):
-    response = client.delete(f"/stream/0/token?access_token={app_token.raw_token}")
+    response = client.delete(url(f"/stream/0/token?access_token={app_token.raw_token}"))
 
     assert response.status_code == 200
     assert body(response) == {
         "data": {"app": APP, "client_id": CLIENT_ID, "scopes": []},
         "meta": {"code": 200},
     }
-    again = client.delete("/stream/0/token", **bearer(app_token))
+    again = client.delete(url("/stream/0/token"), **bearer(app_token))
     assert (again.status_code, body(again)) == (401, INVALID_TOKEN)
     # Only the calling token goes.
-    assert client.get("/stream/0/token", **bearer(user_token)).status_code == 200
+    assert client.get(url("/stream/0/token"), **bearer(user_token)).status_code == 200
     assert RevocationEvent.objects.get().actor_label == f"app token of {app_token.application.name}"
 
 
@@ -421,9 +421,9 @@ def test_user_ids(client, app, app_token, django_assert_max_num_queries):
     AccessTokenFactory(user=UserFactory())  # another app's user: left out
     AccessTokenFactory(user=UserFactory(), application=app, scope=oauth2_settings.DCR_REGISTRATION_SCOPE)
 
-    client.get("/stream/0/token", **bearer(app_token))  # its first use writes its activity
+    client.get(url("/stream/0/token"), **bearer(app_token))  # its first use writes its activity
     with django_assert_max_num_queries(2):
-        response = client.get("/stream/0/apps/me/tokens/user_ids", **bearer(app_token))
+        response = client.get(url("/stream/0/apps/me/tokens/user_ids"), **bearer(app_token))
 
     assert response.status_code == 200
     ids = sorted([first.pk, second.pk, third.pk])
@@ -433,11 +433,11 @@ def test_user_ids(client, app, app_token, django_assert_max_num_queries):
 
 
 def test_user_ids_none(client, app_token):
-    response = client.get("/stream/0/apps/me/tokens/user_ids", **bearer(app_token))
+    response = client.get(url("/stream/0/apps/me/tokens/user_ids"), **bearer(app_token))
     assert body(response) == {"data": [], "meta": {"code": 200}}
 
 
-@pytest.mark.parametrize("path", ["/stream/0/apps/me/tokens/user_ids", "/stream/0/apps/me/tokens"])
+@pytest.mark.parametrize("path", [url("/stream/0/apps/me/tokens/user_ids"), url("/stream/0/apps/me/tokens")])
 def test_app_token_endpoints_refuse_user_tokens(client, user_token, path):
     response = client.get(path, **bearer(user_token))
 
@@ -479,13 +479,13 @@ def five_tokens(app):
 
 
 def page(client, app_token, **params):
-    response = client.get("/stream/0/apps/me/tokens", params, **bearer(app_token))
+    response = client.get(url("/stream/0/apps/me/tokens"), params, **bearer(app_token))
     assert response.status_code == 200, response.content
     return body(response)
 
 
 def test_app_tokens_lists_user_tokens_newest_first(client, app_token, five_tokens):
-    response = client.get("/stream/0/apps/me/tokens", **bearer(app_token))
+    response = client.get(url("/stream/0/apps/me/tokens"), **bearer(app_token))
 
     t = five_tokens
     assert response.status_code == 200
@@ -578,7 +578,7 @@ def test_app_tokens_query_count_does_not_grow(client, app, app_token, count, dja
         AccessTokenFactory(application=app)
 
     with django_assert_max_num_queries(3) as captured:
-        response = client.get("/stream/0/apps/me/tokens", {"count": count}, **bearer(app_token))
+        response = client.get(url("/stream/0/apps/me/tokens"), {"count": count}, **bearer(app_token))
 
     assert response.status_code == 200
     assert len(body(response)["data"]) == min(abs(count), 25)
@@ -628,7 +628,7 @@ BAD_SINCE_ID = bad_request("Invalid since_id: must be a pagination_id from an ea
     ],
 )
 def test_bad_pagination_parameters(client, app_token, params, expected):
-    response = client.get("/stream/0/apps/me/tokens", params, **bearer(app_token))
+    response = client.get(url("/stream/0/apps/me/tokens"), params, **bearer(app_token))
 
     assert response.status_code == 400
     assert body(response) == expected
@@ -662,7 +662,7 @@ def every_key_hook(user):
 
 @override_settings(TOKEN_ADMIN={"ADN_USER_HOOK": every_key_hook})
 def test_the_user_hook_overrides_every_key(client, user_token, owner):
-    data = body(client.get("/stream/0/token", **bearer(user_token)))["data"]
+    data = body(client.get(url("/stream/0/token"), **bearer(user_token)))["data"]
 
     assert data["user"] == {
         "id": f"u-{owner.pk}",
@@ -710,7 +710,7 @@ def partial_token_hook(token):
 
 @override_settings(TOKEN_ADMIN={"ADN_USER_HOOK": user_hook, "ADN_TOKEN_HOOK": full_token_hook})
 def test_hooks_supply_limits_storage_invite_link_and_user_keys(client, user_token, owner):
-    response = client.get("/stream/0/token", **bearer(user_token))
+    response = client.get(url("/stream/0/token"), **bearer(user_token))
 
     assert body(response) == {
         "data": {
@@ -734,8 +734,8 @@ def test_hooks_supply_limits_storage_invite_link_and_user_keys(client, user_toke
 
 @override_settings(TOKEN_ADMIN={"ADN_TOKEN_HOOK": "tests.test_adn.partial_token_hook"})
 def test_keys_a_hook_does_not_supply_are_left_out(client, user_token, owner, app_token):
-    user_response = client.get("/stream/0/token", **bearer(user_token))
-    app_response = client.get("/stream/0/token", **bearer(app_token))
+    user_response = client.get(url("/stream/0/token"), **bearer(user_token))
+    app_response = client.get(url("/stream/0/token"), **bearer(app_token))
 
     assert body(user_response)["data"] == {
         "app": APP,
@@ -756,7 +756,7 @@ def failing_hook(token):
 def test_an_unexpected_error_is_a_500_in_the_envelope(user_token):
     client = Client(raise_request_exception=False)
 
-    response = client.get("/stream/0/token", **bearer(user_token))
+    response = client.get(url("/stream/0/token"), **bearer(user_token))
 
     assert response.status_code == 500
     assert body(response) == {"meta": {"code": 500, "error_message": "Internal server error."}}
@@ -767,10 +767,10 @@ def test_an_unexpected_error_is_a_500_in_the_envelope(user_token):
 
 @override_settings(TOKEN_ADMIN={"ADN_RATE_LIMIT": 2, "ADN_RATE_LIMIT_PERIOD": 60})
 def test_rate_limit_per_token(client, user_token, app_token):
-    first = client.get("/stream/0/token", **bearer(user_token))
-    second = client.get("/stream/0/token", **bearer(user_token))
-    third = client.get("/stream/0/token", **bearer(user_token))
-    other = client.get("/stream/0/token", **bearer(app_token))
+    first = client.get(url("/stream/0/token"), **bearer(user_token))
+    second = client.get(url("/stream/0/token"), **bearer(user_token))
+    third = client.get(url("/stream/0/token"), **bearer(user_token))
+    other = client.get(url("/stream/0/token"), **bearer(app_token))
 
     # 1200 s is the start of a 60 s window.
     limits = [(r.status_code, r["X-RateLimit-Remaining"]) for r in (first, second, third, other)]
@@ -784,8 +784,8 @@ def test_rate_limit_per_token(client, user_token, app_token):
 
 @override_settings(TOKEN_ADMIN={"ADN_RATE_LIMIT": 1})
 def test_rate_limit_applies_before_the_token_kind_check(client, user_token):
-    client.get("/stream/0/token", **bearer(user_token))
-    response = client.get("/stream/0/apps/me/tokens", **bearer(user_token))
+    client.get(url("/stream/0/token"), **bearer(user_token))
+    response = client.get(url("/stream/0/apps/me/tokens"), **bearer(user_token))
     assert (response.status_code, body(response)["meta"]["code"]) == (429, 429)
 
 
@@ -795,12 +795,12 @@ def test_rate_limit_applies_before_the_token_kind_check(client, user_token):
 @pytest.mark.parametrize(
     "method, path",
     [
-        ("get", "/stream/0/"),
-        ("get", "/stream/0/nope"),
-        ("get", "/stream/0/token/"),
-        ("post", "/stream/0/apps/me"),
-        ("delete", "/stream/0/users/me"),
-        ("options", "/stream/0/anything/at/all"),
+        ("get", url("/stream/0/")),
+        ("get", url("/stream/0/nope")),
+        ("get", url("/stream/0/token/")),
+        ("post", url("/stream/0/apps/me")),
+        ("delete", url("/stream/0/users/me")),
+        ("options", url("/stream/0/anything/at/all")),
     ],
 )
 def test_unknown_paths_are_404_in_the_envelope(client, method, path):
@@ -813,10 +813,10 @@ def test_unknown_paths_are_404_in_the_envelope(client, method, path):
 @pytest.mark.parametrize(
     "method, path, allow",
     [
-        ("put", "/stream/0/token", "GET, DELETE, HEAD"),
-        ("options", "/stream/0/token", "GET, DELETE, HEAD"),
-        ("post", "/stream/0/apps/me/tokens", "GET, HEAD"),
-        ("delete", "/stream/0/apps/me/tokens/user_ids", "GET, HEAD"),
+        ("put", url("/stream/0/token"), "GET, DELETE, HEAD"),
+        ("options", url("/stream/0/token"), "GET, DELETE, HEAD"),
+        ("post", url("/stream/0/apps/me/tokens"), "GET, HEAD"),
+        ("delete", url("/stream/0/apps/me/tokens/user_ids"), "GET, HEAD"),
     ],
 )
 def test_wrong_methods_are_405_in_the_envelope(client, app_token, method, path, allow):
@@ -829,6 +829,6 @@ def test_wrong_methods_are_405_in_the_envelope(client, app_token, method, path, 
 
 
 def test_an_accept_header_never_changes_the_format(client, user_token):
-    response = client.get("/stream/0/token", HTTP_ACCEPT="text/html", **bearer(user_token))
+    response = client.get(url("/stream/0/token"), HTTP_ACCEPT="text/html", **bearer(user_token))
     assert response.status_code == 200
     assert body(response)["meta"] == {"code": 200}

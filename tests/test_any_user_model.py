@@ -28,7 +28,7 @@ from django.urls import path, reverse
 from tests.concurrency import can_mint, dot_accepts
 from tests.event_receiver import Receiver as LoopbackReceiver
 from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory, issue_session
-from tests.helpers import asked, basic, bearer, confirm_admin_action, json_id
+from tests.helpers import asked, basic, bearer, confirm_admin_action, json_id, url
 from tests.urls import urlpatterns as test_urlpatterns
 from token_admin.events.models import Delivery, Receiver
 from token_admin.models import RevocationEvent, TokenSession
@@ -174,7 +174,7 @@ def test_end_user_api_delete(world, api_app):
     session = TokenSession.objects.get(token_family=refresh.token_family)
 
     response = Client().delete(
-        f"/oauth/api/v1/users/{world.alice.pk}/tokens/{session.public_id}", **basic(api_app)
+        url(f"/oauth/api/v1/users/{world.alice.pk}/tokens/{session.public_id}"), **basic(api_app)
     )
 
     assert (response.status_code, response.content) == (204, b"")
@@ -190,7 +190,7 @@ def test_end_user_api_delete(world, api_app):
 def test_stack_exchange_de_authenticate(world):
     access, refresh = world.alice_sessions[0]
 
-    response = Client().get(f"/2.2/apps/{access.raw_token}/de-authenticate")
+    response = Client().get(url(f"/2.2/apps/{access.raw_token}/de-authenticate"))
 
     assert response.status_code == 200
     assert response.json()["items"] == [
@@ -215,8 +215,8 @@ def test_me_api_revoke_a_session_and_sign_out(world):
     (access, refresh), _ = world.alice_sessions
     session = TokenSession.objects.get(token_family=refresh.token_family)
 
-    one = me.post(f"/api/token-admin/me/sessions/{session.public_id}/revoke", "{}", "application/json")
-    everywhere = me.post("/api/token-admin/me/sign-out", "{}", "application/json")
+    one = me.post(url(f"/api/token-admin/me/sessions/{session.public_id}/revoke"), "{}", "application/json")
+    everywhere = me.post(url("/api/token-admin/me/sign-out"), "{}", "application/json")
 
     assert (one.status_code, one.json()["access_tokens"]) == (200, 1)
     assert (everywhere.status_code, everywhere.json()["access_tokens"]) == (200, 1)
@@ -234,13 +234,13 @@ def test_staff_api_revokes_a_user_by_id_and_filters_by_user(world):
     )
     client = Client()
 
-    listed = client.get("/api/token-admin/sessions", {"user": str(world.alice.pk)}, **headers)
+    listed = client.get(url("/api/token-admin/sessions"), {"user": str(world.alice.pk)}, **headers)
     assert listed.status_code == 200, listed.content
     assert {row["user"]["id"] for row in listed.json()["results"]} == {json_id(world.alice.pk)}
     assert len(listed.json()["results"]) == 2
 
     response = client.post(
-        f"/api/token-admin/users/{world.alice.pk}/revoke",
+        url(f"/api/token-admin/users/{world.alice.pk}/revoke"),
         json.dumps({"reason": "stolen laptop"}),
         content_type="application/json",
         **headers,
@@ -251,7 +251,7 @@ def test_staff_api_revokes_a_user_by_id_and_filters_by_user(world):
     assert_everything_of_alice_gone(world)
     event = the_event()
     assert asked(event.selection) == {"kind": "users", "user_ids": [json_id(world.alice.pk)]}
-    shown = client.get(f"/api/token-admin/revocation-events/{event.pk}", **headers).json()
+    shown = client.get(url(f"/api/token-admin/revocation-events/{event.pk}"), **headers).json()
     assert shown["actor_user"] == json_id(staff.pk)
 
 
@@ -264,7 +264,7 @@ def test_staff_api_bulk_revocation_names_users_by_id(world):
     )
 
     response = Client().post(
-        "/api/token-admin/revocations",
+        url("/api/token-admin/revocations"),
         json.dumps({"reason": "stolen laptop", "users": [json_id(world.alice.pk)]}),
         content_type="application/json",
         **headers,

@@ -10,6 +10,7 @@ import pytest
 from django.test import override_settings
 
 from tests.factories import UserFactory
+from tests.helpers import url
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +53,7 @@ def test_any_other_account_path_is_still_the_pages_own_404(signed_in, prefix, ur
 
 @override_settings(APPEND_SLASH=False)
 def test_without_append_slash_the_path_without_its_slash_is_the_pages_own_404(signed_in):
-    response = signed_in.get("/account/sessions")
+    response = signed_in.get(url("/account/sessions"))
 
     assert response.status_code == 404
     assert NOT_FOUND_PAGE in response.content.decode()

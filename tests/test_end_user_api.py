@@ -18,7 +18,14 @@ from tests.factories import (
     issue_session,
     rotate,
 )
-from tests.helpers import asked, assert_end_user_contract_headers, basic_header, json_id, method_not_allowed
+from tests.helpers import (
+    asked,
+    assert_end_user_contract_headers,
+    basic_header,
+    json_id,
+    method_not_allowed,
+    url,
+)
 from token_admin.models import Device, RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +33,7 @@ pytestmark = pytest.mark.django_db
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
 
-MOUNT = "/oauth/api/v1/"
+MOUNT = url("/oauth/api/v1/")
 NO_TOKENS = {"error": "No tokens found"}
 UNAUTHORIZED = {"code": "unauthorized", "message": "Provide valid credentials to get access to the API."}
 FORBIDDEN = {
@@ -245,7 +252,7 @@ def test_id_is_stable_across_a_real_refresh_through_dots_token_endpoint(api, cli
     raw_refresh = refresh.raw_token
     for _round in range(2):
         response = client.post(
-            "/o/token/",
+            url("/o/token/"),
             {"grant_type": "refresh_token", "refresh_token": raw_refresh},
             HTTP_AUTHORIZATION=basic_header(app),
         )
@@ -361,7 +368,7 @@ def test_delete_revokes_the_session_and_its_family(api, api_app, client):
     assert (event.access_tokens_revoked, event.refresh_tokens_revoked) == (1, 1)
     # The revoked refresh token can no longer mint anything.
     refused = client.post(
-        "/o/token/",
+        url("/o/token/"),
         {"grant_type": "refresh_token", "refresh_token": new_refresh.raw_token},
         HTTP_AUTHORIZATION=basic_header(refresh.application),
     )

@@ -16,7 +16,7 @@ from rest_framework.test import APIRequestFactory
 
 from tests.cache_down import UNREACHABLE_CACHES, hung_caches
 from tests.factories import ApplicationFactory, AppProfileFactory, UserFactory, issue_session
-from tests.helpers import assert_end_user_contract_headers, basic_header
+from tests.helpers import assert_end_user_contract_headers, basic_header, url
 from token_admin.api.end_user import authentication
 from token_admin.cache import forget_reports
 from token_admin.models import AppProfile, RevocationEvent, TokenSession
@@ -25,7 +25,7 @@ from token_admin.throttle import FailedAuthThrottle
 pytestmark = pytest.mark.django_db
 Application = get_application_model()
 
-MOUNT = "/oauth/api/v1/"
+MOUNT = url("/oauth/api/v1/")
 UNAUTHORIZED = {"code": "unauthorized", "message": "Provide valid credentials to get access to the API."}
 FORBIDDEN = {
     "code": "insufficient_permissions",

@@ -9,7 +9,7 @@ import pytest
 from oauth2_provider.models import get_application_model
 
 from tests.factories import ApplicationFactory, UserFactory
-from tests.helpers import basic_header, bearer
+from tests.helpers import basic_header, bearer, url
 from token_admin.models import Device, TokenSession
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ def api_header(api_app) -> str:
 def register(client, user, **metadata):
     """Register a client as ``user`` through DOT's real ``POST /o/register/``."""
     client.force_login(user)
-    response = client.post("/o/register/", json.dumps(metadata), content_type="application/json")
+    response = client.post(url("/o/register/"), json.dumps(metadata), content_type="application/json")
     client.logout()
     assert response.status_code == 201, response.content
     return response.json()
@@ -60,7 +60,7 @@ def test_updating_a_registered_client_keeps_its_one_device(client):
     registered = register(client, UserFactory(), client_name="Ada's iPad", grant_types=["client_credentials"])
 
     response = client.put(
-        f"/o/register/{registered['client_id']}/",
+        url(f"/o/register/{registered['client_id']}/"),
         json.dumps({"client_name": "Renamed", "grant_types": ["client_credentials"]}),
         content_type="application/json",
         **bearer(registered["registration_access_token"]),
@@ -75,7 +75,7 @@ def sign_in_with_code(client, user, registered, scope):
     client.force_login(user)
     redirect_uri = registered["redirect_uris"][0]
     consent = client.post(
-        "/o/authorize/",
+        url("/o/authorize/"),
         {
             "client_id": registered["client_id"],
             "redirect_uri": redirect_uri,
@@ -89,7 +89,7 @@ def sign_in_with_code(client, user, registered, scope):
     assert consent.status_code == 302, consent.content
     code = parse_qs(urlsplit(consent["Location"]).query)["code"][0]
     return client.post(
-        "/o/token/",
+        url("/o/token/"),
         {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
         HTTP_AUTHORIZATION=basic_header(registered["client_id"], registered["client_secret"]),
     )
@@ -101,7 +101,7 @@ def test_sessions_of_a_registered_device_show_its_name_end_to_end(client, api_he
         client, user, client_name="Ada's iPad", redirect_uris=["https://ipad.example.com/callback"]
     )
     client_auth = basic_header(registered["client_id"], registered["client_secret"])
-    tokens_path = f"/oauth/api/v1/users/{user.pk}/tokens"
+    tokens_path = url(f"/oauth/api/v1/users/{user.pk}/tokens")
 
     # The registration token DOT issued to the user is not a session.
     before = client.get(tokens_path, HTTP_AUTHORIZATION=api_header)
@@ -130,7 +130,7 @@ def test_sessions_of_a_registered_device_show_its_name_end_to_end(client, api_he
     }
 
     refreshed = client.post(
-        "/o/token/",
+        url("/o/token/"),
         {"grant_type": "refresh_token", "refresh_token": issued.json()["refresh_token"]},
         HTTP_AUTHORIZATION=client_auth,
     )
@@ -149,7 +149,7 @@ def test_deleting_a_registered_client_deletes_its_device(client):
     registered = register(client, UserFactory(), client_name="Ada's iPad", grant_types=["client_credentials"])
 
     response = client.delete(
-        f"/o/register/{registered['client_id']}/",
+        url(f"/o/register/{registered['client_id']}/"),
         **bearer(registered["registration_access_token"]),
     )
 
@@ -173,18 +173,22 @@ def test_another_users_session_on_a_registered_client_is_never_that_device_s(cli
     alice_tokens = sign_in_with_code(client, alice, registered, "basic").json()
     bob_tokens = sign_in_with_code(client, bob, registered, "basic").json()
 
-    bob_listed = client.get(f"/oauth/api/v1/users/{bob.pk}/tokens", HTTP_AUTHORIZATION=api_header).json()
+    bob_listed = client.get(url(f"/oauth/api/v1/users/{bob.pk}/tokens"), HTTP_AUTHORIZATION=api_header).json()
     assert ["device_name" in entry for entry in bob_listed["tokens"]] == [False]
-    alice_listed = client.get(f"/oauth/api/v1/users/{alice.pk}/tokens", HTTP_AUTHORIZATION=api_header).json()
+    alice_listed = client.get(
+        url(f"/oauth/api/v1/users/{alice.pk}/tokens"), HTTP_AUTHORIZATION=api_header
+    ).json()
     assert [entry["device_name"] for entry in alice_listed["tokens"]] == ["Alice's iPad"]
 
     staff = UserFactory(is_staff=True, is_superuser=True)
     client.force_login(staff)
     token_model = get_access_token_model()
-    tokens_url = f"/admin/{token_model._meta.app_label}/{token_model._meta.model_name}/"
+    tokens_url = url(f"/admin/{token_model._meta.app_label}/{token_model._meta.model_name}/")
     on_device = client.get(tokens_url, {"device": device.pk}).context["cl"].result_list
     assert {token.user_id for token in on_device} == {alice.pk}
-    sessions = client.get("/admin/token_admin/tokensession/", {"device": device.pk}).context["cl"].result_list
+    sessions = (
+        client.get(url("/admin/token_admin/tokensession/"), {"device": device.pk}).context["cl"].result_list
+    )
     assert {session.user_id for session in sessions} == {alice.pk}
     client.logout()
 
@@ -212,7 +216,7 @@ def test_a_registered_device_is_named_apart_from_its_software(client, api_header
     assert (device.name, device.software_id, device.user) == ("Ada's iPad", "com.acme.notes", user)
 
     assert sign_in_with_code(client, user, registered, "basic").status_code == 200
-    listed = client.get(f"/oauth/api/v1/users/{user.pk}/tokens", HTTP_AUTHORIZATION=api_header).json()
+    listed = client.get(url(f"/oauth/api/v1/users/{user.pk}/tokens"), HTTP_AUTHORIZATION=api_header).json()
 
     [entry] = listed["tokens"]
     assert (entry["client_name"], entry["device_name"]) == ("Acme Notes", "Ada's iPad")
@@ -230,7 +234,7 @@ def test_a_registration_naming_only_its_software_id_and_device(client, api_heade
     assert "client_name" not in registered
     assert sign_in_with_code(client, user, registered, "basic").status_code == 200
 
-    listed = client.get(f"/oauth/api/v1/users/{user.pk}/tokens", HTTP_AUTHORIZATION=api_header).json()
+    listed = client.get(url(f"/oauth/api/v1/users/{user.pk}/tokens"), HTTP_AUTHORIZATION=api_header).json()
 
     [entry] = listed["tokens"]
     assert (entry["client_name"], entry["device_name"]) == ("com.acme.notes", "Ada's iPad")
@@ -246,7 +250,7 @@ def test_a_registration_naming_only_its_software_id_and_device(client, api_heade
 )
 def test_registration_metadata_token_admin_cannot_use_leaves_dots_answer(client, body):
     client.force_login(UserFactory())
-    response = client.post("/o/register/", body, content_type="application/json")
+    response = client.post(url("/o/register/"), body, content_type="application/json")
     if body.startswith("{"):
         # A device_name that is not a string is ignored: the device is named after the client.
         assert response.status_code == 201
@@ -280,7 +284,7 @@ def test_another_users_session_is_not_the_device_s_in_the_command_and_the_accoun
     # The account pages: alice's session is on her iPad; bob's is the app's, on no device.
     for user, device_names in ((alice, ["Alice's iPad"]), (bob, [])):
         client.force_login(user)
-        html = client.get("/account/sessions/").content.decode().replace("&#x27;", "'")
+        html = client.get(url("/account/sessions/")).content.decode().replace("&#x27;", "'")
         assert re.findall(r'<dd class="device">([^<]*)</dd>', html) == device_names
         assert "<h2>Acme Notes</h2>" in html
         client.logout()

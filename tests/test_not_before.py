@@ -12,7 +12,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 
 from tests.concurrency import can_mint, dot_accepts, refresh_request
 from tests.factories import issue_session
-from tests.helpers import asked, bearer, json_id, watermarks_set
+from tests.helpers import asked, bearer, json_id, url, watermarks_set
 from token_admin import watermarks
 from token_admin.models import RevocationEvent
 from token_admin.not_before import set_not_before
@@ -70,7 +70,7 @@ def accepted(world) -> dict[str, bool]:
 
 
 def get_token(client, access_token):
-    return client.get("/stream/0/token", **bearer(access_token))
+    return client.get(url("/stream/0/token"), **bearer(access_token))
 
 
 # --- enforcement at authentication -----------------------------------------------------------

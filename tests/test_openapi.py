@@ -42,7 +42,7 @@ from tests.factories import (
     UserFactory,
     issue_session,
 )
-from tests.helpers import basic, bearer
+from tests.helpers import basic, bearer, url
 from token_admin import queries, ratelimit
 from token_admin.api.adn import views as adn_views
 from token_admin.api.end_user import views as end_user_views
@@ -51,39 +51,39 @@ from token_admin.models import TokenSession
 pytestmark = pytest.mark.django_db
 
 OPERATIONS = {
-    ("/stream/0/token", "get"): "adn_token_get",
-    ("/stream/0/token", "delete"): "adn_token_delete",
-    ("/stream/0/apps/me/tokens/user_ids", "get"): "adn_app_token_user_ids_get",
-    ("/stream/0/apps/me/tokens", "get"): "adn_app_tokens_get",
-    ("/2.2/access-tokens/{access_tokens}", "get"): "se_access_tokens_get",
-    ("/2.2/access-tokens/{access_tokens}/invalidate", "get"): "se_invalidate_get",
-    ("/2.2/apps/{access_tokens}/de-authenticate", "get"): "se_deauthenticate_get",
-    ("/oauth/api/v1/users/{user_id}/tokens", "get"): "end_user_user_tokens_get",
-    ("/oauth/api/v1/users/{user_id}/tokens/{token_id}", "delete"): "end_user_user_token_delete",
+    (url("/stream/0/token"), "get"): "adn_token_get",
+    (url("/stream/0/token"), "delete"): "adn_token_delete",
+    (url("/stream/0/apps/me/tokens/user_ids"), "get"): "adn_app_token_user_ids_get",
+    (url("/stream/0/apps/me/tokens"), "get"): "adn_app_tokens_get",
+    (url("/2.2/access-tokens/{access_tokens}"), "get"): "se_access_tokens_get",
+    (url("/2.2/access-tokens/{access_tokens}/invalidate"), "get"): "se_invalidate_get",
+    (url("/2.2/apps/{access_tokens}/de-authenticate"), "get"): "se_deauthenticate_get",
+    (url("/oauth/api/v1/users/{user_id}/tokens"), "get"): "end_user_user_tokens_get",
+    (url("/oauth/api/v1/users/{user_id}/tokens/{token_id}"), "delete"): "end_user_user_token_delete",
 }
 # The staff resource API and the "me" API (token_admin.api.manage), mounted at /api/token-admin/.
 MANAGE_OPERATIONS = {
-    ("/api/token-admin/access-tokens", "get"): "manage_access_tokens_list",
-    ("/api/token-admin/access-tokens/{id}", "get"): "manage_access_tokens_retrieve",
-    ("/api/token-admin/applications", "get"): "manage_applications_list",
-    ("/api/token-admin/applications/{id}", "get"): "manage_applications_retrieve",
-    ("/api/token-admin/applications/{id}/revoke", "post"): "manage_applications_revoke",
-    ("/api/token-admin/devices", "get"): "manage_devices_list",
-    ("/api/token-admin/devices/{id}", "get"): "manage_devices_retrieve",
-    ("/api/token-admin/revocation-events", "get"): "manage_revocation_events_list",
-    ("/api/token-admin/revocation-events/{id}", "get"): "manage_revocation_events_retrieve",
-    ("/api/token-admin/revocations", "post"): "manage_revocations_create",
-    ("/api/token-admin/sessions", "get"): "manage_sessions_list",
-    ("/api/token-admin/sessions/{id}", "get"): "manage_sessions_retrieve",
-    ("/api/token-admin/sessions/{id}/revoke", "post"): "manage_sessions_revoke",
-    ("/api/token-admin/users/{id}/revoke", "post"): "manage_users_revoke",
-    ("/api/token-admin/me/apps", "get"): "me_apps_list",
-    ("/api/token-admin/me/apps/{id}/revoke", "post"): "me_apps_revoke",
-    ("/api/token-admin/me/devices", "get"): "me_devices_list",
-    ("/api/token-admin/me/devices/{id}/revoke", "post"): "me_devices_revoke",
-    ("/api/token-admin/me/sessions", "get"): "me_sessions_list",
-    ("/api/token-admin/me/sessions/{id}/revoke", "post"): "me_sessions_revoke",
-    ("/api/token-admin/me/sign-out", "post"): "me_sign_out_create",
+    (url("/api/token-admin/access-tokens"), "get"): "manage_access_tokens_list",
+    (url("/api/token-admin/access-tokens/{id}"), "get"): "manage_access_tokens_retrieve",
+    (url("/api/token-admin/applications"), "get"): "manage_applications_list",
+    (url("/api/token-admin/applications/{id}"), "get"): "manage_applications_retrieve",
+    (url("/api/token-admin/applications/{id}/revoke"), "post"): "manage_applications_revoke",
+    (url("/api/token-admin/devices"), "get"): "manage_devices_list",
+    (url("/api/token-admin/devices/{id}"), "get"): "manage_devices_retrieve",
+    (url("/api/token-admin/revocation-events"), "get"): "manage_revocation_events_list",
+    (url("/api/token-admin/revocation-events/{id}"), "get"): "manage_revocation_events_retrieve",
+    (url("/api/token-admin/revocations"), "post"): "manage_revocations_create",
+    (url("/api/token-admin/sessions"), "get"): "manage_sessions_list",
+    (url("/api/token-admin/sessions/{id}"), "get"): "manage_sessions_retrieve",
+    (url("/api/token-admin/sessions/{id}/revoke"), "post"): "manage_sessions_revoke",
+    (url("/api/token-admin/users/{id}/revoke"), "post"): "manage_users_revoke",
+    (url("/api/token-admin/me/apps"), "get"): "me_apps_list",
+    (url("/api/token-admin/me/apps/{id}/revoke"), "post"): "me_apps_revoke",
+    (url("/api/token-admin/me/devices"), "get"): "me_devices_list",
+    (url("/api/token-admin/me/devices/{id}/revoke"), "post"): "me_devices_revoke",
+    (url("/api/token-admin/me/sessions"), "get"): "me_sessions_list",
+    (url("/api/token-admin/me/sessions/{id}/revoke"), "post"): "me_sessions_revoke",
+    (url("/api/token-admin/me/sign-out"), "post"): "me_sign_out_create",
 }
 # Headers that are part of an API's contract: a response may only carry those its schema documents.
 API_HEADERS = {
@@ -99,7 +99,7 @@ API_HEADERS = {
 
 
 def fetch_schema(client: Client) -> dict[str, Any]:
-    response = client.get("/api/schema/", {"format": "json"})
+    response = client.get(url("/api/schema/"), {"format": "json"})
     assert response.status_code == 200, response.content
     return json.loads(response.content)
 
@@ -194,7 +194,7 @@ def test_schema_is_valid_openapi_3(schema):
 
 
 def test_schema_is_yaml_by_default(client, schema):
-    response = client.get("/api/schema/")
+    response = client.get(url("/api/schema/"))
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/vnd.oai.openapi")
@@ -236,8 +236,8 @@ def test_security_schemes(schema):
             "description": ANY,
             "flows": {
                 "authorizationCode": {
-                    "authorizationUrl": "/o/authorize/",
-                    "tokenUrl": "/o/token/",
+                    "authorizationUrl": url("/o/authorize/"),
+                    "tokenUrl": url("/o/token/"),
                     "scopes": {"token_admin:read": ANY, "token_admin:revoke": ANY, "token_admin:me": ANY},
                 }
             },
@@ -245,19 +245,22 @@ def test_security_schemes(schema):
     }
     paths = schema["paths"]
     # App.net: the header or the query parameter; Stack Exchange: none; end-user: HTTP Basic.
-    assert paths["/stream/0/token"]["get"]["security"] == [{"adnBearer": []}, {"adnAccessTokenQuery": []}]
-    assert paths["/2.2/access-tokens/{access_tokens}"]["get"]["security"] == [{}]
-    assert paths["/oauth/api/v1/users/{user_id}/tokens"]["get"]["security"] == [{"endUserApiClient": []}]
+    assert paths[url("/stream/0/token")]["get"]["security"] == [
+        {"adnBearer": []},
+        {"adnAccessTokenQuery": []},
+    ]
+    assert paths[url("/2.2/access-tokens/{access_tokens}")]["get"]["security"] == [{}]
+    assert paths[url("/oauth/api/v1/users/{user_id}/tokens")]["get"]["security"] == [{"endUserApiClient": []}]
     # The resource APIs: a session, or a bearer token with the operation's scope.
-    assert paths["/api/token-admin/sessions"]["get"]["security"] == [
+    assert paths[url("/api/token-admin/sessions")]["get"]["security"] == [
         {"tokenAdminOAuth2": ["token_admin:read"]},
         {"cookieAuth": []},
     ]
-    assert paths["/api/token-admin/revocations"]["post"]["security"] == [
+    assert paths[url("/api/token-admin/revocations")]["post"]["security"] == [
         {"tokenAdminOAuth2": ["token_admin:revoke"]},
         {"cookieAuth": []},
     ]
-    assert paths["/api/token-admin/me/sign-out"]["post"]["security"] == [
+    assert paths[url("/api/token-admin/me/sign-out")]["post"]["security"] == [
         {"tokenAdminOAuth2": ["token_admin:me"]},
         {"cookieAuth": []},
     ]
@@ -267,7 +270,7 @@ def test_parameters(schema):
     def parameters(template, method):
         return {(p["in"], p["name"]): p for p in schema["paths"][template][method]["parameters"]}
 
-    adn = parameters("/stream/0/apps/me/tokens", "get")
+    adn = parameters(url("/stream/0/apps/me/tokens"), "get")
     assert set(adn) == {
         ("header", "X-ADN-Pretty-JSON"),
         ("query", "count"),
@@ -280,7 +283,7 @@ def test_parameters(schema):
         "maximum": 200,
         "not": {"enum": [0]},
     }
-    se = parameters("/2.2/apps/{access_tokens}/de-authenticate", "get")
+    se = parameters(url("/2.2/apps/{access_tokens}/de-authenticate"), "get")
     assert set(se) == {
         ("path", "access_tokens"),
         ("query", "page"),
@@ -295,7 +298,7 @@ def test_parameters(schema):
         "maximum": 100,
         "default": 30,
     }
-    end_user = parameters("/oauth/api/v1/users/{user_id}/tokens/{token_id}", "delete")
+    end_user = parameters(url("/oauth/api/v1/users/{user_id}/tokens/{token_id}"), "delete")
     assert set(end_user) == {("path", "user_id"), ("path", "token_id")}
 
 
@@ -346,9 +349,9 @@ def test_app_net_style_responses_match_the_schema(api_client, conformance, monke
     def app_token():
         return AccessTokenFactory(user=None, application=app, scope="")
 
-    token = "/stream/0/token"
-    user_ids = "/stream/0/apps/me/tokens/user_ids"
-    tokens = "/stream/0/apps/me/tokens"
+    token = url("/stream/0/token")
+    user_ids = url("/stream/0/apps/me/tokens/user_ids")
+    tokens = url("/stream/0/apps/me/tokens")
 
     # GET token: user token (with every hook key), app token, the token as a query parameter.
     body = call("get", token, user_token())
@@ -388,7 +391,7 @@ def test_app_net_style_responses_match_the_schema(api_client, conformance, monke
     monkeypatch.setattr(queries, "app_user_tokens", failing)
     call("get", tokens, app_token(), expected=500)
 
-    conformance.assert_all_seen("/stream/0/")
+    conformance.assert_all_seen(url("/stream/0/"))
 
 
 # --- Stack Exchange style ---------------------------------------------------------------------
@@ -399,14 +402,14 @@ def test_stack_exchange_style_responses_match_the_schema(api_client, conformance
     # A frozen clock: the quota window cannot turn over in the middle of the test.
     monkeypatch.setattr(ratelimit, "hit", functools.partial(ratelimit.hit, now=1200.0))
     templates = {
-        "/2.2/access-tokens/{access_tokens}": "/2.2/access-tokens/{}",
-        "/2.2/access-tokens/{access_tokens}/invalidate": "/2.2/access-tokens/{}/invalidate",
-        "/2.2/apps/{access_tokens}/de-authenticate": "/2.2/apps/{}/de-authenticate",
+        url("/2.2/access-tokens/{access_tokens}"): url("/2.2/access-tokens/{}"),
+        url("/2.2/access-tokens/{access_tokens}/invalidate"): url("/2.2/access-tokens/{}/invalidate"),
+        url("/2.2/apps/{access_tokens}/de-authenticate"): url("/2.2/apps/{}/de-authenticate"),
     }
 
     def call(template, tokens, status=200, remote="10.0.0.1", **params):
-        url = templates[template].format(";".join(tokens))
-        return conformance.check(api_client.get(url, params, REMOTE_ADDR=remote), "get", template, status)
+        path = templates[template].format(";".join(tokens))
+        return conformance.check(api_client.get(path, params, REMOTE_ADDR=remote), "get", template, status)
 
     for number, template in enumerate(templates):
         user_token = AccessTokenFactory(scope="basic stream")
@@ -430,7 +433,7 @@ def test_stack_exchange_style_responses_match_the_schema(api_client, conformance
     for template in templates:
         assert call(template, ["x"], status=400)["error_name"] == "internal_error"
 
-    conformance.assert_all_seen("/2.2/")
+    conformance.assert_all_seen(url("/2.2/"))
 
 
 # --- end-user token API -----------------------------------------------------------------------
@@ -445,12 +448,12 @@ def test_end_user_api_responses_match_the_schema(api_client, conformance, monkey
     TokenSession.objects.filter(application=on_device.application).update(
         device=DeviceFactory(user=user, name="iPad")
     )
-    listing = "/oauth/api/v1/users/{user_id}/tokens"
-    revoke = "/oauth/api/v1/users/{user_id}/tokens/{token_id}"
+    listing = url("/oauth/api/v1/users/{user_id}/tokens")
+    revoke = url("/oauth/api/v1/users/{user_id}/tokens/{token_id}")
 
     def call(method, template, expected, headers=None, **kwargs):
-        url = template.format(**kwargs)
-        response = getattr(api_client, method)(url, **(basic(client_app) if headers is None else headers))
+        path = template.format(**kwargs)
+        response = getattr(api_client, method)(path, **(basic(client_app) if headers is None else headers))
         return conformance.check(response, method, template, expected)
 
     entries = call("get", listing, 200, user_id=user.pk)["tokens"]
@@ -474,8 +477,8 @@ def test_end_user_api_responses_match_the_schema(api_client, conformance, monkey
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
     many = "&".join(f"p{n}=1" for n in range(1001))
     for method, template in (("get", listing), ("delete", revoke)):
-        url = template.format(user_id=user.pk, token_id=uuid.uuid4())
-        for args, status in (((f"{url}?{many}",), 400), ((url, "x" * 200, "text/plain"), 413)):
+        path = template.format(user_id=user.pk, token_id=uuid.uuid4())
+        for args, status in (((f"{path}?{many}",), 400), ((path, "x" * 200, "text/plain"), 413)):
             response = api_client.generic(method.upper(), *args, **basic(client_app))
             conformance.check(response, method, template, status)
     settings.TOKEN_ADMIN = {"END_USER_AUTH_FAILURES_PER_IP": 1}
@@ -490,7 +493,7 @@ def test_end_user_api_responses_match_the_schema(api_client, conformance, monkey
     monkeypatch.setattr(end_user_views, "revoke", failing)
     call("delete", revoke, 500, user_id=user.pk, token_id=entries[1]["id"])
 
-    conformance.assert_all_seen("/oauth/api/v1/")
+    conformance.assert_all_seen(url("/oauth/api/v1/"))
 
 
 # --- the docs page ---------------------------------------------------------------------------
@@ -504,13 +507,13 @@ def schema_url(html: str) -> str:
 
 
 def test_docs_page_uses_only_local_files(client):
-    response = client.get("/api/docs/")
+    response = client.get(url("/api/docs/"))
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     html = response.content.decode()
     assert not re.search(r"https?://|//cdn", html), "the page must not load anything from the internet"
-    assert schema_url(html) == "/api/schema/"
+    assert schema_url(html) == url("/api/schema/")
     assets = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert len(assets) == 4  # favicon, stylesheet, bundle, standalone preset
     for asset in assets:

@@ -25,7 +25,7 @@ from tests.factories import (
     UserFactory,
     issue_session,
 )
-from tests.helpers import bearer
+from tests.helpers import bearer, url
 from token_admin.models import Device, RevocationEvent, TokenSession
 from token_admin.revocation import Actor, Selection, Surface, revoke
 from token_admin.revocation import service as revocation
@@ -50,7 +50,7 @@ def rfc7009(app, token: str, hint: str = "") -> object:
     data = {"token": token, "client_id": app.client_id, "client_secret": app.raw_secret}
     if hint:
         data["token_type_hint"] = hint
-    return Client().post("/o/revoke_token/", data)
+    return Client().post(url("/o/revoke_token/"), data)
 
 
 @pytest.mark.parametrize("which", ["access_token", "refresh_token", "no_hint"])
@@ -85,7 +85,7 @@ def test_rfc7009_never_revokes_another_clients_token_nor_writes_an_event():
 def test_rfc7009_with_bad_client_credentials_is_refused_in_oauth_format():
     access, _ = issue_session(UserFactory(), ApplicationFactory())
     response = Client().post(
-        "/o/revoke_token/", {"token": access.raw_token, "client_id": "nobody", "client_secret": "x"}
+        url("/o/revoke_token/"), {"token": access.raw_token, "client_id": "nobody", "client_secret": "x"}
     )
     assert response.status_code == 401
     assert response.json() == {"error": "invalid_client"}
@@ -308,10 +308,10 @@ def test_app_net_delete_is_counted_but_never_refused_by_the_rate_limit(client, s
     settings.TOKEN_ADMIN = {"ADN_RATE_LIMIT": 1}
     access, refresh = issue_session(UserFactory(), ApplicationFactory())
     auth = bearer(access)
-    assert client.get("/stream/0/token", **auth).status_code == 200
-    assert client.get("/stream/0/token", **auth).status_code == 429
+    assert client.get(url("/stream/0/token"), **auth).status_code == 200
+    assert client.get(url("/stream/0/token"), **auth).status_code == 429
 
-    response = client.delete("/stream/0/token", **auth)
+    response = client.delete(url("/stream/0/token"), **auth)
 
     assert response.status_code == 200
     assert response["X-RateLimit-Remaining"] == "0"

@@ -18,7 +18,7 @@ from tests.factories import (
     issue_session,
     rotate,
 )
-from tests.helpers import json_id
+from tests.helpers import json_id, url
 from token_admin import ratelimit, revocation
 from token_admin.models import RevocationEvent
 from token_admin.revocation import Actor
@@ -52,7 +52,7 @@ MAX_QUERIES = {"read": 3, "invalidate": 14, "de-authenticate": 16}
 
 def se_get(client, method, tokens, **params):
     """GET one of the three methods with ``tokens`` (raw strings) joined by ``;``."""
-    return client.get("/2.2/" + METHODS[method].format(";".join(tokens)), params)
+    return client.get(url("/2.2/") + METHODS[method].format(";".join(tokens)), params)
 
 
 def item(token):
@@ -195,7 +195,7 @@ def test_tokens_are_url_decoded_and_may_hold_url_safe_characters(client):
     tilde = AccessTokenFactory(token="abc~def")
     punctuated = AccessTokenFactory(token="A-b_c.d~e!$'()*+,=@:f")
 
-    response = client.get("/2.2/access-tokens/abc%7Edef;A-b_c.d~e!$'()*+,=@:f")
+    response = client.get(url("/2.2/access-tokens/abc%7Edef;A-b_c.d~e!$'()*+,=@:f"))
 
     assert_body(response, wrapper([item(tilde), item(punctuated)]))
 
@@ -244,7 +244,7 @@ def test_twenty_distinct_tokens_with_a_duplicate_are_accepted(client):
     ],
 )
 def test_an_empty_vector_is_a_bad_parameter(client, path):
-    assert_body(client.get("/2.2/" + path), error(400, "bad_parameter", "accessTokens"), status=400)
+    assert_body(client.get(url("/2.2/") + path), error(400, "bad_parameter", "accessTokens"), status=400)
 
 
 @pytest.mark.parametrize("method", list(METHODS))
@@ -322,8 +322,8 @@ def test_every_request_costs_one_of_the_daily_quota_errors_included(client):
 
     assert_body(se_get(client, "read", [token.raw_token]), wrapper([item(token)], remaining=299))
     assert se_get(client, "read", [token.raw_token], page="0").status_code == 400
-    assert client.get("/2.2/no/such/method").status_code == 400
-    assert client.post("/2.2/access-tokens/x").status_code == 400
+    assert client.get(url("/2.2/no/such/method")).status_code == 400
+    assert client.post(url("/2.2/access-tokens/x")).status_code == 400
     assert_body(se_get(client, "read", [token.raw_token]), wrapper([item(token)], remaining=295))
 
 
@@ -342,11 +342,11 @@ def test_running_out_of_quota(client, settings, frozen_time):
         502, "throttle_violation", "too many requests from this IP, more requests available in 6400 seconds"
     )
     assert_body(se_get(client, "read", raw), throttled, status=400)
-    assert_body(client.get("/2.2/unknown"), throttled, status=400)
+    assert_body(client.get(url("/2.2/unknown")), throttled, status=400)
     assert exists(token) and live(refresh)
 
     # Another client IP has its own quota.
-    other_ip = client.get(f"/2.2/access-tokens/{token.raw_token}", REMOTE_ADDR="10.1.2.3")
+    other_ip = client.get(url(f"/2.2/access-tokens/{token.raw_token}"), REMOTE_ADDR="10.1.2.3")
     assert_body(other_ip, wrapper([item(token)], remaining=2, quota_max=3))
 
     # Revoking is counted but never refused by the quota: a thief who burns the quota must
@@ -374,7 +374,9 @@ def test_a_key_has_its_own_larger_quota(client, settings, frozen_time):
     )
     assert_body(se_get(client, "read", raw, key="app-key"), wrapper([item(token)], remaining=1, quota_max=2))
     # From another IP, the same key shares its count.
-    response = client.get(f"/2.2/access-tokens/{token.raw_token}", {"key": "app-key"}, REMOTE_ADDR="10.9.9.9")
+    response = client.get(
+        url(f"/2.2/access-tokens/{token.raw_token}"), {"key": "app-key"}, REMOTE_ADDR="10.9.9.9"
+    )
     assert_body(response, {"backoff": 6400, **wrapper([item(token)], remaining=0, quota_max=2)})
     assert se_get(client, "read", raw, key="app-key").json()["error_name"] == "throttle_violation"
     assert se_get(client, "read", raw, key="other-key").status_code == 200
@@ -408,7 +410,7 @@ NO_METHOD = error(404, "no_method", "no method found with this name")
     ],
 )
 def test_unknown_paths_under_the_mount_are_no_method(client, path):
-    assert_body(client.get("/2.2/" + path), NO_METHOD, status=400)
+    assert_body(client.get(url("/2.2/") + path), NO_METHOD, status=400)
 
 
 @pytest.mark.parametrize("method", list(METHODS))
@@ -416,7 +418,7 @@ def test_unknown_paths_under_the_mount_are_no_method(client, path):
 def test_methods_other_than_get_are_no_method_and_change_nothing(client, method, http_method):
     token, refresh = issue_session(UserFactory(), ApplicationFactory())
 
-    response = getattr(client, http_method)("/2.2/" + METHODS[method].format(token.raw_token))
+    response = getattr(client, http_method)(url("/2.2/") + METHODS[method].format(token.raw_token))
 
     assert response.status_code == 400
     if http_method != "head":  # a HEAD response has no body
@@ -682,16 +684,16 @@ def test_with_registered_keys_an_unknown_key_is_refused_and_counted_against_the_
     settings.TOKEN_ADMIN = {"SE_KEYS": ["registered"], "SE_QUOTA_MAX": 2}
     token = AccessTokenFactory()
 
-    refused = client.get(f"/2.2/access-tokens/{token.raw_token}", {"key": "made-up"})
+    refused = client.get(url(f"/2.2/access-tokens/{token.raw_token}"), {"key": "made-up"})
     assert refused.status_code == 400
     assert refused.json() == {"error_id": 400, "error_name": "bad_parameter", "error_message": "key"}
 
     # The made-up key used one of the IP's two requests.
-    anonymous = client.get(f"/2.2/access-tokens/{token.raw_token}")
+    anonymous = client.get(url(f"/2.2/access-tokens/{token.raw_token}"))
     assert anonymous.json()["quota_remaining"] == 0
     assert anonymous.json()["quota_max"] == 2
 
-    keyed = client.get(f"/2.2/access-tokens/{token.raw_token}", {"key": "registered"})
+    keyed = client.get(url(f"/2.2/access-tokens/{token.raw_token}"), {"key": "registered"})
     assert keyed.status_code == 200
     assert (keyed.json()["quota_max"], keyed.json()["quota_remaining"]) == (10000, 9999)
 
@@ -699,6 +701,6 @@ def test_with_registered_keys_an_unknown_key_is_refused_and_counted_against_the_
 def test_without_registered_keys_any_key_has_its_own_quota(client, settings):
     settings.TOKEN_ADMIN = {"SE_QUOTA_MAX_WITH_KEY": 5}
     token = AccessTokenFactory()
-    response = client.get(f"/2.2/access-tokens/{token.raw_token}", {"key": "anything"})
+    response = client.get(url(f"/2.2/access-tokens/{token.raw_token}"), {"key": "anything"})
     assert response.status_code == 200
     assert (response.json()["quota_max"], response.json()["quota_remaining"]) == (5, 4)
