@@ -13,6 +13,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from tests.factories import ApplicationFactory, DeviceFactory, GrantFactory, UserFactory, issue_session
+from tests.helpers import url
 from token_admin.models import RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
@@ -66,19 +67,23 @@ def assert_no_token_values(response, world):
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client):
-    for path in ("/account/sessions/", "/account/apps/", f"/account/sessions/{uuid.uuid4()}/sign-out/"):
+    for path in (
+        url("/account/sessions/"),
+        url("/account/apps/"),
+        url(f"/account/sessions/{uuid.uuid4()}/sign-out/"),
+    ):
         response = client.get(path)
         assert response.status_code == 302
         assert response["Location"] == f"/accounts/login/?next={path}"
 
 
 def test_the_mount_point_leads_to_the_sessions_page(client, world):
-    response = signed_in(client, world["alice"]).get("/account/")
-    assert (response.status_code, response["Location"]) == (302, "/account/sessions/")
+    response = signed_in(client, world["alice"]).get(url("/account/"))
+    assert (response.status_code, response["Location"]) == (302, url("/account/sessions/"))
 
 
 def test_where_you_are_signed_in_lists_each_session_with_its_activity(client, world):
-    response = signed_in(client, world["alice"]).get("/account/sessions/")
+    response = signed_in(client, world["alice"]).get(url("/account/sessions/"))
 
     assert response.status_code == 200
     assert response["Content-Type"] == "text/html; charset=utf-8"
@@ -101,7 +106,7 @@ def test_where_you_are_signed_in_lists_each_session_with_its_activity(client, wo
 
 
 def test_connected_apps_lists_each_app_with_its_scopes_first_authorized_and_last_used(client, world):
-    response = signed_in(client, world["alice"]).get("/account/apps/")
+    response = signed_in(client, world["alice"]).get(url("/account/apps/"))
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -122,13 +127,13 @@ def test_connected_apps_lists_each_app_with_its_scopes_first_authorized_and_last
 
 def test_a_user_with_no_sessions_sees_so(client):
     client.force_login(UserFactory())
-    assert "You are not signed in to any app." in text(client.get("/account/sessions/"))
-    assert "No app has access to your account." in text(client.get("/account/apps/"))
+    assert "You are not signed in to any app." in text(client.get(url("/account/sessions/")))
+    assert "No app has access to your account." in text(client.get(url("/account/apps/")))
 
 
 def test_ended_sessions_are_not_listed(client, world):
     expired_access, _ = issue_session(world["alice"], world["notes"], refresh=False, expires_in=-timedelta(1))
-    html = signed_in(client, world["alice"]).get("/account/sessions/").content.decode()
+    html = signed_in(client, world["alice"]).get(url("/account/sessions/")).content.decode()
     lone = TokenSession.objects.get(access_token_checksum=expired_access.token_checksum)
     assert str(lone.public_id) not in html
 
@@ -138,18 +143,18 @@ def test_ended_sessions_are_not_listed(client, world):
 
 def test_signing_out_one_session_confirms_first_then_revokes_it_audited(client, world):
     session = session_of(world["tokens"]["alice_acc"][1])
-    url = f"/account/sessions/{session.public_id}/sign-out/"
+    page_url = url(f"/account/sessions/{session.public_id}/sign-out/")
     signed_in(client, world["alice"])
 
-    confirm = client.get(url)
+    confirm = client.get(page_url)
     assert confirm.status_code == 200
     assert "Sign out of Acc App?" in text(confirm)
     assert 'method="post"' in confirm.content.decode() and "csrfmiddlewaretoken" in confirm.content.decode()
     assert AccessToken.objects.count() == 4  # nothing changed yet
 
-    done = client.post(url, {"confirm": "yes"})
+    done = client.post(page_url, {"confirm": "yes"})
 
-    assert (done.status_code, done["Location"]) == (302, "/account/sessions/")
+    assert (done.status_code, done["Location"]) == (302, url("/account/sessions/"))
     assert not AccessToken.objects.filter(pk=world["tokens"]["alice_acc"][0].pk).exists()
     assert AccessToken.objects.count() == 3
     event = RevocationEvent.objects.get()
@@ -162,22 +167,22 @@ def test_signing_out_one_session_confirms_first_then_revokes_it_audited(client, 
     assert event.selection["session_ids"] == [str(session.public_id)]
     assert (event.access_tokens_revoked, event.refresh_tokens_revoked) == (1, 1)
     assert event.reason == "Signed out on the account page"
-    after = client.get("/account/sessions/")
+    after = client.get(url("/account/sessions/"))
     assert "Signed out of Acc App." in text(after)
     assert str(session.public_id) not in after.content.decode()
 
 
 def test_removing_an_apps_access_revokes_every_session_and_grant_of_that_app_only(client, world):
     GrantFactory(user=world["alice"], application=world["acc"])
-    url = f"/account/apps/{world['acc'].client_id}/remove/"
+    page_url = url(f"/account/apps/{world['acc'].client_id}/remove/")
     signed_in(client, world["alice"])
 
-    confirm = client.get(url)
+    confirm = client.get(page_url)
     assert "Remove access for Acc App?" in text(confirm)
     assert len(re.findall(r'class="card session"', confirm.content.decode())) == 2
-    done = client.post(url, {"confirm": "yes"})
+    done = client.post(page_url, {"confirm": "yes"})
 
-    assert (done.status_code, done["Location"]) == (302, "/account/apps/")
+    assert (done.status_code, done["Location"]) == (302, url("/account/apps/"))
     remaining = set(AccessToken.objects.values_list("user__username", "application__name"))
     assert remaining == {("alice", "Notes"), ("bob", "Acc App")}
     event = RevocationEvent.objects.get()
@@ -186,30 +191,30 @@ def test_removing_an_apps_access_revokes_every_session_and_grant_of_that_app_onl
     assert event.selection["affected"]["users"] == [
         {"id": world["alice"].pk, "username": "alice", "sessions": 2}
     ]
-    assert "Acc App no longer has access to your account." in text(client.get("/account/apps/"))
+    assert "Acc App no longer has access to your account." in text(client.get(url("/account/apps/")))
 
 
 def test_signing_out_of_all_apps_revokes_all_the_users_sessions_and_no_one_elses(client, world):
     signed_in(client, world["alice"])
-    confirm = client.get("/account/sessions/sign-out-all/")
+    confirm = client.get(url("/account/sessions/sign-out-all/"))
     assert "This signs you out of all 3 sessions below." in text(confirm)
 
-    done = client.post("/account/sessions/sign-out-all/", {"confirm": "yes"})
+    done = client.post(url("/account/sessions/sign-out-all/"), {"confirm": "yes"})
 
-    assert (done.status_code, done["Location"]) == (302, "/account/sessions/")
+    assert (done.status_code, done["Location"]) == (302, url("/account/sessions/"))
     assert list(AccessToken.objects.values_list("user__username", flat=True)) == ["bob"]
     assert RefreshToken.objects.filter(user=world["alice"], revoked__isnull=True).count() == 0
     event = RevocationEvent.objects.get()
     assert (event.surface, event.actor_user, event.access_tokens_revoked) == ("account", world["alice"], 3)
-    page = text(client.get("/account/sessions/"))
+    page = text(client.get(url("/account/sessions/")))
     assert "Signed out of all apps." in page and "You are not signed in to any app." in page
 
 
 def test_an_action_with_nothing_left_to_revoke_writes_no_audit_event(client):
     client.force_login(UserFactory())
-    response = client.post("/account/sessions/sign-out-all/")
-    assert (response.status_code, response["Location"]) == (302, "/account/sessions/")
-    assert "You were not signed in to any app." in text(client.get("/account/sessions/"))
+    response = client.post(url("/account/sessions/sign-out-all/"))
+    assert (response.status_code, response["Location"]) == (302, url("/account/sessions/"))
+    assert "You were not signed in to any app." in text(client.get(url("/account/sessions/")))
     assert not RevocationEvent.objects.exists()
 
 
@@ -220,7 +225,10 @@ def test_actions_need_the_csrf_token(world):
     browser.force_login(world["alice"])
     session = session_of(world["tokens"]["alice_acc"][1])
 
-    for path in (f"/account/sessions/{session.public_id}/sign-out/", "/account/sessions/sign-out-all/"):
+    for path in (
+        url(f"/account/sessions/{session.public_id}/sign-out/"),
+        url("/account/sessions/sign-out-all/"),
+    ):
         assert browser.post(path).status_code == 403
     assert AccessToken.objects.count() == 4
     assert not RevocationEvent.objects.exists()
@@ -231,11 +239,11 @@ def test_actions_need_the_csrf_token(world):
 
 def test_a_user_can_never_see_or_sign_out_another_users_session_by_id(client, world):
     bobs = session_of(world["tokens"]["bob_acc"][1])
-    url = f"/account/sessions/{bobs.public_id}/sign-out/"
+    page_url = url(f"/account/sessions/{bobs.public_id}/sign-out/")
     signed_in(client, world["alice"])
 
-    seen = client.get(url)
-    posted = client.post(url, {"confirm": "yes"})
+    seen = client.get(page_url)
+    posted = client.post(page_url, {"confirm": "yes"})
 
     for response in (seen, posted):
         assert response.status_code == 404
@@ -250,7 +258,7 @@ def test_removing_access_for_an_app_the_user_never_authorized_is_a_404(client, w
     issue_session(world["bob"], only_bobs)
     signed_in(client, world["alice"])
 
-    response = client.post(f"/account/apps/{only_bobs.client_id}/remove/", {"confirm": "yes"})
+    response = client.post(url(f"/account/apps/{only_bobs.client_id}/remove/"), {"confirm": "yes"})
 
     assert response.status_code == 404
     assert AccessToken.objects.filter(application=only_bobs).count() == 1
@@ -260,13 +268,13 @@ def test_removing_access_for_an_app_the_user_never_authorized_is_a_404(client, w
 @pytest.mark.parametrize(
     "path",
     [
-        "/account/sessions/not-a-uuid/sign-out/",
-        "/account/sessions/%00%27%22/sign-out/",
-        f"/account/sessions/{uuid.uuid4()}/sign-out/",
-        "/account/sessions/12345678123456781234567812345678123/sign-out/",
-        "/account/apps/no-such-client/remove/",
-        "/account/apps/%E2%98%83/remove/",
-        "/account/no/such/page",
+        url("/account/sessions/not-a-uuid/sign-out/"),
+        url("/account/sessions/%00%27%22/sign-out/"),
+        url(f"/account/sessions/{uuid.uuid4()}/sign-out/"),
+        url("/account/sessions/12345678123456781234567812345678123/sign-out/"),
+        url("/account/apps/no-such-client/remove/"),
+        url("/account/apps/%E2%98%83/remove/"),
+        url("/account/no/such/page"),
     ],
 )
 @pytest.mark.parametrize("method", ["get", "post"])
@@ -283,14 +291,14 @@ def test_unknown_or_malformed_ids_get_the_account_pages_404(client, world, path,
 
 def test_other_methods_are_refused(client, world):
     signed_in(client, world["alice"])
-    assert client.post("/account/sessions/").status_code == 405
-    assert client.delete("/account/sessions/sign-out-all/").status_code == 405
+    assert client.post(url("/account/sessions/")).status_code == 405
+    assert client.delete(url("/account/sessions/sign-out-all/")).status_code == 405
 
 
 # --- query counts --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/account/sessions/", "/account/apps/"])
+@pytest.mark.parametrize("path", [url("/account/sessions/"), url("/account/apps/")])
 def test_each_page_runs_a_fixed_number_of_queries(client, world, path, django_assert_num_queries):
     signed_in(client, world["alice"])
     # The session, the user, then the user's refresh tokens, access tokens, sessions and the
@@ -308,11 +316,11 @@ def test_the_confirmation_and_the_action_run_a_fixed_number_of_queries(
     client, world, django_assert_num_queries, django_assert_max_num_queries
 ):
     session = session_of(world["tokens"]["alice_acc"][1])
-    url = f"/account/sessions/{session.public_id}/sign-out/"
+    page_url = url(f"/account/sessions/{session.public_id}/sign-out/")
     signed_in(client, world["alice"])
     with django_assert_num_queries(6):
-        client.get(url)
+        client.get(page_url)
     # The same six reads, then the revocation's fixed statements (whatever the number of tokens),
     # the events outbox's INSERT ... SELECT among them.
     with django_assert_max_num_queries(18):
-        assert client.post(url).status_code == 302
+        assert client.post(page_url).status_code == 302

@@ -22,8 +22,9 @@ from tests.factories import (
     AppProfileFactory,
     UserFactory,
     issue_session,
+    login_name,
 )
-from tests.helpers import basic, bearer, confirm_admin_action
+from tests.helpers import basic, bearer, confirm_admin_action, json_id, url
 from token_admin.models import TokenSession
 
 AccessToken = get_access_token_model()
@@ -90,17 +91,17 @@ def assert_reveals_none(response: Any, values: list[str]) -> None:
 
 
 def test_adn_get_token_shows_only_the_calling_token(client, world):
-    response = client.get("/stream/0/token", **bearer(world.access["alice@X"]))
+    response = client.get(url("/stream/0/token"), **bearer(world.access["alice@X"]))
 
     data = response.json()["data"]
-    assert (data["user"]["username"], data["client_id"]) == ("alice", world.apps["X"].client_id)
+    assert (data["user"]["username"], data["client_id"]) == (login_name("alice"), world.apps["X"].client_id)
     assert_reveals_none(response, world.secrets_except())
     assert "bob" not in response.content.decode()
     assert world.live() == set(world.access)
 
 
 def test_adn_delete_token_revokes_only_the_calling_tokens_session(client, world):
-    response = client.delete("/stream/0/token", **bearer(world.access["alice@X"]))
+    response = client.delete(url("/stream/0/token"), **bearer(world.access["alice@X"]))
 
     assert response.status_code == 200
     assert world.live() == set(world.access) - {"alice@X"}
@@ -112,8 +113,8 @@ def test_adn_app_tokens_list_only_their_own_apps_user_tokens(client, world, app_
     app_token = world.access[f"app {app_name}"]
     other = "Y" if app_name == "X" else "X"
 
-    listed = client.get("/stream/0/apps/me/tokens", **bearer(app_token))
-    user_ids = client.get("/stream/0/apps/me/tokens/user_ids", **bearer(app_token))
+    listed = client.get(url("/stream/0/apps/me/tokens"), **bearer(app_token))
+    user_ids = client.get(url("/stream/0/apps/me/tokens/user_ids"), **bearer(app_token))
 
     # "alice@X#2" is in X too: the app is what follows "@", up to any "#".
     own = {label for label in world.access if label.partition("@")[2].partition("#")[0] == app_name}
@@ -126,7 +127,7 @@ def test_adn_app_tokens_list_only_their_own_apps_user_tokens(client, world, app_
     assert world.live() == set(world.access)
 
 
-@pytest.mark.parametrize("path", ["/stream/0/apps/me/tokens", "/stream/0/apps/me/tokens/user_ids"])
+@pytest.mark.parametrize("path", [url("/stream/0/apps/me/tokens"), url("/stream/0/apps/me/tokens/user_ids")])
 def test_adn_a_user_token_cannot_list_its_apps_tokens(client, world, path):
     response = client.get(path, **bearer(world.access["alice@X"]))
 
@@ -144,10 +145,10 @@ def test_adn_a_user_token_cannot_list_its_apps_tokens(client, world, path):
 
 
 def test_se_read_shows_only_the_tokens_passed(client, world):
-    response = client.get(f"/2.2/access-tokens/{world.access['alice@X'].raw_token}")
+    response = client.get(url(f"/2.2/access-tokens/{world.access['alice@X'].raw_token}"))
 
     items = response.json()["items"]
-    assert [item["account_id"] for item in items] == [world.users["alice"].pk]
+    assert [item["account_id"] for item in items] == [json_id(world.users["alice"].pk)]
     assert_reveals_none(response, world.secrets_except("alice@X"))
     assert world.live() == set(world.access)
 
@@ -155,7 +156,7 @@ def test_se_read_shows_only_the_tokens_passed(client, world):
 def test_se_invalidate_revokes_only_the_tokens_passed(client, world):
     passed = ";".join(world.access[label].raw_token for label in ("alice@X", "app Y"))
 
-    response = client.get(f"/2.2/access-tokens/{passed}/invalidate")
+    response = client.get(url(f"/2.2/access-tokens/{passed}/invalidate"))
 
     assert len(response.json()["items"]) == 2
     assert world.live() == set(world.access) - {"alice@X", "app Y"}
@@ -163,7 +164,7 @@ def test_se_invalidate_revokes_only_the_tokens_passed(client, world):
 
 
 def test_se_de_authenticate_revokes_that_user_in_that_app_only(client, world):
-    response = client.get(f"/2.2/apps/{world.access['alice@X'].raw_token}/de-authenticate")
+    response = client.get(url(f"/2.2/apps/{world.access['alice@X'].raw_token}/de-authenticate"))
 
     assert response.status_code == 200
     # Both of Alice's sessions in X; not Alice in Y, not Bob in X, not X's app token.
@@ -172,7 +173,7 @@ def test_se_de_authenticate_revokes_that_user_in_that_app_only(client, world):
 
 
 def test_se_de_authenticate_with_an_app_token_revokes_that_token_only(client, world):
-    response = client.get(f"/2.2/apps/{world.access['app X'].raw_token}/de-authenticate")
+    response = client.get(url(f"/2.2/apps/{world.access['app X'].raw_token}/de-authenticate"))
 
     assert len(response.json()["items"]) == 1
     assert world.live() == set(world.access) - {"app X"}
@@ -189,7 +190,7 @@ def test_se_unknown_tokens_reveal_and_revoke_nothing(client, world):
         f"access-tokens/{guess}/invalidate",
         f"apps/{guess}/de-authenticate",
     ):
-        response = client.get(f"/2.2/{path}")
+        response = client.get(url(f"/2.2/{path}"))
         assert response.json()["items"] == []
     assert world.live() == set(world.access)
 
@@ -200,7 +201,7 @@ def test_se_unknown_tokens_reveal_and_revoke_nothing(client, world):
 def test_end_user_list_shows_only_that_users_sessions(client, world):
     alice = world.users["alice"]
 
-    response = client.get(f"/oauth/api/v1/users/{alice.pk}/tokens", **basic(world.api_client))
+    response = client.get(url(f"/oauth/api/v1/users/{alice.pk}/tokens"), **basic(world.api_client))
 
     ids = {entry["id"] for entry in response.json()["tokens"]}
     assert ids == {world.session_id(label) for label in ("alice@X", "alice@X#2", "alice@Y")}
@@ -212,7 +213,7 @@ def test_end_user_delete_of_another_users_session_revokes_nothing(client, world)
     alice = world.users["alice"]
 
     response = client.delete(
-        f"/oauth/api/v1/users/{alice.pk}/tokens/{world.session_id('bob@X')}", **basic(world.api_client)
+        url(f"/oauth/api/v1/users/{alice.pk}/tokens/{world.session_id('bob@X')}"), **basic(world.api_client)
     )
 
     assert (response.status_code, response.content) == (204, b"")
@@ -223,7 +224,7 @@ def test_end_user_delete_revokes_exactly_that_session(client, world):
     alice = world.users["alice"]
 
     response = client.delete(
-        f"/oauth/api/v1/users/{alice.pk}/tokens/{world.session_id('alice@X')}", **basic(world.api_client)
+        url(f"/oauth/api/v1/users/{alice.pk}/tokens/{world.session_id('alice@X')}"), **basic(world.api_client)
     )
 
     assert response.status_code == 204
@@ -246,7 +247,7 @@ def test_end_user_api_refuses_other_clients(client, world, method, caller, expec
         "the API client with app X's secret": basic(world.api_client, world.apps["X"].raw_secret),
     }[caller]
     alice = world.users["alice"]
-    path = f"/oauth/api/v1/users/{alice.pk}/tokens"
+    path = url(f"/oauth/api/v1/users/{alice.pk}/tokens")
     if method == "delete":
         path += f"/{world.session_id('alice@X')}"
 

@@ -21,11 +21,12 @@ from tests.factories import (
     UserFactory,
     issue_session,
 )
+from tests.helpers import url
 from token_admin.models import Device, RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
 
-BASE = "/api/token-admin"
+BASE = url("/api/token-admin")
 AccessToken = get_access_token_model()
 VIEW_PERMISSIONS = (
     "token_admin.view_tokensession",

@@ -12,11 +12,12 @@ import pytest
 from oauth2_provider.models import get_access_token_model
 
 from tests.factories import AccessTokenFactory, ApplicationFactory, DeviceFactory, UserFactory, issue_session
+from tests.helpers import url
 from token_admin.models import RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
 
-ME = "/api/token-admin/me"
+ME = url("/api/token-admin/me")
 AccessToken = get_access_token_model()
 
 

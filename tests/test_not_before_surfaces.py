@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.concurrency import dot_accepts
-from tests.factories import UserFactory, issue_session
+from tests.factories import UserFactory, issue_session, login_name
 from tests.helpers import watermarks_set
 from token_admin import queries
 from token_admin.models import NotBefore, RevocationEvent, TokenSession
@@ -81,10 +81,10 @@ def test_the_admins_signed_in_flag_is_off_for_sessions_before_the_watermark(worl
 
     live = {(s.user.get_username(), s.application.client_id, s.token_family): s.live for s in page}
     assert live == {
-        ("alice", "stream", world["alice_stream"][1].token_family): False,
-        ("alice", "web", None): False,
-        ("bob", "stream", world["bob_stream"][1].token_family): False,
-        ("bob", "stream", later[1].token_family): True,
+        (login_name("alice"), "stream", world["alice_stream"][1].token_family): False,
+        (login_name("alice"), "web", None): False,
+        (login_name("bob"), "stream", world["bob_stream"][1].token_family): False,
+        (login_name("bob"), "stream", later[1].token_family): True,
     }
 
 
@@ -98,7 +98,9 @@ def run(*args: str) -> str:
 
 
 def test_the_command_sets_a_users_watermark_now(world):
-    output = run("--user", "alice", "--not-before", "now", "--reason", "lost phone", "--format", "json")
+    output = run(
+        "--user", login_name("alice"), "--not-before", "now", "--reason", "lost phone", "--format", "json"
+    )
 
     data = json.loads(output)
     row = watermarks_set().get()
@@ -120,7 +122,7 @@ def test_the_command_sets_a_users_watermark_now(world):
     event = RevocationEvent.objects.get()
     assert (event.surface, event.actor_label) == (
         "policy",
-        "not-before for user alice set by revoke_tokens by ops",
+        f"not-before for user {login_name('alice')} set by revoke_tokens by ops",
     )
 
 
@@ -169,7 +171,7 @@ def test_the_admin_sets_a_watermark_after_showing_the_dry_run_counts(client, wor
     add = reverse("admin:token_admin_notbefore_add")
     fields = {
         "scope": "user",
-        "user": "alice",
+        "user": login_name("alice"),
         "application": "",
         "not_before": "",
         "reason": "stolen laptop",
@@ -192,7 +194,11 @@ def test_the_admin_sets_a_watermark_after_showing_the_dry_run_counts(client, wor
 
     assert done.redirect_chain == [(reverse("admin:token_admin_notbefore_changelist"), 302)]
     row = watermarks_set().get()
-    assert (row.user, row.reason, row.set_by) == (world["alice"], "stolen laptop", "staff staff")
+    assert (row.user, row.reason, row.set_by) == (
+        world["alice"],
+        "stolen laptop",
+        f"staff {login_name('staff')}",
+    )
     assert not dot_accepts(world["alice_stream"][0].raw_token)
     assert "alice" in done.content.decode()
 

@@ -14,6 +14,7 @@ from oauth2_provider.models import get_application_model
 
 from tests.concurrency import THREAD_TIMEOUT, can_mint, dot_accepts, run_together
 from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory, issue_session
+from tests.helpers import url
 from token_admin import expiry, queries
 from token_admin.models import RevocationEvent, TokenSession
 
@@ -33,7 +34,7 @@ def cap(settings):
 def sign_in(app, user) -> dict:
     """A password-grant sign-in at DOT's token endpoint, as a client makes it."""
     response = Client().post(
-        "/o/token/",
+        url("/o/token/"),
         {
             "grant_type": "password",
             "username": user.username,
@@ -91,7 +92,7 @@ def test_ended_sessions_do_not_count(cap):
     alice, app = UserFactory(), password_app()
     first = sign_in(app, alice)
     Client().post(
-        "/o/revoke_token/",
+        url("/o/revoke_token/"),
         {"token": first["refresh_token"], "client_id": app.client_id, "client_secret": app.raw_secret},
     )
     second, third = sign_in(app, alice), sign_in(app, alice)

@@ -21,6 +21,7 @@ from tests.factories import (
     UserFactory,
     issue_session,
 )
+from tests.helpers import translated, url
 from token_admin.api.adn import urls as adn_urls
 from token_admin.api.adn.views import AppTokenViewSet, TokenViewSet
 from token_admin.api.end_user import urls as end_user_urls
@@ -151,7 +152,7 @@ def test_a_narrowed_get_queryset_narrows_the_list(client, desk, two_sessions):
     user, mobile, web = two_sessions
 
     narrowed = client.get(f"/mobile/users/{user.pk}/tokens", HTTP_AUTHORIZATION=basic(desk))
-    everything = client.get(f"/oauth/api/v1/users/{user.pk}/tokens", HTTP_AUTHORIZATION=basic(desk))
+    everything = client.get(url(f"/oauth/api/v1/users/{user.pk}/tokens"), HTTP_AUTHORIZATION=basic(desk))
 
     assert narrowed.status_code == 200
     assert narrowed["Content-Type"] == "application/json;charset=UTF-8"
@@ -256,9 +257,9 @@ def test_the_projects_exception_handler_never_answers_for_a_style(client, settin
     }
 
     project = client.get("/plain/")
-    adn = client.get("/stream/0/token")
-    stackexchange = client.get("/2.2/access-tokens/")
-    end_user = client.get("/oauth/api/v1/users/1/tokens")
+    adn = client.get(url("/stream/0/token"))
+    stackexchange = client.get(url("/2.2/access-tokens/"))
+    end_user = client.get(url("/oauth/api/v1/users/1/tokens"))
 
     assert (project.status_code, json.loads(project.content)) == (418, {"project": True})
     assert adn.status_code == 401
@@ -295,7 +296,7 @@ def test_an_app_net_permission_refuses_in_the_envelope_after_the_styles_own_chec
     assert json.loads(refused.content) == {
         "meta": {
             "code": 403,
-            "error_message": "You do not have permission to perform this action.",
+            "error_message": translated("You do not have permission to perform this action."),
             "error_slug": "not-authorized",
         }
     }
@@ -317,7 +318,7 @@ def test_a_stack_exchange_permission_refuses_with_the_error_wrapper(client):
     assert json.loads(refused.content) == {
         "error_id": 403,
         "error_name": "access_denied",
-        "error_message": "You do not have permission to perform this action.",
+        "error_message": translated("You do not have permission to perform this action."),
     }
     assert token.__class__.objects.filter(pk=token.pk).exists()  # not revoked
     assert read.status_code == 200
