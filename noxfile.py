@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 
 import nox
 from packaging.requirements import Requirement
@@ -38,10 +39,13 @@ def _interpreters_from_pyenv() -> None:
     root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
     found = []
     for python in PYTHONS:
-        releases = glob.glob(os.path.join(root, "versions", f"{python}.*", "bin", f"python{python}"))
+        releases = {  # final releases only (not 3.13.0t, 3.14-dev)
+            path: int(path.split(os.sep)[-3].split(".")[2])
+            for path in glob.glob(os.path.join(root, "versions", f"{python}.*", "bin", f"python{python}"))
+            if re.fullmatch(r"\d+\.\d+\.\d+", path.split(os.sep)[-3])
+        }
         if releases:  # the newest patch release: 3.12.10 after 3.12.9
-            newest = max(releases, key=lambda path: [int(n) for n in path.split(os.sep)[-3].split(".")])
-            found.append(os.path.dirname(newest))
+            found.append(os.path.dirname(max(releases, key=releases.__getitem__)))
     os.environ["PATH"] = os.pathsep.join([*found, os.environ.get("PATH", "")])
 
 
