@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from io import StringIO
 from urllib.parse import parse_qs
 
@@ -78,7 +79,9 @@ def drain_until_done(passes=50):
 def test_standard_webhooks_published_test_vector():
     # The spec's own vector: the library signs exactly as the spec says.
     signature = Webhook("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").sign(
-        "msg_p5jXN8AQM9LWM0D4loKWxJek", datetime.fromtimestamp(1614265330, UTC), '{"test": 2432232314}'
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        datetime.fromtimestamp(1614265330, dt_timezone.utc),
+        '{"test": 2432232314}',
     )
     assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
@@ -143,7 +146,8 @@ def test_caep_session_revoked_set(db, loopback, fast):
     receiver = Receiver.objects.create(
         name="caep", url=loopback.url, format=Receiver.Format.CAEP, audience="https://rs.test"
     )
-    key = jwt.PyJWK(receiver.public_jwk())
+    # The key object itself: jwt.decode takes a PyJWK only from PyJWT 2.9 (2.8 is supported).
+    key = jwt.PyJWK(receiver.public_jwk()).key
     loopback.key = lambda request: jwt.decode(request["body"], options={"verify_signature": False})["jti"]
     loopback.verify = lambda request: jwt.decode(
         request["body"], key, algorithms=["ES256"], audience="https://rs.test", issuer="https://op.test"
@@ -187,7 +191,8 @@ def test_backchannel_logout_token_to_the_apps_uri(db, loopback, fast):
         application=app,
         algorithm="RS256",
     )
-    key = jwt.PyJWK(receiver.public_jwk())
+    # The key object itself: jwt.decode takes a PyJWK only from PyJWT 2.9 (2.8 is supported).
+    key = jwt.PyJWK(receiver.public_jwk()).key
     loopback.verify = lambda request: jwt.decode(
         parse_qs(request["body"].decode())["logout_token"][0],
         key,

@@ -298,6 +298,13 @@ def test_parameters(schema):
         "maximum": 100,
         "default": 30,
     }
+    # Ten digits at most, as the view parses it: a longer page number is a bad_parameter.
+    assert se["query", "page"]["schema"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 9_999_999_999,
+        "default": 1,
+    }
     end_user = parameters(url("/oauth/api/v1/users/{user_id}/tokens/{token_id}"), "delete")
     assert set(end_user) == {("path", "user_id"), ("path", "token_id")}
 

@@ -30,7 +30,8 @@ When was the grant verified?
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -150,4 +151,4 @@ def _read_locked(rows: Any) -> Any:
 
 def _aware(value: datetime) -> datetime:
     # A project with USE_TZ = False hands back naive times (taken as UTC, as Django does).
-    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, dt_timezone.utc)

@@ -16,7 +16,8 @@ Lists read the watermarks of their page in one indexed query (``applicable_for``
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.db import connections
@@ -29,7 +30,7 @@ from token_admin.models import NotBefore
 
 Scope = NotBefore.Scope
 # The global row's value until a global watermark is set (migration 0004): before every token.
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 # The attributes ``with_watermarks`` sets on each token it loads.
 GLOBAL_MARK = "token_admin_global_not_before"
 USER_MARK = "token_admin_user_not_before"
@@ -139,7 +140,9 @@ def applicable_locked(user_id: Any, application_id: Any) -> datetime | None:
         cursor.execute(sql + share, params)
         values = [row[0] for row in cursor.fetchall()]
     # MySQL and MariaDB hand back naive UTC times (USE_TZ); the ORM would make them aware.
-    aware = [value if timezone.is_aware(value) else timezone.make_aware(value, UTC) for value in values]
+    aware = [
+        value if timezone.is_aware(value) else timezone.make_aware(value, dt_timezone.utc) for value in values
+    ]
     return max(aware, default=None)
 
 

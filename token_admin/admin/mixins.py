@@ -9,16 +9,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import SEARCH_VAR, ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, FieldError, ValidationError
 from django.core.paginator import Paginator
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db.models import F, IntegerField, JSONField, Model, QuerySet
+from django.db.models import F, IntegerField, JSONField, Model, OrderBy, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.functions import Extract
 from django.http import HttpRequest
 from django.utils.functional import cached_property
+from django.utils.http import urlencode
 from oauth2_provider.models import (
     get_access_token_model,
     get_application_model,
@@ -122,7 +123,38 @@ class SecretSafeChangeList(ChangeList):
         ordering = super().get_ordering(request, queryset)
         kept = [field for field in ordering if not _expression_reaches_secret(self.model, field)]
         # A unique secret field made the order total: the primary key makes it total again.
-        return kept if kept == ordering else self._get_deterministic_ordering(kept)  # type: ignore[attr-defined]
+        return kept if kept == ordering else total_ordering(self.model, kept)
+
+
+def total_ordering(model: type[Model], ordering: Sequence[Any]) -> list[Any]:
+    """``ordering``, ending with ``-pk`` unless it already names the primary key or a unique
+    non-null field: a changelist page then lists the same rows whatever the database.
+
+    What Django's changelist does with a private method (``_get_deterministic_ordering``,
+    gone in Django 6.1), ours so that it works on every supported version. A unique set of
+    fields (``unique_together``) also gets the ``-pk``: redundant, never wrong.
+    """
+    opts = model._meta
+    for part in ordering:
+        named = part.expression if isinstance(part, OrderBy) else part
+        if isinstance(named, str):
+            name = named.lstrip("-")
+        elif isinstance(named, F):
+            name = named.name  # type: ignore[attr-defined]  # F's one attribute, untyped
+        else:
+            continue
+        if name == "pk":
+            return list(ordering)
+        try:
+            field = opts.get_field(name)
+        except FieldDoesNotExist:
+            continue  # "?" or a lookup through a relation
+        # A relation named by its field orders by the related model's ordering: not total.
+        if field.remote_field and name == field.name:
+            continue
+        if getattr(field, "primary_key", False) or (getattr(field, "unique", False) and not field.null):
+            return list(ordering)
+    return [*ordering, "-pk"]
 
 
 #: Lookups no admin link uses, whose value the database may refuse only when the list renders
@@ -267,11 +299,16 @@ def _compared(field: Any, lookup: str) -> Any:
     return field
 
 
+def _secret_safe(changelist: Any) -> type[ChangeList]:
+    return _combined(SecretSafeChangeList, changelist)
+
+
 @cache
-def _secret_safe(changelist: type[ChangeList]) -> type[ChangeList]:
-    if issubclass(changelist, SecretSafeChangeList):
+def _combined(mixin: type[Any], changelist: type[Any]) -> type[ChangeList]:
+    """``changelist`` with ``mixin``'s behaviour too (one class per pair)."""
+    if issubclass(changelist, mixin):
         return changelist
-    return type(changelist.__name__, (SecretSafeChangeList, changelist), {"__module__": __name__})
+    return type(changelist.__name__, (mixin, changelist), {"__module__": __name__})
 
 
 class DeleteOnlyByCascadeMixin:
@@ -283,22 +320,77 @@ class DeleteOnlyByCascadeMixin:
         return not_on_own_pages(self, request) and super().has_delete_permission(request, obj)  # type: ignore[arg-type,misc]
 
 
+#: Set on a changelist request by ``PastedTokenSearchMixin``: ``(search term, whether it is a
+#: whole token of the list)``. Its page then shows such a token in the search box only.
+_PASTED_TOKEN = "token_admin_pasted_token"
+
+
 class PastedTokenSearchMixin:
     """The search box also takes a pasted full token: the one row whose checksum is the
     token's sha256, and nothing else (no prefix or substring of a token ever matches).
 
+    The page found that way keeps the token in its search box and nowhere else: Django carries
+    the search term in every filter, sorting and paging link, in the hidden fields of the text
+    filters and in each row's link (``_changelist_filters``). Those leave it out, and lead to
+    the list without the search (on one row there is nothing to narrow or sort).
+
     Works with DOT's hashed storage, where ``token`` is blank and only the checksum is kept.
     """
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        # Decided before the changelist is built: it reads the preserved filters first.
+        term = request.GET.get(SEARCH_VAR, "").strip()
+        rows = self.get_queryset(request)  # type: ignore[attr-defined]
+        setattr(request, _PASTED_TOKEN, (term, _finds_token(rows, term)))
+        return super().get_changelist_instance(request)  # type: ignore[misc]
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return _combined(PastedTokenChangeList, super().get_changelist(request, **kwargs))  # type: ignore[misc]
+
+    def get_preserved_filters(self, request: HttpRequest) -> str:
+        preserved = super().get_preserved_filters(request)  # type: ignore[misc]
+        if not preserved or not pasted_token(request):
+            return preserved
+        params = request.GET.copy()
+        del params[SEARCH_VAR]
+        return urlencode({"_changelist_filters": params.urlencode()}) if params else ""
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
     ) -> tuple[QuerySet[Any], bool]:
         term = search_term.strip()
-        if term and not any(character.isspace() for character in term):
-            matching = queryset.filter(token_checksum=queries.checksum(term))
-            if matching.exists():
-                return matching, False
+        checked = getattr(request, _PASTED_TOKEN, None)  # not by the autocomplete view
+        found = checked[1] if checked and checked[0] == term else _finds_token(queryset, term)
+        if found:
+            return queryset.filter(token_checksum=queries.checksum(term)), False
         return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+
+
+def pasted_token(request: HttpRequest) -> bool:
+    """Whether this changelist request's search term is a whole token of its list."""
+    checked = getattr(request, _PASTED_TOKEN, None)
+    return bool(checked and checked[1])
+
+
+def _finds_token(queryset: QuerySet[Any], term: str) -> bool:
+    if not term or any(character.isspace() for character in term):
+        return False
+    return queryset.filter(token_checksum=queries.checksum(term)).exists()
+
+
+class PastedTokenChangeList(ChangeList):
+    """A changelist whose links and hidden fields leave a pasted token out (its search box keeps it)."""
+
+    def __init__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        self.pasted_token = pasted_token(request)
+        super().__init__(request, *args, **kwargs)
+        if self.pasted_token:
+            self.params.pop(SEARCH_VAR, None)  # the text filters' hidden fields
+
+    def get_query_string(self, new_params: Any = None, remove: Any = None) -> str:
+        if self.pasted_token:
+            remove = [*(remove or ()), SEARCH_VAR]
+        return super().get_query_string(new_params, remove)
 
 
 # --- changelists that cost one page, whatever the size of the table ----------------------

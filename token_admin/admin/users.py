@@ -32,12 +32,17 @@ class UserTokensAdminMixin(RevocationAdminMixin):
     ``actions`` and ``list_display`` stay as they are.
     """
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)  # type: ignore[misc]
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
+        # Django 6.1 asks for the actions of one place (the list or the change form) and
+        # deprecates overrides without the parameter; 5.2 has no such parameter.
+        where = {} if action_location is None else {"action_location": action_location}
+        actions = super().get_actions(request, **where)  # type: ignore[misc]
         if self.actions is not None and self.has_revoke_tokens_permission(request):  # type: ignore[attr-defined]
-            func = UserTokensAdminMixin.revoke_all_user_tokens
-            description = func.short_description  # type: ignore[attr-defined]  # set by @admin.action
-            actions["revoke_all_user_tokens"] = (func, "revoke_all_user_tokens", description)
+            # Django's own description of the action: a tuple on 5.2, an Action on 6.1; None
+            # where the action is not offered (only on the list).
+            action = self.get_action(UserTokensAdminMixin.revoke_all_user_tokens, **where)  # type: ignore[attr-defined]
+            if action is not None:
+                actions["revoke_all_user_tokens"] = action
         return actions
 
     def get_list_display(self, request: HttpRequest) -> Sequence[Any]:

@@ -6,7 +6,7 @@ cannot be locked, so the first global watermark ever set could otherwise miss a 
 flight (``token_admin.not_before``).
 """
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone as dt_timezone
 
 import django.db.models.deletion
 import django.utils.timezone
@@ -15,7 +15,7 @@ from django.db import migrations, models
 from oauth2_provider.settings import oauth2_settings
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 
 
 def create_global_row(apps, schema_editor):

@@ -103,7 +103,12 @@ ACCESS_TOKENS = OpenApiParameter(
 )
 PAGING = [
     OpenApiParameter(
-        "page", {"type": "integer", "minimum": 1}, QUERY, default=1, description="1-based page of items."
+        # Ten digits at most (the view refuses longer numbers with bad_parameter).
+        "page",
+        {"type": "integer", "minimum": 1, "maximum": 9_999_999_999},
+        QUERY,
+        default=1,
+        description="1-based page of items.",
     ),
     OpenApiParameter(
         "pagesize",

@@ -269,7 +269,7 @@ def _parse_time(value: str, *, option: str = "--not-before") -> Any:
     if parsed is None:
         raise CommandError(f"Malformed {option} {value!r}: give 'now' or an ISO 8601 time.")
     if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, datetime.UTC)
+        parsed = timezone.make_aware(parsed, datetime.timezone.utc)
     if parsed > timezone.now():
         raise CommandError(f"{option} cannot be in the future.")
     return parsed
