@@ -176,13 +176,13 @@ def test_two_concurrent_sign_ins_end_at_the_cap(cap, monkeypatch, checks_wait_fo
     ("setting", "ids"),
     [
         ({"MAX_SESSIONS_PER_USER_APP": 10, "UNUSED_SESSION_DAYS": 365}, []),
-        ({"MAX_SESSIONS_PER_USER_APP": 0}, ["token_admin.E005"]),
-        ({"UNUSED_SESSION_DAYS": "a year"}, ["token_admin.E005"]),
+        ({"MAX_SESSIONS_PER_USER_APP": 0}, ["token_admin.E009"]),
+        ({"UNUSED_SESSION_DAYS": "a year"}, ["token_admin.E009"]),
         ({"UNUSED_SESSION_DAYS": 365, "ACTIVITY_TRACKING": False}, ["token_admin.W002"]),
     ],
 )
 def test_the_policy_settings_are_checked(settings, setting, ids):
-    from token_admin.checks import check_session_policies
+    from token_admin.checks import check_setting_combinations, check_settings
 
     settings.TOKEN_ADMIN = setting
-    assert [message.id for message in check_session_policies()] == ids
+    assert [message.id for message in [*check_settings(), *check_setting_combinations()]] == ids
