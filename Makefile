@@ -47,15 +47,16 @@ test: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/pytest $(COVERAGE)
 
 # The host configuration (tests/settings_host.py: a custom user model with a UUID key and e-mail
-# login, German, Europe/Berlin, every URL module under /api/v2/, restrictive DRF defaults) over
-# the modules that run in it so far; SQLite, no coverage.
+# login, DOT's models swapped, German, Europe/Berlin, every URL module under /api/v2/, restrictive
+# DRF defaults) over the modules that run in it so far; SQLite, no coverage.
 HOST_TESTS = tests/test_any_user_model.py tests/test_checks.py tests/test_translation_context.py \
 	tests/test_append_slash.py tests/test_style_viewsets.py tests/test_isolation.py \
 	tests/test_not_before_surfaces.py tests/test_policies.py tests/test_revocation.py \
 	tests/test_revoking_paths.py tests/test_not_before.py tests/test_account_event_mint.py \
 	tests/test_command_revoke_tokens.py tests/test_end_user_api.py tests/test_end_user_auth.py \
 	tests/test_end_user_devices.py tests/test_stackexchange.py tests/test_adn.py tests/test_admin.py \
-	tests/test_events.py tests/test_openapi.py tests/test_sessions.py tests/test_receivers.py
+	tests/test_events.py tests/test_openapi.py tests/test_sessions.py tests/test_receivers.py \
+	tests/test_swapped_models.py
 .PHONY: test-host
 test-host: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/pytest --ds=tests.settings_host $(HOST_TESTS)
