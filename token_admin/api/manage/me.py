@@ -24,7 +24,7 @@ from token_admin import queries
 from token_admin.api.manage import serializers as ser
 from token_admin.api.manage.permissions import ME_PERMISSIONS, ME_SCOPE, BearerAuthentication
 from token_admin.api.manage.schema import MeSchema
-from token_admin.api.manage.staff import ID_PATTERN, UUID_PATTERN, JSONParser
+from token_admin.api.manage.staff import ID_PATTERN, UUID_PATTERN, JSONParser, drf_errors
 from token_admin.api.openapi import extend_schema, view_schema
 from token_admin.models import TokenSession
 from token_admin.revocation import Actor, Selection, Surface, revoke
@@ -39,6 +39,7 @@ class MeViewSet(viewsets.GenericViewSet):
     throttle_classes: list[Any] = []
     pagination_class = None
     schema = view_schema(MeSchema)
+    get_exception_handler = drf_errors
 
     @staticmethod
     def required_scope_for(method: str) -> str:

@@ -22,6 +22,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import exception_handler
 
 from token_admin import ids, queries
 from token_admin.api.manage import filters
@@ -58,6 +59,12 @@ class JSONParser(parsers.JSONParser):
             raise ParseError("JSON parse error - nested too deep.") from None
 
 
+def drf_errors(view: Any) -> Any:
+    """DRF's own exception handler: the errors these APIs document (``{"detail": ...}`` or field
+    errors, as the schema says), never the project's ``EXCEPTION_HANDLER``, which may wrap them."""
+    return exception_handler
+
+
 class StaffAPIMixin(viewsets.GenericViewSet):
     """What every staff endpoint shares: both ways in, JSON and the browsable API, DRF's errors."""
 
@@ -70,6 +77,7 @@ class StaffAPIMixin(viewsets.GenericViewSet):
     schema = view_schema(ManageSchema)
     # The model whose view permission a request needs (None: revoke_tokens alone).
     permission_model: type[Model] | None = None
+    get_exception_handler = drf_errors
 
     @staticmethod
     def required_scope_for(method: str) -> str:

@@ -45,6 +45,7 @@ class NoSuchEndpoint(APIView):
     permission_classes: list[Any] = []
     renderer_classes = [JSONRenderer]
     schema = None
+    get_exception_handler = staff.drf_errors
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         raise NotFound("No such endpoint.")
