@@ -61,7 +61,7 @@ def example_project():
     from token_admin.signals import leaked_tokens_revoked
 
     example_user_model = getattr(example, "AUTH_USER_MODEL", "auth.User")
-    if settings.AUTH_USER_MODEL != example_user_model:
+    if example_user_model != settings.AUTH_USER_MODEL:
         # A running process cannot swap its user model; these tests run under tests.settings.
         pytest.skip(
             f"the example project's settings use {example_user_model}, this run's AUTH_USER_MODEL "

@@ -12,7 +12,14 @@ import pytest
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from tests.factories import ApplicationFactory, DeviceFactory, GrantFactory, UserFactory, issue_session, login_name
+from tests.factories import (
+    ApplicationFactory,
+    DeviceFactory,
+    GrantFactory,
+    UserFactory,
+    issue_session,
+    login_name,
+)
 from tests.helpers import json_id, url
 from token_admin.models import RevocationEvent, TokenSession
 

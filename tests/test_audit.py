@@ -152,7 +152,9 @@ def test_the_sentence_of_one_users_sessions_in_one_app(alice, bob, acc):
         actor=Actor.staff(bob),
         reason="stolen laptop",
     )
-    assert audit.text(result.event) == f"{ALICE}'s 3 sessions in Acc App revoked by staff {BOB}: stolen laptop"
+    assert (
+        audit.text(result.event) == f"{ALICE}'s 3 sessions in Acc App revoked by staff {BOB}: stolen laptop"
+    )
 
 
 def test_the_sentence_of_several_users_and_apps(alice, bob, acc):

@@ -51,7 +51,9 @@ def surfaces(client, world, user) -> dict[str, object]:
     user_ids = json.loads(client.get(url("/stream/0/apps/me/tokens/user_ids"), **bearer).content)["data"]
     app_tokens = json.loads(client.get(url("/stream/0/apps/me/tokens"), **bearer).content)["data"]
     credentials = base64.b64encode(f"{api_client.client_id}:{api_client.raw_secret}".encode()).decode()
-    end_user = client.get(url(f"/oauth/api/v1/users/{user.pk}/tokens"), HTTP_AUTHORIZATION=f"Basic {credentials}")
+    end_user = client.get(
+        url(f"/oauth/api/v1/users/{user.pk}/tokens"), HTTP_AUTHORIZATION=f"Basic {credentials}"
+    )
     changelist = reverse("admin:token_admin_tokensession_changelist")
 
     def listed(status: str) -> list[TokenSession]:

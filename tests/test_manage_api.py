@@ -481,7 +481,9 @@ def test_bulk_revocation_of_a_selection(client, revoker):
     dry = post(client, "revocations", {**body, "dry_run": True})
     assert (dry.status_code, dry.json()["access_tokens"], dry.json()["event"]) == (200, 3, None)
     unknown = post(
-        client, "revocations", {**body, "applications": [999999], "users": [json_id(by_user.user_id), NO_USER]}
+        client,
+        "revocations",
+        {**body, "applications": [999999], "users": [json_id(by_user.user_id), NO_USER]},
     )
     assert (unknown.status_code, unknown.json()) == (
         400,

@@ -12,8 +12,8 @@ import pytest
 from oauth2_provider.models import get_access_token_model
 
 from tests.factories import AccessTokenFactory, ApplicationFactory, DeviceFactory, UserFactory, issue_session
-from tests.test_manage_api import iso
 from tests.helpers import json_id, url
+from tests.test_manage_api import iso
 from token_admin.models import RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
@@ -37,8 +37,6 @@ def post(client, path, body=None, **extra):
 
 def is_valid(token):
     return AccessToken.objects.filter(pk=token.pk).exists()
-
-
 
 
 @pytest.fixture

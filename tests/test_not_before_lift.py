@@ -116,7 +116,9 @@ def test_a_dry_run_counts_and_changes_nothing(world):
 def test_nothing_to_lift_and_raising_are_refused(world):
     with pytest.raises(ValueError, match="There is no watermark for everyone to lift."):
         lift_not_before(Scope.GLOBAL, set_by="tests")
-    with pytest.raises(ValueError, match=re.escape(f"There is no watermark for user {login_name('alice')} to lift.")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"There is no watermark for user {login_name('alice')} to lift.")
+    ):
         lift_not_before(Scope.USER, world["alice"], set_by="tests")
     setting = set_not_before(Scope.GLOBAL, when=timezone.now() - HOUR, set_by="tests")
     with pytest.raises(ValueError, match="only lowered or removed here"):
@@ -184,7 +186,9 @@ def test_the_admin_lifts_a_watermark_after_showing_the_count(client, world):
     previewed = re.search(r'name="previewed" value="([^"]+)"', html).group(1)
     done = client.post(url, {**fields, "confirm": "yes", "previewed": previewed}, follow=True)
     assert done.redirect_chain == [(reverse("admin:token_admin_notbefore_changelist"), 302)]
-    assert lifted_events().get().actor_label == f"not-before for everyone removed by staff {login_name('ann')}"
+    assert (
+        lifted_events().get().actor_label == f"not-before for everyone removed by staff {login_name('ann')}"
+    )
     assert works(world, "old") == {"old": True}
 
 
