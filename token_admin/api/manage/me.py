@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from django.utils.translation import gettext as _
 from oauth2_provider.models import get_application_model
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
@@ -88,7 +89,7 @@ class MeSessionViewSet(MeViewSet):
         """Sign this session out."""
         user: Any = request.user  # signed in: IsSignedIn ran
         if not TokenSession.objects.filter(public_id=str(pk), user=user).exists():
-            raise NotFound("You have no session with this id.")
+            raise NotFound(_("You have no session with this id."))
         return self.revoke_and_answer(request, Selection.sessions([str(pk)], user=request.user))
 
 
@@ -130,7 +131,7 @@ class MeApplicationViewSet(MeViewSet):
         """Disconnect this app: every session and grant of yours in it."""
         application = get_application_model().objects.filter(pk=pk).first()
         if application is None:
-            raise NotFound("No app with this id.")
+            raise NotFound(_("No app with this id."))
         return self.revoke_and_answer(request, Selection.applications([application], user=request.user))
 
 
@@ -153,7 +154,7 @@ class MeDeviceViewSet(MeViewSet):
         """Sign this device out: its sessions, and its registered client's registration."""
         device = self.get_queryset().filter(public_id=pk).first()
         if device is None:
-            raise NotFound("You have no device with this id.")
+            raise NotFound(_("You have no device with this id."))
         return self.revoke_and_answer(request, Selection.devices([device]))
 
 

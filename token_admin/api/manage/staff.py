@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
+from django.utils.translation import gettext as _
 from oauth2_provider.models import get_application_model
 from rest_framework import mixins, parsers, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
@@ -56,7 +57,7 @@ class JSONParser(parsers.JSONParser):
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise ParseError("JSON parse error - nested too deep.") from None
+            raise ParseError(_("JSON parse error - nested too deep.")) from None
 
 
 def drf_errors(view: Any) -> Any:
@@ -137,7 +138,7 @@ class ApplicationViewSet(StaffReadViewSet):
         if "user" in data:
             user = get_user_model().objects.filter(pk=data["user"]).first()
             if user is None:
-                raise serializers.ValidationError({"user": ["No user with this id."]})
+                raise serializers.ValidationError({"user": [_("No user with this id.")]})
         return self.revoke_and_answer(request, Selection.applications([application], user=user), data)
 
 
@@ -245,7 +246,11 @@ class BulkRevocationViewSet(mixins.CreateModelMixin, StaffAPIMixin):
                 {str(value) for value in data["devices"]} - {str(d.public_id) for d in devices}
             ),
         }
-        errors = {name: [f"Unknown ids: {', '.join(map(str, ids))}."] for name, ids in unknown.items() if ids}
+        errors = {
+            name: [_("Unknown ids: %(ids)s.") % {"ids": ", ".join(map(str, ids))}]
+            for name, ids in unknown.items()
+            if ids
+        }
         if errors:
             raise serializers.ValidationError(errors)
         parts = [
