@@ -14,7 +14,7 @@ from oauth2_provider.models import get_application_model
 
 from tests.concurrency import THREAD_TIMEOUT, can_mint, dot_accepts, run_together
 from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory, issue_session
-from tests.helpers import url
+from tests.helpers import json_id, url
 from token_admin import expiry, queries
 from token_admin.models import RevocationEvent, TokenSession
 
@@ -37,7 +37,7 @@ def sign_in(app, user) -> dict:
         url("/o/token/"),
         {
             "grant_type": "password",
-            "username": user.username,
+            "username": user.get_username(),
             "password": "password",
             "client_id": app.client_id,
             "client_secret": app.raw_secret,
@@ -82,7 +82,7 @@ def test_a_sign_in_beyond_the_cap_ends_the_oldest_session(cap):
     assert event.selection["kind"] == "session_cap"
     assert (event.selection["cap"], event.selection["user_id"], event.selection["application_id"]) == (
         2,
-        alice.pk,
+        json_id(alice.pk),
         app.pk,
     )
 
