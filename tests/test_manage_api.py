@@ -31,12 +31,19 @@ pytestmark = pytest.mark.django_db
 
 BASE = url("/api/token-admin")
 AccessToken = get_access_token_model()
+
+
+def view_permission(model):
+    # DOT's models may be swapped: the permission belongs to the configured model's app.
+    return f"{model._meta.app_label}.view_{model._meta.model_name}"
+
+
 VIEW_PERMISSIONS = (
     "token_admin.view_tokensession",
     "token_admin.view_device",
     "token_admin.view_revocationevent",
-    "oauth2_provider.view_application",
-    "oauth2_provider.view_accesstoken",
+    view_permission(get_application_model()),
+    view_permission(AccessToken),
 )
 NOT_ALLOWED_REVOKE = {"detail": "This needs the permission token_admin.revoke_tokens."}
 
