@@ -25,6 +25,8 @@ pytestmark = pytest.mark.django_db
 
 # How the users are labelled: their get_username() (an e-mail address in the host configuration).
 ALICE, BOB = login_name("alice"), login_name("bob")
+# The event page's links in its sentence are underlined, not told apart by colour only.
+UNDERLINED = ' style="text-decoration: underline"'
 
 
 @pytest.fixture
@@ -216,8 +218,8 @@ def test_admin_shows_the_sentence_with_links_to_what_still_exists(client, audito
     user_url = reverse(f"admin:{alice._meta.app_label}_{alice._meta.model_name}_change", args=[alice.pk])
     bob_url = reverse(f"admin:{bob._meta.app_label}_{bob._meta.model_name}_change", args=[bob.pk])
     assert (
-        f'<a href="{user_url}">{ALICE}</a>&#x27;s 2 sessions in 2 apps revoked by staff '
-        f'<a href="{bob_url}">{BOB}</a>: stolen &lt;laptop&gt;'
+        f'<a href="{user_url}"{UNDERLINED}>{ALICE}</a>&#x27;s 2 sessions in 2 apps revoked by staff '
+        f'<a href="{bob_url}"{UNDERLINED}>{BOB}</a>: stolen &lt;laptop&gt;'
     ) in html
     assert access.raw_token not in html
 
@@ -235,7 +237,7 @@ def test_admin_links_the_one_app_while_it_exists(client, auditor, alice, bob, ac
     app_url = reverse(f"admin:{acc._meta.app_label}_{acc._meta.model_name}_change", args=[acc.pk])
     url = reverse("admin:token_admin_revocationevent_change", args=[event.pk])
 
-    assert f'in <a href="{app_url}">Acc App</a>' in client.get(url).content.decode()
+    assert f'in <a href="{app_url}"{UNDERLINED}>Acc App</a>' in client.get(url).content.decode()
     acc.delete()
     html = client.get(url).content.decode()
     assert "in Acc App revoked by staff" in html and app_url not in html
