@@ -11,16 +11,16 @@
 #     the README's quick start applied (scripts/wheel_smoke/quickstart.py), migrate, check
 #     (clean: any warning fails; `check --deploy` is printed, not judged);
 #  4. a superuser, a user token and a client-credentials app through the ORM, an API client
-#     through the `create_api_client` command (scripts/wheel_smoke/seed.py), then `runserver` and, over HTTP
-#     (scripts/wheel_smoke/probe.py): the admin and its token pages for the superuser, each API
-#     style, DOT's token endpoint, revocation (App.net DELETE token, RFC 7009), the revoked tokens
-#     refused, the audit trail.
+#     through the `create_api_client` command (scripts/wheel_smoke/seed.py), then `runserver`
+#     and, over HTTP (scripts/wheel_smoke/probe.py): the admin and its token pages for the
+#     superuser, each API style, DOT's token endpoint, revocation (App.net DELETE token,
+#     RFC 7009), the revoked tokens refused, the audit trail.
 #
 # Prints PASS/FAIL per step and a summary; exits non-zero on the first failing step.
 # BUILD_PYTHON (default .venv/bin/python, the `test` extra: build, twine, readme-renderer, pytest)
 # builds and runs the sdist's tests; WHEEL_SMOKE_KEEP=1 keeps the temporary directory.
-# The quick start's cache is Redis at 127.0.0.1:6379/0: this run's keys get a prefix of their own
-# there (the one setting added to the quick start's) and are deleted at the end.
+# The quick start's cache is Redis (its LOCATION, 127.0.0.1:6379/0): this run's keys get a prefix
+# of their own there (the one setting added to the quick start's) and are deleted at the end.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -31,6 +31,7 @@ work=$(mktemp -d -t wheel-smoke.XXXXXX)
 server=""
 sdist_pid=""
 venv_python=""
+cache_location=""
 key_prefix="wheel-smoke-$$-$RANDOM"
 results=()
 
@@ -39,13 +40,13 @@ cleanup() {
     # The sdist's tests run beside the install: let them finish (under a minute) before removing
     # their directory.
     if [ -n "$sdist_pid" ]; then wait "$sdist_pid" 2>/dev/null; fi
-    if [ -n "$venv_python" ]; then
+    if [ -n "$cache_location" ]; then
         # This run's keys in the quick start's Redis (rate limits, quotas, verified secrets).
         "$venv_python" -c "
-import redis
-client = redis.Redis.from_url('redis://127.0.0.1:6379/0', socket_timeout=2)
-keys = list(client.scan_iter(match='$key_prefix:*'))
-if keys: client.delete(*keys)" >/dev/null 2>&1 || true
+import redis, sys
+client = redis.Redis.from_url(sys.argv[1], socket_timeout=2)
+keys = list(client.scan_iter(match=sys.argv[2] + ':*'))
+if keys: client.delete(*keys)" "$cache_location" "$key_prefix" >/dev/null 2>&1 || true
     fi
     if [ -n "${WHEEL_SMOKE_KEEP:-}" ]; then echo "kept: $work"; else rm -rf "$work"; fi
     printf 'cleaned up (%ss)\n' "$(elapsed)"
@@ -172,8 +173,15 @@ new_project() {
     "$build_python" "$here/quickstart.py" "$repo/README.md" mysite || return 1
     # Not part of the quick start: keeps this run's keys apart in the quick start's Redis.
     printf '\n# --- wheel smoke only\nCACHES["default"]["KEY_PREFIX"] = "%s"\n' "$key_prefix" >> mysite/settings.py
-    "$venv_python" -c "import redis; redis.Redis.from_url('redis://127.0.0.1:6379/0', socket_timeout=2).ping()" \
-        || { echo "FAIL  Redis does not answer at redis://127.0.0.1:6379/0 (the quick start's cache)"; return 1; }
+    # The quick start's cache answers (Django's RedisCache raises when its server does not).
+    cache_location=$("$venv_python" manage.py shell -v 0 -c "
+from django.conf import settings
+from django.core.cache import cache
+cache.set('wheel-smoke', 1, 60)
+assert cache.get('wheel-smoke') == 1
+print(settings.CACHES['default']['LOCATION'])" | tail -n 1) \
+        || { echo "FAIL  the quick start's cache (Redis) does not answer"; return 1; }
+    echo "the quick start's cache answers at $cache_location (key prefix $key_prefix)"
 }
 
 migrate_and_check() {
