@@ -24,10 +24,17 @@ SECTION = "## Quick start in your project"
 MERGED_LISTS = {"INSTALLED_APPS", "MIDDLEWARE", "urlpatterns"}
 
 
-def quick_start_blocks(readme: str) -> list[tuple[str, str]]:
-    start = readme.index(SECTION)
+def quick_start(readme: str) -> str:
+    """The section's text; the smoke test fails plainly if the README renamed it."""
+    start = readme.find(SECTION)
+    if start == -1:
+        raise SystemExit(f"the README has no {SECTION!r} section (the wheel smoke test applies it)")
     end = readme.find("\n## ", start + len(SECTION))
-    section = readme[start : end if end != -1 else len(readme)]
+    return readme[start : end if end != -1 else len(readme)]
+
+
+def quick_start_blocks(readme: str) -> list[tuple[str, str]]:
+    section = quick_start(readme)
     blocks = []
     for code in re.findall(r"^```python\n(.*?)^```", section, flags=re.DOTALL | re.MULTILINE):
         first = code.splitlines()[0].strip()
@@ -42,9 +49,7 @@ def quick_start_blocks(readme: str) -> list[tuple[str, str]]:
 
 def pip_args(readme: str, wheel: str) -> list[str]:
     """The quick start's ``pip install`` words, the wheel standing in for the package."""
-    start = readme.index(SECTION)
-    end = readme.find("\n## ", start + len(SECTION))
-    section = readme[start : end if end != -1 else len(readme)]
+    section = quick_start(readme)
     lines = re.findall(r"^pip install (.*)$", section, flags=re.MULTILINE)
     if len(lines) != 1:
         raise SystemExit(f"the quick start has {len(lines)} `pip install` lines, not one")
