@@ -71,6 +71,13 @@ lint: $(VENV)/.installed-$(EXTRAS)
 	DJANGO_SETTINGS_MODULE=tests.settings_host $(BIN)/python -m django makemigrations --check --dry-run -v 0
 	$(BIN)/mypy token_admin
 
+# The built wheel in a new project (scripts/wheel_smoke.sh): sdist and wheel, twine check, a slice
+# of the suite from the sdist, then Python 3.13 + Django 6.1 + the README's quick start, checked
+# over HTTP; Redis on 127.0.0.1:6379 (the quick start's cache). About a minute on a free machine.
+.PHONY: wheel-smoke
+wheel-smoke: $(VENV)/.installed-$(EXTRAS)
+	bash scripts/wheel_smoke.sh
+
 # Benchmarks: PostgreSQL on 127.0.0.1:5432 and Redis db 9; ~10 minutes.
 # BENCH_ARGS="--scale 0.1" for a quick run; wrk comes from Debian (apt-get install wrk).
 .PHONY: bench
