@@ -278,7 +278,7 @@ def test_bad_percent_encoding_in_the_query_is_a_400_json(client, path, signed_in
 
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
-    assert "detail" in response.json()
+    assert response.json() == {"detail": "The query string is not valid percent-encoding."}
 
 
 # --- 8. The admin's confirmation page carried the full checksum of each lone access token -------
