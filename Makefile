@@ -54,6 +54,16 @@ test: $(VENV)/.installed-$(EXTRAS)
 test-host: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/pytest --ds=tests.settings_host -m "not browser"
 
+# The modules whose race tests need concurrent writers, in the host configuration on the
+# database DATABASE_URL names (CI: PostgreSQL); they skip on SQLite.
+HOST_RACE_TESTS = tests/test_races.py tests/test_race_windows.py tests/test_account_event_races.py \
+	tests/test_account_event_mint.py tests/test_not_before_races.py tests/test_events_outbox.py \
+	tests/test_events_workers.py tests/test_refresh_revoked_in_flight.py tests/test_session_cap.py \
+	tests/test_redteam_findings.py
+.PHONY: test-host-races
+test-host-races: $(VENV)/.installed-$(EXTRAS)
+	$(BIN)/pytest --ds=tests.settings_host $(HOST_RACE_TESTS)
+
 # The hooks of .pre-commit-config.yaml, checking instead of rewriting, plus the migrations check.
 # django-upgrade has no --check: it exits non-zero when it would rewrite a file (and does).
 lint: $(VENV)/.installed-$(EXTRAS)
