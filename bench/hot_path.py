@@ -165,7 +165,9 @@ def check_answers(servers: dict[str, server.Server], token: str) -> dict[str, An
 def run(args: argparse.Namespace) -> dict[str, Any]:
     load_start = loadavg()
     log(f"load average {load_start}; seeding {args.users} users into {DB_NAME}")
+    started = time.monotonic()
     tokens = seed(args.users)
+    log(f"seeded in {time.monotonic() - started:.1f} s")
     results: dict[str, Any] = {
         "date": f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
         "machine": f"{os.cpu_count()} cores",
@@ -189,6 +191,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             server.gunicorn(args.workers, settings=SIDES["token_admin"], probe="/host/api") as ours,
         ):
             servers = {"stock": stock, "token_admin": ours}
+            log(f"both servers up after {time.monotonic() - started:.1f} s")
             results["body_bytes"] = check_answers(servers, tokens[0])
             load = server.wrk if server.have_wrk() else server.python_load
             options: dict[str, Any] = {"seconds": args.seconds, "connections": args.connections}
@@ -196,7 +199,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 options["threads"] = args.threads
             for side in servers:  # warm-up: every worker imports, connects, fills its caches
                 for _, path in VIEWS:
-                    load(servers[side], path, tokens, **{**options, "seconds": 1})
+                    if args.warmup:
+                        load(servers[side], path, tokens, **{**options, "seconds": args.warmup})
             for round_number in range(args.rounds):
                 order = ["stock", "token_admin"] if round_number % 2 == 0 else ["token_admin", "stock"]
                 for _, path in VIEWS:
@@ -277,38 +281,63 @@ def profile_side(side: str, users: int, requests: int) -> None:
     import redis
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     tokens = [raw_token("at", n) for n in range(users)]
     client = Client()
+    spent = {"sql": 0.0, "redis": 0.0}
     sent: list[Any] = []
+    queries: list[str] = []
     send = redis.connection.Connection.send_packed_command
+    read = redis.connection.Connection.read_response
 
-    def counted(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
+    def counted_send(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
         sent.append(command)
-        return send(self, command, *args, **kwargs)
+        start = time.perf_counter()
+        try:
+            return send(self, command, *args, **kwargs)
+        finally:
+            spent["redis"] += time.perf_counter() - start
 
-    redis.connection.Connection.send_packed_command = counted  # type: ignore[method-assign]
+    def timed_read(self: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return read(self, *args, **kwargs)
+        finally:
+            spent["redis"] += time.perf_counter() - start
+
+    redis.connection.Connection.send_packed_command = counted_send  # type: ignore[method-assign]
+    redis.connection.Connection.read_response = timed_read  # type: ignore[method-assign]
+
+    def record(execute: Any, sql: str, *rest: Any) -> Any:
+        # Not CaptureQueriesContext: each request's request_started signal resets its log.
+        queries.append(sql)
+        start = time.perf_counter()
+        try:
+            return execute(sql, *rest)
+        finally:
+            spent["sql"] += time.perf_counter() - start
 
     def get(path: str, n: int) -> None:
-        response = client.get(path, HTTP_AUTHORIZATION=f"Bearer {tokens[n % len(tokens)]}", HTTP_HOST="127.0.0.1")
+        bearer = f"Bearer {tokens[n % len(tokens)]}"
+        response = client.get(path, HTTP_AUTHORIZATION=bearer, HTTP_HOST="127.0.0.1")
         assert response.status_code == 200, response.content
 
     for _, path in VIEWS:
         for n in range(3 * len(tokens)):  # warm: imports, the connection, each token's first use
             get(path, n)
         sent.clear()
-        with CaptureQueriesContext(connection) as queries:
-            for n in range(100):
+        queries.clear()
+        spent.update(sql=0.0, redis=0.0)
+        with connection.execute_wrapper(record):
+            start = time.perf_counter()
+            for n in range(requests):
                 get(path, n)
-        round_trips = len(sent) / 100
-        start = time.perf_counter()
-        for n in range(requests):
-            get(path, n)
-        per_request = (time.perf_counter() - start) / requests * 1e6
+            total = time.perf_counter() - start
+        per = {name: value / requests * 1e6 for name, value in {**spent, "total": total}.items()}
         print(
-            f"{side:12} {path:18} {len(queries) / 100:.2f} SQL statements, {round_trips:.2f} Redis round "
-            f"trips, {per_request:.0f} µs per request (test client, in-process)"
+            f"{side:12} {path:16} {len(queries) / requests:.2f} SQL statements, {len(sent) / requests:.2f} "
+            f"Redis round trips; per request {per['total']:.0f} µs: SQL {per['sql']:.0f}, "
+            f"Redis {per['redis']:.0f}, the rest (Python) {per['total'] - per['sql'] - per['redis']:.0f}"
         )
         if side == "token_admin":
             profiler = cProfile.Profile()
@@ -340,15 +369,18 @@ def profile(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per side per view per round")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of load per side per view first")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers per side")
     parser.add_argument("--users", type=int, default=50, help="users, one token each, used in turn")
     parser.add_argument("--json", metavar="FILE", help="write the results to FILE")
-    parser.add_argument("--table", metavar="FILE", help="print the README table of a results FILE, run nothing")
+    parser.add_argument("--table", metavar="FILE", help="print the README table of a results FILE only")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--profile", action="store_true", help="profile in-process instead of loading")
     parser.add_argument("--requests", type=int, default=500, help="--profile: requests per view")

@@ -268,9 +268,7 @@ def test_another_processs_write_is_read_once_and_remembered_to_the_end_of_its_wi
     assert activity(session_of(access))[0] == "192.0.2.99"
 
 
-def test_the_memory_is_bounded_and_forgetting_costs_a_cache_call_not_a_write(
-    client, counting, monkeypatch
-):
+def test_the_memory_is_bounded_and_forgetting_costs_a_cache_call_not_a_write(client, counting, monkeypatch):
     monkeypatch.setattr(tracking, "LOCAL_MAX_ENTRIES", 2)
     tokens = [issue_session(UserFactory(), ApplicationFactory())[0] for _ in range(3)]
     for token in tokens:

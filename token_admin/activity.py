@@ -86,7 +86,7 @@ def _due_here(key: str, now: float) -> bool:
 
 
 def _due_in_cache(key: str, now: float, window: int) -> Literal["cache", "database"] | None:
-    """"cache" if a write is due (the cache now holds this attempt), "database" if the cache
+    """ "cache" if a write is due (the cache now holds this attempt), "database" if the cache
     is out (the UPDATE's condition decides), None if another process wrote within the window."""
     try:
         cache = shared_cache()
