@@ -329,15 +329,16 @@ def profile_side(side: str, users: int, requests: int) -> None:
         queries.clear()
         spent.update(sql=0.0, redis=0.0)
         with connection.execute_wrapper(record):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             for n in range(requests):
                 get(path, n)
-            total = time.perf_counter() - start
-        per = {name: value / requests * 1e6 for name, value in {**spent, "total": total}.items()}
+            total, cpu = time.perf_counter() - start, time.process_time() - cpu
+        per = {name: value / requests * 1e6 for name, value in {**spent, "total": total, "cpu": cpu}.items()}
         print(
             f"{side:12} {path:16} {len(queries) / requests:.2f} SQL statements, {len(sent) / requests:.2f} "
             f"Redis round trips; per request {per['total']:.0f} µs: SQL {per['sql']:.0f}, "
-            f"Redis {per['redis']:.0f}, the rest (Python) {per['total'] - per['sql'] - per['redis']:.0f}"
+            f"Redis {per['redis']:.0f}, the rest (Python) {per['total'] - per['sql'] - per['redis']:.0f}; "
+            f"this process's CPU {per['cpu']:.0f} µs"
         )
         if side == "token_admin":
             profiler = cProfile.Profile()
