@@ -2,8 +2,8 @@
 
 Recorded when a token authenticates through DOT (any DOT-protected view, DRF's
 OAuth2Authentication), through the App.net style, or refreshes at DOT's token endpoint; at
-most once per session per ``ACTIVITY_WINDOW_SECONDS``, decided in the cache, so a use within
-the window costs DOT's single query and nothing more.
+most once per session per ``ACTIVITY_WINDOW_SECONDS``, decided in the cache and remembered by
+the process, so a use within the window costs DOT's single query and nothing more.
 """
 
 from __future__ import annotations
