@@ -58,7 +58,7 @@ def test_any_cache_counts_in_one_call_once_the_window_has_begun(monkeypatch):
 def test_on_redis_each_request_is_one_round_trip_and_the_counter_expires(cache_server, monkeypatch):
     import redis
 
-    caches["outage"].get("warm")  # connected: the handshake's commands are not the count's
+    hit("warm", "up", limit=2, period=60)  # connected, the script loaded: not the count's
     sent = []
     send = redis.connection.Connection.send_packed_command
 
@@ -74,5 +74,10 @@ def test_on_redis_each_request_is_one_round_trip_and_the_counter_expires(cache_s
     assert len(sent) == 3
     assert [(w.used, w.exceeded) for w in windows] == [(1, False), (2, False), (3, True)]
     assert peek("test", "1.2.3.4", limit=2, period=60, now=now).used == 3
+    server = redis.Redis.from_url(cache_server.url)
     key = caches["outage"].make_key(ratelimit._key("test", "1.2.3.4", 60, now)[0])
-    assert 0 < redis.Redis.from_url(cache_server.url).ttl(key) <= 61
+    assert 0 < server.ttl(key) <= 61
+
+    # A server that lost its scripts (restarted, SCRIPT FLUSH) is sent the script again.
+    server.script_flush()
+    assert hit("test", "1.2.3.4", limit=2, period=60, now=now).used == 4
