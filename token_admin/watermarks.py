@@ -52,15 +52,15 @@ def with_watermarks(tokens: QuerySet[Any]) -> QuerySet[Any]:
     more than the statement (measured by ``bench/not_before.py``)."""
     if not conf.NOT_BEFORE_ENABLED:
         return tokens
-    return tokens.annotate(**_marks(tokens.db or "default", tokens.model))
+    return tokens.annotate(**_marks(tokens.db or "default", str(tokens.model._meta.db_table)))
 
 
 @lru_cache(maxsize=64)
-def _marks(alias: str, model: Any) -> dict[str, RawSQL]:
-    # Built once per database and token model: the same SQL every time, and the ORM copies an
+def _marks(alias: str, token_table: str) -> dict[str, RawSQL]:
+    # Built once per database and token table: the same SQL every time, and the ORM copies an
     # expression before resolving it into a query, so one instance serves every queryset.
     quote = connections[alias].ops.quote_name
-    marks, token = quote(NotBefore._meta.db_table), quote(str(model._meta.db_table))
+    marks, token = quote(NotBefore._meta.db_table), quote(token_table)
 
     def mark(where: str, params: tuple[Any, ...] = ()) -> RawSQL:
         sql = f"(SELECT {marks}.{quote('not_before')} FROM {marks} WHERE {where})"
