@@ -180,6 +180,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "workers": args.workers,
             "tokens": len(tokens),
             "load_generator": "wrk" if server.have_wrk() else "python",
+            "token_admin_overrides": json.loads(os.environ.get("BENCH_HOT_TOKEN_ADMIN", "{}")),
         },
         "views": [],
     }
@@ -251,7 +252,13 @@ def table(results: dict[str, Any]) -> str:
         f"{results['load_end']} at the end (per round: {', '.join(map(str, results['load_rounds']))}); "
         f"{config['load_generator']} -t{config['threads']} -c{config['connections']} "
         f"{config['seconds']} s x {config['rounds']} rounds per side, gunicorn {config['workers']} sync "
-        f"workers per side, {config['tokens']} tokens in turn.",
+        f"workers per side, {config['tokens']} tokens in turn"
+        + (
+            f"; side B with TOKEN_ADMIN overrides {config['token_admin_overrides']}"
+            if config.get("token_admin_overrides")
+            else ""
+        )
+        + ".",
         "",
         "| view | stock DOT req/s (median) | token_admin req/s (median) | B/A: min | median | max "
         f"| target ≥ {TARGET} |",

@@ -4,6 +4,7 @@ activity tracking, the App.net rate limit (raised so that no request is refused,
 counted) and not-before watermarks all on (defaults), on the same database as side A.
 """
 
+import json
 import os
 
 from bench.hot_stock_settings import *  # noqa: F403
@@ -20,3 +21,5 @@ CACHES = {
     }
 }
 TOKEN_ADMIN = {"CACHE_ALIAS": "default", "ADN_RATE_LIMIT": 10**9}
+# To attribute a cost, e.g. BENCH_HOT_TOKEN_ADMIN='{"NOT_BEFORE_ENABLED": false}' (not the figure).
+TOKEN_ADMIN.update(json.loads(os.environ.get("BENCH_HOT_TOKEN_ADMIN", "{}")))
