@@ -86,8 +86,9 @@ def _due_here(key: str, now: float) -> bool:
 
 
 def _due_in_cache(key: str, now: float, window: int) -> Literal["cache", "database"] | None:
-    """ "cache" if a write is due (the cache now holds this attempt), "database" if the cache
-    is out (the UPDATE's condition decides), None if another process wrote within the window."""
+    """Whether a write is due: "cache" (yes, and the cache now holds this attempt), "database"
+    (the cache is out: the UPDATE's condition decides) or None (another process wrote within
+    the window)."""
     try:
         cache = shared_cache()
         if cache.add(key, now, timeout=window):

@@ -97,7 +97,8 @@ local used = redis.call('INCR', KEYS[1])
 if used == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return used
 """
-_REDIS_COUNT_SHA = hashlib.sha1(_REDIS_COUNT.encode()).hexdigest()
+# SHA-1 because Redis names scripts by it (not for security: FIPS builds allow it so).
+_REDIS_COUNT_SHA = hashlib.sha1(_REDIS_COUNT.encode(), usedforsecurity=False).hexdigest()
 
 
 def _count_on_redis(cache: RedisCache, key: str, period: int) -> int:
