@@ -93,8 +93,16 @@ bench: $(VENV)/.installed-$(EXTRAS)
 bench-scale: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/python bench/scale.py $(BENCH_ARGS)
 
-# Both benches at a tiny size, so that they cannot rot (CI); under a minute, databases of their own.
+# The hot path against a stock DOT project (bench/hot_path.py): two gunicorn servers, wrk,
+# 5 alternated rounds, ~3 minutes; PostgreSQL database bench_hot_path and Redis db 11
+# (BENCH_HOT_DB, BENCH_HOT_REDIS_URL). BENCH_ARGS="--json FILE" or "--profile".
+.PHONY: bench-hot
+bench-hot: $(VENV)/.installed-$(EXTRAS)
+	$(BIN)/python bench/hot_path.py $(BENCH_ARGS)
+
+# The benches at a tiny size, so that they cannot rot (CI); about a minute, databases of their own.
 bench-smoke: $(VENV)/.installed-$(EXTRAS)
 	BENCH_SCALE_DB_PREFIX=bench_smoke_scale $(BIN)/python bench/scale.py --smoke
 	BENCH_DB_NAME=bench_smoke_peers $(BIN)/python bench/run.py --scale 0.01 --seconds 1 --reps 2 \
 		--revoke-reps 1 --rounds 10 --admin-tokens 90
+	BENCH_HOT_DB=bench_smoke_hot $(BIN)/python bench/hot_path.py --rounds 1 --seconds 1 --warmup 0 --users 5

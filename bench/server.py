@@ -42,11 +42,19 @@ class Server:
 
 
 @contextlib.contextmanager
-def gunicorn(workers: int, *, timeout: float = 60.0) -> Iterator[Server]:
-    """``gunicorn bench.wsgi`` with ``workers`` sync workers on 127.0.0.1, stopped on exit."""
+def gunicorn(
+    workers: int,
+    *,
+    timeout: float = 60.0,
+    settings: str = "bench.settings",
+    probe: str = "/bench/floor/token",
+) -> Iterator[Server]:
+    """``gunicorn bench.wsgi`` with ``workers`` sync workers on 127.0.0.1, stopped on exit.
+
+    Up once ``probe`` answers 401 (through Django, unauthenticated)."""
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="bench-gunicorn-", suffix=".log")[1])
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, "PYTHONPATH": str(ROOT)}
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
         "bench.wsgi:application",
@@ -73,7 +81,7 @@ def gunicorn(workers: int, *, timeout: float = 60.0) -> Iterator[Server]:
             if process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {process.returncode}: {log.read_text()[-2000:]}")
             try:
-                status, _ = request(port, "GET", "/bench/floor/token")
+                status, _ = request(port, "GET", probe)
                 if status == 401:  # up, and answering through Django
                     break
             except OSError:

@@ -6,10 +6,15 @@ from tests import factories
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Quotas and rate limits live in the cache: each test starts with none used."""
+    """Quotas and rate limits live in the cache: each test starts with none used, and with no
+    activity write remembered by this process (``token_admin.activity``)."""
+    from token_admin import activity
+
     caches["default"].clear()
+    activity.forget()
     yield
     caches["default"].clear()
+    activity.forget()
 
 
 @pytest.fixture

@@ -2,12 +2,13 @@
 
 Recorded when a token authenticates through DOT (any DOT-protected view, DRF's
 OAuth2Authentication), through the App.net style, or refreshes at DOT's token endpoint; at
-most once per session per ``ACTIVITY_WINDOW_SECONDS``, decided in the cache, so a use within
-the window costs DOT's single query and nothing more.
+most once per session per ``ACTIVITY_WINDOW_SECONDS``, decided in the cache and remembered by
+the process, so a use within the window costs DOT's single query and nothing more.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -28,7 +29,9 @@ from tests.factories import (
 )
 from tests.helpers import basic, bearer
 from tests.urls import urlpatterns as token_admin_urlpatterns
+from token_admin import activity as tracking
 from token_admin.activity import client_ip, parse_user_agent
+from token_admin.cache import shared_cache
 from token_admin.models import TokenSession
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
@@ -181,18 +184,22 @@ def test_a_process_whose_cache_forgot_writes_no_row_within_the_window(client):
     access, _ = issue_session(UserFactory(), ApplicationFactory())
     use(client, access)
     first = session_of(access).last_used_at
-    cache.clear()  # another process, or an evicted key: the UPDATE's condition still holds
+    # Another process (nothing remembered), and an evicted key: the UPDATE's condition holds.
+    cache.clear()
+    tracking.forget()
     use(client, access, ip="192.0.2.99")
     session = session_of(access)
     assert (session.last_used_at, session.last_ip) == (first, "203.0.113.7")
 
 
-def test_a_use_after_the_window_writes_again(client, settings):
+def test_a_use_after_the_window_writes_again(client, settings, monkeypatch):
     settings.TOKEN_ADMIN = {"ACTIVITY_WINDOW_SECONDS": 60}
     access, _ = issue_session(UserFactory(), ApplicationFactory())
     use(client, access)
     TokenSession.objects.update(last_used_at=timezone.now() - timedelta(seconds=61))
-    cache.clear()  # the cache key expired with the window
+    # 61 s later: the window is over for this process and the cache key expired with it.
+    monkeypatch.setattr(tracking, "_clock", lambda: time.time() + 61)
+    cache.clear()
     use(client, access, ip="192.0.2.99", agent=FIREFOX)
     session = session_of(access)
     assert activity(session) == ("192.0.2.99", "Firefox", "Windows", "")
@@ -200,6 +207,81 @@ def test_a_use_after_the_window_writes_again(client, settings):
 
 
 # --- the client IP and the user agent ------------------------------------------------------
+
+
+# --- this process's memory: the cache is asked once per token per window -------------------
+
+
+class CountingCache:
+    """The shared cache, with each call activity tracking makes recorded by method name."""
+
+    def __init__(self):
+        self.calls: list[str] = []
+
+    def __getattr__(self, name):
+        method = getattr(shared_cache(), name)
+
+        def counted(*args, **kwargs):
+            self.calls.append(name)
+            return method(*args, **kwargs)
+
+        return counted
+
+
+@pytest.fixture
+def counting(monkeypatch):
+    counting = CountingCache()
+    monkeypatch.setattr(tracking, "shared_cache", lambda: counting)
+    return counting
+
+
+def test_uses_within_the_window_touch_the_cache_once_per_process(client, counting, django_assert_num_queries):
+    access, _ = issue_session(UserFactory(), ApplicationFactory())
+    use(client, access)
+    assert counting.calls == ["add"]
+    assert session_of(access).last_used_at is not None
+    for _ in range(5):
+        with django_assert_num_queries(1):  # DOT's token query alone
+            use(client, access, ip="192.0.2.99")
+    assert counting.calls == ["add"]  # and no cache call either
+    assert activity(session_of(access))[0] == "203.0.113.7"
+
+
+def test_another_processs_write_is_read_once_and_remembered_to_the_end_of_its_window(
+    client, counting, settings, monkeypatch
+):
+    settings.TOKEN_ADMIN = {"ACTIVITY_WINDOW_SECONDS": 60}
+    access, _ = issue_session(UserFactory(), ApplicationFactory())
+    written = time.time() - 50  # another process wrote 50 s ago: 10 s of its window are left
+    cache.set(tracking._token_key(access.token_checksum), written, timeout=60)
+
+    for _ in range(3):
+        use(client, access)
+    assert counting.calls == ["add", "get"]
+    assert session_of(access).last_used_at is None  # that process's write is not this one's
+
+    # Its window is over (the key expired with it): this process asks again, and writes.
+    monkeypatch.setattr(tracking, "_clock", lambda: written + 60.5)
+    cache.clear()
+    use(client, access, ip="192.0.2.99")
+    assert counting.calls == ["add", "get", "add"]
+    assert activity(session_of(access))[0] == "192.0.2.99"
+
+
+def test_the_memory_is_bounded_and_forgetting_costs_a_cache_call_not_a_write(client, counting, monkeypatch):
+    monkeypatch.setattr(tracking, "LOCAL_MAX_ENTRIES", 2)
+    tokens = [issue_session(UserFactory(), ApplicationFactory())[0] for _ in range(3)]
+    for token in tokens:
+        use(client, token)
+    assert len(tracking._quiet_until) <= 2
+    written = {token.pk: session_of(token).last_used_at for token in tokens}
+    counting.calls.clear()
+    for token in tokens:
+        use(client, token, ip="192.0.2.99")
+    # The forgotten ones asked the cache again, which remembers the writes: none is repeated.
+    assert counting.calls.count("add") >= 1
+    assert len(tracking._quiet_until) <= 2
+    assert {token.pk: session_of(token).last_used_at for token in tokens} == written
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory,
 from tests.helpers import assert_end_user_contract_headers, basic_header, bearer
 from tests.test_end_user_auth import assert_unauthorized
 from tests.urls import urlpatterns as token_admin_urlpatterns
-from token_admin import ratelimit
+from token_admin import activity, ratelimit
 from token_admin.models import RevocationEvent, TokenSession
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
@@ -279,9 +279,23 @@ def test_a_bearer_check_costs_one_conditional_update_more_while_the_cache_is_out
 ):
     access, _ = issue_session(UserFactory(), ApplicationFactory())
     client.get("/protected/", **bearer(access))  # written for this window
+    activity.forget()  # as in another process, which did not write it
     with django_assert_num_queries(1):  # DOT's token query; the cache says no write is due
         assert client.get("/protected/", **bearer(access)).status_code == 200
+    activity.forget()
     outage.begin()
 
-    with django_assert_num_queries(2):  # and the UPDATE, which writes nothing within the window
+    for _ in range(2):  # and the UPDATE, which writes nothing within the window (so, each time)
+        with django_assert_num_queries(2):
+            assert client.get("/protected/", **bearer(access)).status_code == 200
+
+
+def test_a_process_that_wrote_asks_neither_cache_nor_database_within_the_window(
+    client, outage, django_assert_num_queries
+):
+    access, _ = issue_session(UserFactory(), ApplicationFactory())
+    outage.begin()
+    with django_assert_num_queries(2):  # DOT's query and the UPDATE, which writes
+        assert client.get("/protected/", **bearer(access)).status_code == 200
+    with django_assert_num_queries(1):  # this process wrote it: nothing is due in the window
         assert client.get("/protected/", **bearer(access)).status_code == 200

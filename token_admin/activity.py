@@ -1,25 +1,35 @@
 """Each session's last use: when, from which IP, with which browser / OS / device.
 
 Written when a token of the session authenticates through DOT (``TokenAdminOAuth2Validator.
-validate_bearer_token``, so any DOT-protected view) or refreshes, at most once per session per
-``ACTIVITY_WINDOW_SECONDS``. The hot path (a token used again within the window) costs one
-cache call, ``cache.add``, on top of DOT's own query: the cache says whether a write is due
-before anything about the session is looked up. When one is due, one UPDATE finds the
-session by its refresh-token family (through the refresh token the access token came from
-or is bound to) or, for a lone token, by checksum, and only writes a row not written within
-the window (so two access tokens of one session, or several processes with separate caches,
-still write a session at most once per window).
+validate_bearer_token``, so any DOT-protected view) or the App.net style, at most once per
+session per ``ACTIVITY_WINDOW_SECONDS``. Whether a write is due is decided in three steps,
+cheapest first:
 
-While the cache cannot be reached, the UPDATE runs on every use without asking it: its own
-condition keeps the write to once per window, so activity stays exact and only costs more.
+1. **This process's memory** (``_due_here``): per token, the time before which this process
+   knows no write is due. The hot path (a token used again within the window) stops here:
+   no cache call, no query on top of DOT's own.
+2. **The cache**, once per token per window per process: ``cache.add`` of the write time.
+   If another process wrote first, one ``cache.get`` reads when, and this process asks
+   again exactly when that window ends, so ``last_used_at`` stays exact to the window.
+3. **The database**: one UPDATE finds the session by its refresh-token family (through the
+   refresh token the access token came from or is bound to) or, for a lone token, by
+   checksum, and only writes a row not written within the window (so two access tokens of
+   one session, or processes with separate caches, still write a session at most once per
+   window).
+
+While the cache cannot be reached, the UPDATE runs without asking it: its own condition
+keeps the write to once per window, so activity stays exact and only costs more (until the
+UPDATE writes, after which this process's memory spares the rest of the window).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import threading
+import time
 from datetime import timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import Q
 from django.utils import timezone
@@ -32,6 +42,14 @@ from token_admin.models import TokenSession
 FIELD_LENGTH = 100
 # User agents are client-controlled: parse at most this much of one.
 MAX_USER_AGENT = 512
+#: Tokens this process remembers (``_due_here``); beyond it, entries whose window is over go
+#: first, then all: forgetting costs a cache call, never a missed write.
+LOCAL_MAX_ENTRIES = 10_000
+
+# Cache key -> the epoch time (``_clock``) before which this process asks nothing for it.
+_quiet_until: dict[str, float] = {}
+_prune_lock = threading.Lock()
+_clock = time.time  # wall-clock, as it is compared with times other processes wrote
 
 
 def token_used(access_token: Any, headers: Any) -> None:
@@ -42,13 +60,13 @@ def token_used(access_token: Any, headers: Any) -> None:
     if not conf.ACTIVITY_TRACKING:
         return
     window = conf.ACTIVITY_WINDOW_SECONDS
-    try:
-        due = shared_cache().add(_token_key(access_token.token_checksum), 1, timeout=window)
-    except cache_errors() as error:
-        report_outage("activity tracking", error, "writes to the database on every use")
-        due = True
-    if not due:
-        return  # written (or attempted) within the window
+    key = _token_key(access_token.token_checksum)
+    now = _clock()
+    if not _due_here(key, now):
+        return  # this process wrote, or learnt of a write, within the window
+    due = _due_in_cache(key, now, window)
+    if due is None:
+        return  # another process wrote (or attempted) within the window
     # The family through the refresh token it was minted from, or the one bound to it.
     members = Q(access_token_id=access_token.pk)
     if access_token.source_refresh_token_id is not None:
@@ -57,7 +75,50 @@ def token_used(access_token: Any, headers: Any) -> None:
     session = Q(token_family__in=families.values("token_family")) | Q(
         access_token_checksum=access_token.token_checksum
     )
-    _write(session, headers, window)
+    if _write(session, headers, window) or due == "cache":
+        # Written now, or the cache holds this attempt: nothing due until the window ends.
+        _remember(key, now + window)
+
+
+def _due_here(key: str, now: float) -> bool:
+    until = _quiet_until.get(key)
+    return until is None or now >= until
+
+
+def _due_in_cache(key: str, now: float, window: int) -> Literal["cache", "database"] | None:
+    """Whether a write is due: "cache" (yes, and the cache now holds this attempt), "database"
+    (the cache is out: the UPDATE's condition decides) or None (another process wrote within
+    the window)."""
+    try:
+        cache = shared_cache()
+        if cache.add(key, now, timeout=window):
+            return "cache"
+        written = cache.get(key)
+    except cache_errors() as error:
+        report_outage("activity tracking", error, "writes to the database on every use")
+        return "database"
+    # Another process wrote at ``written``: ask again when its window ends (at most a window
+    # from now, whatever its clock). An older release stored 1, and an expired key reads as
+    # None: ask again on the next use.
+    if isinstance(written, float):
+        _remember(key, min(written + window, now + window))
+    return None
+
+
+def _remember(key: str, until: float) -> None:
+    if len(_quiet_until) >= LOCAL_MAX_ENTRIES and key not in _quiet_until:
+        with _prune_lock:
+            now = _clock()
+            for stale in [k for k, v in list(_quiet_until.items()) if v <= now]:
+                _quiet_until.pop(stale, None)
+            if len(_quiet_until) >= LOCAL_MAX_ENTRIES:
+                _quiet_until.clear()
+    _quiet_until[key] = until
+
+
+def forget() -> None:
+    """Drop this process's memory of recent writes (tests; as if in a fresh process)."""
+    _quiet_until.clear()
 
 
 def _write(session: Q, headers: Any, window: int) -> int:

@@ -429,8 +429,10 @@ class Settings(Reader):
     ACTIVITY_WINDOW_SECONDS = Setting(
         Whole(1, seconds=True, clamp=True),
         300,
-        "at most one activity write per session per window, decided in the cache (`CACHE_ALIAS`): "
-        "a use within it costs one `cache.add` on top of DOT's query; a due one adds one UPDATE. "
+        "at most one activity write per session per window, decided in the cache (`CACHE_ALIAS`) "
+        "and remembered by each server process: a use within the window costs nothing on top of "
+        "DOT's query (each process asks the cache once per token per window: a `cache.add`, and a "
+        "`cache.get` when another process wrote first); a due one adds one UPDATE. "
         "`last_used_at` is exact to within the window",
     )
     TRUSTED_PROXY_COUNT = Setting(

@@ -21,7 +21,8 @@
   or a code issued, before a password change, a deactivation or a user watermark mints nothing
   (``invalid_grant``), decided under the user's row lock inside DOT's transaction.
 * **Activity per session.** A token that authenticates marks its session as used
-  (``token_admin.activity``: one cache call, and one UPDATE once per window).
+  (``token_admin.activity``: within a window, no call at all once this process has asked the
+  cache; one UPDATE once per window).
 * **Sessions for one statement.** It tells ``token_admin.receivers`` when a refresh token
   follows the access token, so a new token pair costs one INSERT of bookkeeping.
 """
@@ -95,7 +96,8 @@ class TokenAdminOAuth2Validator(OAuth2Validator):
         if not super().validate_bearer_token(token, scopes, request):
             return False
         if not queries.is_registration(request.access_token):
-            # One cache call; one UPDATE of the session when its activity window is over.
+            # Nothing within the window once this process knows of its write; else one cache
+            # call, and one UPDATE of the session when its activity window is over.
             activity.token_used(request.access_token, request.headers)
             return True
         request.access_token = request.user = request.client = None

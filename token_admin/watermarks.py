@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from datetime import timezone as dt_timezone
+from functools import lru_cache
 from typing import Any
 
 from django.db import connections
@@ -46,13 +47,20 @@ def with_watermarks(tokens: QuerySet[Any]) -> QuerySet[Any]:
     """Access or refresh tokens with the watermarks over each, read in the same statement
     (see the module docstring); ``token_is_before`` then needs no query.
 
-    Written as SQL once per call rather than as ``Subquery`` expressions: on the hot path the
-    ORM's building and compiling of three subqueries cost more than the statement (measured
-    by ``bench/not_before.py``)."""
+    Written as SQL, built once per database and model, rather than as ``Subquery``
+    expressions: on the hot path the ORM's building and compiling of three subqueries cost
+    more than the statement (measured by ``bench/not_before.py``)."""
     if not conf.NOT_BEFORE_ENABLED:
         return tokens
-    quote = connections[tokens.db or "default"].ops.quote_name
-    marks, token = quote(NotBefore._meta.db_table), quote(str(tokens.model._meta.db_table))
+    return tokens.annotate(**_marks(tokens.db or "default", str(tokens.model._meta.db_table)))
+
+
+@lru_cache(maxsize=64)
+def _marks(alias: str, token_table: str) -> dict[str, RawSQL]:
+    # Built once per database and token table: the same SQL every time, and the ORM copies an
+    # expression before resolving it into a query, so one instance serves every queryset.
+    quote = connections[alias].ops.quote_name
+    marks, token = quote(NotBefore._meta.db_table), quote(token_table)
 
     def mark(where: str, params: tuple[Any, ...] = ()) -> RawSQL:
         sql = f"(SELECT {marks}.{quote('not_before')} FROM {marks} WHERE {where})"
@@ -60,13 +68,11 @@ def with_watermarks(tokens: QuerySet[Any]) -> QuerySet[Any]:
 
     # NotBefore's own columns (its fields keep Django's default column names).
     key, user, app = quote("key"), quote("user_id"), quote("application_id")
-    return tokens.annotate(
-        **{
-            GLOBAL_MARK: mark(f"{marks}.{key} = %s", (row_key(Scope.GLOBAL),)),
-            USER_MARK: mark(f"{marks}.{user} = {token}.{quote('user_id')}"),
-            APP_MARK: mark(f"{marks}.{app} = {token}.{quote('application_id')}"),
-        }
-    )
+    return {
+        GLOBAL_MARK: mark(f"{marks}.{key} = %s", (row_key(Scope.GLOBAL),)),
+        USER_MARK: mark(f"{marks}.{user} = {token}.{quote('user_id')}"),
+        APP_MARK: mark(f"{marks}.{app} = {token}.{quote('application_id')}"),
+    }
 
 
 def _keys(user_id: Any, application_id: Any) -> list[str]:

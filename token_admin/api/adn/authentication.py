@@ -52,7 +52,8 @@ class ADNTokenAuthentication(BaseAuthentication):
         # revoked token (read with the token, in its one query).
         if queries.is_refused(token):
             raise ADNError.invalid_token()
-        # As DOT's validator does for its views: one cache call, one UPDATE once per window.
+        # As DOT's validator does for its views: at most one UPDATE per window (and, per
+        # process, one cache call per window: a use within it costs nothing more).
         activity.token_used(token, request.META)
         return token.user, token
 
