@@ -114,12 +114,12 @@ class OwnerSearchMixin:
                 users, more_users = _matching(user_model, user_fields, user_exact, term)
                 matches |= Q(user_id__in=users)
                 if more_users:
-                    self._too_many(request, term, _("users"))
+                    self._too_many(request, term, users=True)
             if app_fields:
                 apps, more_apps = _matching(app_model, app_fields, app_exact, term)
                 matches |= Q(application_id__in=apps)
                 if more_apps:
-                    self._too_many(request, term, _("applications"))
+                    self._too_many(request, term, users=False)
             for name, lookup in own_fields:
                 matches |= Q(**{f"{name}__{lookup}": term})
             exact = self.exact_condition(term)
@@ -128,15 +128,19 @@ class OwnerSearchMixin:
             condition &= matches
         return queryset.filter(condition), False
 
-    def _too_many(self, request: HttpRequest, term: str, what: str) -> None:
-        messages.warning(
-            request,
-            _(
-                "More than %(limit)d %(what)s match “%(term)s”: the list shows the rows of the "
+    def _too_many(self, request: HttpRequest, term: str, users: bool) -> None:
+        params = {"limit": MATCH_LIMIT, "term": term}
+        if users:
+            message = _(
+                "More than %(limit)d users match “%(term)s”: the list shows the rows of the first "
+                "%(limit)d. Type more of the name."
+            )
+        else:
+            message = _(
+                "More than %(limit)d applications match “%(term)s”: the list shows the rows of the "
                 "first %(limit)d. Type more of the name."
             )
-            % {"limit": MATCH_LIMIT, "what": what, "term": term},
-        )
+        messages.warning(request, message % params)
 
 
 def _unique(model: type[Model], name: str) -> bool:
