@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from token_admin import ids, queries
@@ -76,9 +76,11 @@ def whose_tokens_per_pair(
 
     access_token_model = get_access_token_model()
     refresh_token_model = get_refresh_token_model()
-    never_bound = ~Exists(refresh_token_model.objects.filter(access_token_id=OuterRef("pk"))) & Q(
-        source_refresh_token__isnull=True
-    )
+    # Through the refresh token's one-to-one link (a LEFT JOIN, one probe of its unique index
+    # per row): PostgreSQL answered the NOT EXISTS with a hashed subplan that read the whole
+    # index of refresh tokens' access token ids.
+    bound_by = refresh_token_model._meta.get_field("access_token").related_query_name()
+    never_bound = Q(**{f"{bound_by}__isnull": True}) & Q(source_refresh_token__isnull=True)
     conditions: list[Q] = []
     for index, chunk in enumerate(chunks(named_ids)):
         named = Q(pk__in=chunk)
