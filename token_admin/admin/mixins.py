@@ -472,6 +472,20 @@ class PageChangeList(ChangeList):
                 return cast(Any, field).attname
         return order_field
 
+    def get_ordering(self, request: HttpRequest, queryset: QuerySet[Any]) -> list[Any]:
+        ordering = list(super().get_ordering(request, queryset))
+        # The primary key that makes the order total goes the way of the column sorted by, so
+        # that one (column, id) index yields the rows in order, with no sort of a whole group
+        # (the column's rows in one app, say) for the page.
+        if len(ordering) >= 2 and ordering[-1] == "-pk":
+            first = ordering[0]
+            descending = (
+                first.startswith("-") if isinstance(first, str) else getattr(first, "descending", True)
+            )
+            if not descending:
+                ordering[-1] = "pk"
+        return ordering
+
     def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Any]:
         setattr(request, _WINDOW_FILTERS, [])
         try:
