@@ -82,7 +82,7 @@ bench: $(VENV)/.installed-$(EXTRAS)
 bench-scale: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/python bench/scale.py $(BENCH_ARGS)
 
-# Both benches at a tiny size, so that they cannot rot (CI); under a minute, databases of their own.
+# Both benches at a tiny size, so that they cannot rot (CI); about two minutes, databases of their own.
 bench-smoke: $(VENV)/.installed-$(EXTRAS)
 	BENCH_SCALE_DB_PREFIX=bench_smoke_scale $(BIN)/python bench/scale.py --smoke
 	BENCH_DB_NAME=bench_smoke_peers $(BIN)/python bench/run.py --scale 0.01 --seconds 1 --reps 2 \
