@@ -144,4 +144,7 @@ REST_FRAMEWORK = {
 
 TOKEN_ADMIN = {
     "CACHE_ALIAS": "default",
+    # ``iss`` of the Security Event Tokens and logout tokens the demo's receivers get: the demo's
+    # own origin (``make demo``); in production, your OpenID issuer URL.
+    "EVENTS_ISSUER": "http://127.0.0.1:8000",
 }

@@ -54,11 +54,19 @@ EXAMPLE_PROJECT_SETTINGS = (
 def example_project():
     """Run the test under the example project's own settings module (its app, demo pages and
     URLconf), on the test database and cache: the demo and smoke tests use it, nothing else."""
+    from django.conf import settings
     from django.test import override_settings
 
     from example_project import settings as example
     from token_admin.signals import leaked_tokens_revoked
 
+    example_user_model = getattr(example, "AUTH_USER_MODEL", "auth.User")
+    if example_user_model != settings.AUTH_USER_MODEL:
+        # A running process cannot swap its user model; these tests run under tests.settings.
+        pytest.skip(
+            f"the example project's settings use {example_user_model}, this run's AUTH_USER_MODEL "
+            f"is {settings.AUTH_USER_MODEL} (the host configuration)"
+        )
     with override_settings(**{name: getattr(example, name) for name in EXAMPLE_PROJECT_SETTINGS}):
         yield example
     # Its AppConfig.ready() connected the leak notices; the test settings do not have them.

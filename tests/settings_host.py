@@ -1,8 +1,8 @@
 """The host test configuration: ``tests.settings`` in a project as real products have it.
 
 A custom user model from the first migration (``tests.hostapp``: UUID primary key, e-mail login,
-no ``get_full_name``), German and a non-UTC time zone, every URL module under ``/api/v2/``
-(``tests.urls_host``) and restrictive DRF defaults. Run with
+no ``get_full_name``; DOT's six models swapped there too), German and a non-UTC time zone,
+every URL module under ``/api/v2/`` (``tests.urls_host``) and restrictive DRF defaults. Run with
 ``python -m pytest --ds=tests.settings_host`` (``make test-host``: the modules it covers).
 """
 
@@ -28,3 +28,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 3,
     "EXCEPTION_HANDLER": "tests.hostapp.exceptions.wrapped_errors",
 }
+
+# DOT's swappable models, each swapped into the host app with one extra field (``tenant``).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "hostapp.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "hostapp.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "hostapp.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "hostapp.IDToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "hostapp.Grant"
+OAUTH2_PROVIDER_DEVICE_GRANT_MODEL = "hostapp.DeviceGrant"

@@ -109,7 +109,8 @@ def test_a_user_signs_out_a_session_by_keyboard_and_removes_an_app_on_a_phone(
     screenshot(page, tmp_path / "account_confirm.png")
     page.submit(page.find("button[name=confirm]"))
 
-    assert page.find(".messages").text == "Signed out of Acc App."
+    # The message goes into the live region once the page has loaded (so that it is announced).
+    page.wait.until(lambda _: page.find(".messages").text == "Signed out of Acc App.")
     assert not dot_accepts(acc_access.raw_token)
     assert dot_accepts(notes_access.raw_token) and dot_accepts(bob_access.raw_token)
 
@@ -129,7 +130,7 @@ def test_a_user_signs_out_a_session_by_keyboard_and_removes_an_app_on_a_phone(
     assert page.find("h1").text == "Remove access for Notes?"
     page.submit(page.find("button[name=confirm]"))
 
-    assert page.find(".messages").text == "Notes no longer has access to your account."
+    page.wait.until(lambda _: page.find(".messages").text == "Notes no longer has access to your account.")
     assert page.find(".empty").text == "No app has access to your account."
     assert not dot_accepts(notes_access.raw_token)
     assert dot_accepts(bob_access.raw_token)

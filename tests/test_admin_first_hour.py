@@ -15,8 +15,8 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
-from tests.factories import ApplicationFactory, DeviceFactory, UserFactory, issue_session
-from tests.helpers import asked, signed_selection
+from tests.factories import ApplicationFactory, DeviceFactory, UserFactory, issue_session, login_name
+from tests.helpers import asked, signed_selection, translated
 from token_admin.models import RevocationEvent, TokenSession
 
 AccessToken = get_access_token_model()
@@ -75,6 +75,11 @@ PAGES = [
 ]
 
 
+def by(title: str) -> str:
+    """Django's filter heading ("By <title>"), in the project's language."""
+    return translated(" By %(filter_title)s ").strip() % {"filter_title": title}
+
+
 @pytest.mark.parametrize(("kind", "action", "title", "heading"), PAGES, ids=[page[0] for page in PAGES])
 def test_each_change_page_is_named_in_words_and_its_revoke_button_confirms_then_revokes(
     alice_on_stream, kind, action, title, heading
@@ -83,7 +88,7 @@ def test_each_change_page_is_named_in_words_and_its_revoke_button_confirms_then_
     client = staff_client(*VIEW_ALL, "revoke_tokens")
     page = client.get(change_url(obj)).content.decode()
     end = getattr(obj, "token_checksum", "")[-4:]
-    assert f"<h2>{heading.format(end=end)}</h2>" in page
+    assert f"<h2>{heading.format(end=end).replace('alice', login_name('alice'))}</h2>" in page
     assert "AccessToken #" not in page and "RefreshToken #" not in page
 
     target, fields = revoke_button(page)
@@ -140,11 +145,11 @@ def test_filters_are_titled_in_plain_words(alice_on_stream):
         reverse(f"admin:{AccessToken._meta.app_label}_{AccessToken._meta.model_name}_changelist")
     )
     html = tokens.content.decode()
-    assert "By refresh token" in html and "has refresh token" not in html
+    assert by("refresh token") in html and "has refresh token" not in html
     assert ">With one</a>" in html and ">Without</a>" in html
     about = {"about": str(alice_on_stream["session"].public_id)}  # the filter shows once a link sets it
     events = client.get(reverse("admin:token_admin_revocationevent_changelist"), about).content.decode()
-    assert "By session or device" in events and "By about" not in events
+    assert by("session or device") in events and by("about") not in events
 
 
 def confirm_without_reason(client: Client, obj: Any) -> Any:
@@ -159,7 +164,7 @@ def test_the_reason_is_marked_required_and_refused_empty_by_default(alice_on_str
     html = answer.content.decode()
     assert answer.status_code == 200
     assert '<label for="id_reason" class="required">Reason (required):</label>' in html
-    assert "This field is required." in html
+    assert translated("This field is required.") in html
     assert RevocationEvent.objects.count() == 0
 
 
@@ -176,22 +181,22 @@ def test_with_reasons_optional_the_admin_revokes_without_one(alice_on_stream):
 
 def test_revoke_tokens_refuses_to_run_without_a_reason_by_default(alice_on_stream):
     with pytest.raises(CommandError, match=r'A reason is required: give --reason "..."'):
-        call_command("revoke_tokens", "--user", "alice", stdout=StringIO())
+        call_command("revoke_tokens", "--user", login_name("alice"), stdout=StringIO())
     with pytest.raises(CommandError, match="A reason is required"):
-        call_command("revoke_tokens", "--user", "alice", "--reason", "   ", stdout=StringIO())
+        call_command("revoke_tokens", "--user", login_name("alice"), "--reason", "   ", stdout=StringIO())
     assert RevocationEvent.objects.count() == 0
     assert AccessToken.objects.filter(pk=alice_on_stream["access"].pk).exists()
 
     # A dry run records nothing, so it needs no reason.
     out = StringIO()
-    call_command("revoke_tokens", "--user", "alice", "--dry-run", "--format", "json", stdout=out)
+    call_command("revoke_tokens", "--user", login_name("alice"), "--dry-run", "--format", "json", stdout=out)
     assert out.getvalue() == '{"access_tokens": 1, "refresh_tokens": 1, "grants": 0, "dry_run": true}\n'
 
 
 @override_settings(TOKEN_ADMIN={"REASON_REQUIRED": False})
 def test_revoke_tokens_runs_without_a_reason_when_the_setting_says_optional(alice_on_stream):
     out = StringIO()
-    call_command("revoke_tokens", "--user", "alice", "--format", "json", stdout=out)
+    call_command("revoke_tokens", "--user", login_name("alice"), "--format", "json", stdout=out)
     assert out.getvalue() == '{"access_tokens": 1, "refresh_tokens": 1, "grants": 0, "dry_run": false}\n'
     assert RevocationEvent.objects.get().reason == ""
 

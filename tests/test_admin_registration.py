@@ -108,7 +108,8 @@ def test_revoke_confirmation_template_replaces_the_confirmation_page(rf, monkeyp
         "token_admin.admin.actions.TemplateResponse",
         lambda request, template, context: rendered.append(template) or template,
     )
-    request = rf.post(reverse("admin:oauth2_provider_accesstoken_changelist"), {"action": "x"})
+    meta = get_access_token_model()._meta  # DOT's models may be swapped
+    request = rf.post(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"), {"action": "x"})
     request.user = revoker
 
     model_admin.revoke_selected_tokens(request, get_access_token_model().objects.filter(pk=token.pk))

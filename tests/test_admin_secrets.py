@@ -63,7 +63,7 @@ def seeded(db) -> dict[str, Any]:
     access, refresh = issue_session(alice, stream)
     issue_session(bob, tablet)
     for user, app in ((alice, stream), (bob, tablet)):
-        GrantFactory(user=user, application=app, code_challenge=f"challenge-{user.username}")
+        GrantFactory(user=user, application=app, code_challenge=f"challenge-{user.pk}")
         id_token = IDToken.objects.create(
             user=user, application=app, expires=timezone.now() + timedelta(hours=1)
         )

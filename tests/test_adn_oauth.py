@@ -14,7 +14,7 @@ import pytest
 from oauth2_provider.models import get_application_model
 
 from tests.factories import ApplicationFactory, AppProfileFactory, UserFactory, issue_session
-from tests.helpers import bearer
+from tests.helpers import bearer, url
 
 Application = get_application_model()
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 def token_endpoint(client, application, **data):
     return client.post(
-        "/o/token/",
+        url("/o/token/"),
         {"client_id": application.client_id, "client_secret": application.raw_secret, **data},
     )
 
@@ -35,7 +35,7 @@ def refresh(client, application, refresh_token):
 
 
 def adn_get(client, path, raw_token):
-    response = client.get(f"/stream/0/{path}", **bearer(raw_token))
+    response = client.get(url(f"/stream/0/{path}"), **bearer(raw_token))
     return response.status_code, json.loads(response.content)
 
 
@@ -53,7 +53,7 @@ def test_a_deleted_token_cannot_be_refreshed(client):
     access, refresh_token = issue_session(user, app)
     other_access, other_refresh = issue_session(user, app)
 
-    response = client.delete("/stream/0/token", **bearer(access))
+    response = client.delete(url("/stream/0/token"), **bearer(access))
     assert response.status_code == 200
 
     refused = refresh(client, app, refresh_token)
@@ -74,7 +74,7 @@ def test_a_token_minted_by_a_refresh_can_be_deleted_with_its_family(client):
     _, refresh_token = issue_session(user, app)
     minted = refresh(client, app, refresh_token).json()
 
-    response = client.delete("/stream/0/token", **bearer(minted["access_token"]))
+    response = client.delete(url("/stream/0/token"), **bearer(minted["access_token"]))
 
     assert response.status_code == 200
     assert refresh(client, app, refresh_token).status_code == 400

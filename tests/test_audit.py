@@ -15,12 +15,18 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory, issue_session
+from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory, issue_session, login_name
+from tests.helpers import json_id
 from token_admin import audit, revocation
 from token_admin.models import RevocationEvent
 from token_admin.revocation import Actor, Selection, Surface, revoke
 
 pytestmark = pytest.mark.django_db
+
+# How the users are labelled: their get_username() (an e-mail address in the host configuration).
+ALICE, BOB = login_name("alice"), login_name("bob")
+# The event page's links in its sentence are underlined, not told apart by colour only.
+UNDERLINED = ' style="text-decoration: underline"'
 
 
 @pytest.fixture
@@ -50,10 +56,10 @@ def test_an_event_records_whose_sessions_went(alice, bob, acc):
 
     assert result.event.selection == {
         "kind": "users",
-        "user_ids": [alice.pk],
+        "user_ids": [json_id(alice.pk)],
         "affected": {
             "sessions": 4,
-            "users": [{"id": alice.pk, "username": "alice", "sessions": 4}],
+            "users": [{"id": json_id(alice.pk), "username": ALICE, "sessions": 4}],
             "users_total": 1,
             "apps": [
                 {"id": acc.pk, "name": "Acc App", "access_tokens": 3, "refresh_tokens": 2, "sessions": 3},
@@ -95,7 +101,7 @@ def test_lists_are_capped_most_sessions_first_and_totals_count_all(monkeypatch, 
             issue_session(user, acc)
     result = revoke(Selection.applications([acc]), surface=Surface.COMMAND, actor=Actor.command("ops"))
     affected = result.event.selection["affected"]
-    assert [user["username"] for user in affected["users"]] == ["user3", "user2"]
+    assert [user["username"] for user in affected["users"]] == [login_name("user3"), login_name("user2")]
     assert (affected["users_total"], affected["sessions"]) == (4, 10)
 
 
@@ -130,7 +136,7 @@ def test_no_token_value_is_recorded(alice, acc):
 def test_actors_are_labelled_by_app_name_and_user(alice, acc):
     user_token = AccessTokenFactory(user=alice, application=acc)
     app_token = AccessTokenFactory(user=None, application=acc)
-    assert Actor.token(user_token).label == "alice's token in Acc App"
+    assert Actor.token(user_token).label == f"{ALICE}'s token in Acc App"
     assert Actor.token(app_token).label == "app token of Acc App"
     assert Actor.api_client(acc).label == "Acc App"
     assert Actor.api_client(ApplicationFactory(name="", client_id="cid-1")).label == "cid-1"
@@ -148,7 +154,9 @@ def test_the_sentence_of_one_users_sessions_in_one_app(alice, bob, acc):
         actor=Actor.staff(bob),
         reason="stolen laptop",
     )
-    assert audit.text(result.event) == "alice's 3 sessions in Acc App revoked by staff bob: stolen laptop"
+    assert (
+        audit.text(result.event) == f"{ALICE}'s 3 sessions in Acc App revoked by staff {BOB}: stolen laptop"
+    )
 
 
 def test_the_sentence_of_several_users_and_apps(alice, bob, acc):
@@ -160,8 +168,8 @@ def test_the_sentence_of_several_users_and_apps(alice, bob, acc):
     both_users = revoke(
         Selection.applications([acc]), surface=Surface.END_USER, actor=Actor.api_client(notes)
     )
-    assert audit.text(both_apps.event) == "alice's 2 sessions in 2 apps revoked by staff bob"
-    assert audit.text(both_users.event) == "bob's 1 session in Acc App revoked by API client Notes"
+    assert audit.text(both_apps.event) == f"{ALICE}'s 2 sessions in 2 apps revoked by staff {BOB}"
+    assert audit.text(both_users.event) == f"{BOB}'s 1 session in Acc App revoked by API client Notes"
     issue_session(alice, acc)
     issue_session(bob, acc)
     again = revoke(Selection.applications([acc]), surface=Surface.COMMAND, actor=Actor.command("ops"))
@@ -210,15 +218,15 @@ def test_admin_shows_the_sentence_with_links_to_what_still_exists(client, audito
     user_url = reverse(f"admin:{alice._meta.app_label}_{alice._meta.model_name}_change", args=[alice.pk])
     bob_url = reverse(f"admin:{bob._meta.app_label}_{bob._meta.model_name}_change", args=[bob.pk])
     assert (
-        f'<a href="{user_url}">alice</a>&#x27;s 2 sessions in 2 apps revoked by staff '
-        f'<a href="{bob_url}">bob</a>: stolen &lt;laptop&gt;'
+        f'<a href="{user_url}"{UNDERLINED}>{ALICE}</a>&#x27;s 2 sessions in 2 apps revoked by staff '
+        f'<a href="{bob_url}"{UNDERLINED}>{BOB}</a>: stolen &lt;laptop&gt;'
     ) in html
     assert access.raw_token not in html
 
     listing = client.get(reverse("admin:token_admin_revocationevent_changelist"))
     assert listing.status_code == 200
     assert (
-        "alice&#x27;s 2 sessions in 2 apps revoked by staff bob: stolen &lt;laptop&gt;"
+        f"{ALICE}&#x27;s 2 sessions in 2 apps revoked by staff {BOB}: stolen &lt;laptop&gt;"
         in listing.content.decode()
     )
 
@@ -229,7 +237,7 @@ def test_admin_links_the_one_app_while_it_exists(client, auditor, alice, bob, ac
     app_url = reverse(f"admin:{acc._meta.app_label}_{acc._meta.model_name}_change", args=[acc.pk])
     url = reverse("admin:token_admin_revocationevent_change", args=[event.pk])
 
-    assert f'in <a href="{app_url}">Acc App</a>' in client.get(url).content.decode()
+    assert f'in <a href="{app_url}"{UNDERLINED}>Acc App</a>' in client.get(url).content.decode()
     acc.delete()
     html = client.get(url).content.decode()
     assert "in Acc App revoked by staff" in html and app_url not in html

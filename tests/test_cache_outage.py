@@ -22,7 +22,7 @@ from django.urls import reverse
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from tests.factories import ApplicationFactory, UserFactory, issue_session
-from tests.helpers import basic_header, bearer, confirm_admin_action
+from tests.helpers import basic_header, bearer, confirm_admin_action, url
 from tests.test_end_user_auth import MOUNT
 from token_admin.models import RevocationEvent, TokenSession
 
@@ -62,13 +62,13 @@ def test_the_harness_stops_hangs_cuts_and_brings_back_its_server(cache_server):
 
 
 def adn_delete(session):
-    response = Client().delete("/stream/0/token", **bearer(session["access"]))
+    response = Client().delete(url("/stream/0/token"), **bearer(session["access"]))
     assert response.status_code == 200, response.content
     assert response.json()["meta"] == {"code": 200}
 
 
 def se_invalidate(session):
-    response = Client().get(f"/2.2/access-tokens/{session['access'].raw_token}/invalidate")
+    response = Client().get(url(f"/2.2/access-tokens/{session['access'].raw_token}/invalidate"))
     assert response.status_code == 200, response.content
     assert [item["access_token"] for item in response.json()["items"]] == [session["access"].raw_token]
 
@@ -85,7 +85,7 @@ def end_user_delete(session):
 def rfc7009_revoke(session):
     app = session["app"]
     response = Client().post(
-        "/o/revoke_token/",
+        url("/o/revoke_token/"),
         {"token": session["access"].raw_token, "client_id": app.client_id, "client_secret": app.raw_secret},
     )
     assert (response.status_code, response.content) == (200, b"")
@@ -112,13 +112,13 @@ def admin_action(session):
 def revoke_tokens_command(session):
     out = StringIO()
     # No CommandError: the command exits 0.
-    call_command("revoke_tokens", "--user", session["user"].username, "--reason", "drill", stdout=out)
+    call_command("revoke_tokens", "--user", session["user"].get_username(), "--reason", "drill", stdout=out)
     assert out.getvalue() == "Revoked 1 access token, 1 refresh token and 0 grants.\n"
 
 
 def leaked_report(session):
     response = Client().post(
-        "/credentials/revoke",
+        url("/credentials/revoke"),
         json.dumps({"credentials": [session["access"].raw_token]}),
         content_type="application/json",
     )
@@ -162,13 +162,13 @@ def test_every_surface_revokes_and_says_so_with_the_cache_out(cache_server, sess
 
 def test_a_token_revoked_during_a_partition_stays_dead_once_it_heals(cache_server, session):
     client = Client()
-    assert client.get("/stream/0/token", **bearer(session["access"])).status_code == 200  # cache warm
+    assert client.get(url("/stream/0/token"), **bearer(session["access"])).status_code == 200  # cache warm
     cache_server.cut()
     adn_delete(session)
 
     cache_server.heal()
 
     # Whatever the cache kept from before (activity, limits, watermarks, receivers), the token is gone.
-    response = client.get("/stream/0/token", **bearer(session["access"]))
+    response = client.get(url("/stream/0/token"), **bearer(session["access"]))
     assert (response.status_code, response.json()["meta"]["error_slug"]) == (401, "invalid-token")
     assert_revoked(session, "adn")

@@ -29,7 +29,7 @@ from oauth2_provider.views import ProtectedResourceView
 from tests.cacheserver import CacheServer
 from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory, issue_session
 from tests.helpers import assert_end_user_contract_headers, basic_header, bearer
-from tests.test_end_user_auth import MOUNT, assert_unauthorized
+from tests.test_end_user_auth import assert_unauthorized
 from tests.urls import urlpatterns as token_admin_urlpatterns
 from token_admin import ratelimit
 from token_admin.models import RevocationEvent, TokenSession
@@ -43,6 +43,8 @@ class Protected(ProtectedResourceView):
 
 
 urlpatterns = [path("protected/", Protected.as_view()), *token_admin_urlpatterns]
+# This module's URLconf mounts the URL modules at the root, in either test configuration.
+MOUNT = "/oauth/api/v1/"
 
 # Each check alone: watermarks and remembered secrets are other checks' business.
 ONE_CHECK = {"NOT_BEFORE_ENABLED": False, "END_USER_SECRET_CACHE_SECONDS": 0}

@@ -45,7 +45,9 @@ def test_every_check_is_registered_under_its_django_tag_and_token_admins():
         checks.check_hooks: (Tags.compatibility, "token_admin"),
         checks.check_shared_cache: (Tags.caches, "token_admin"),
         checks.check_cache_timeout: (Tags.caches, "token_admin"),
-        checks.check_session_policies: (Tags.compatibility, "token_admin"),
+        checks.check_settings: (Tags.compatibility, "token_admin"),
+        checks.check_setting_combinations: (Tags.compatibility, "token_admin"),
+        checks.check_event_receivers: (Tags.database, "token_admin"),
         checks.check_user_model: (Tags.models, "token_admin"),
     }
 

@@ -10,11 +10,12 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from oauth2_provider.models import get_application_model
 
 from tests.factories import ApplicationFactory, UserFactory, issue_session
-from tests.helpers import basic
+from tests.helpers import basic, url
 from token_admin.models import AppProfile
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +49,7 @@ def test_the_printed_credentials_work_against_the_api(client):
     user = UserFactory()
     issue_session(user, ApplicationFactory(name="Client X"))
     response = client.get(
-        f"/oauth/api/v1/users/{user.pk}/tokens",
+        url(f"/oauth/api/v1/users/{user.pk}/tokens"),
         **basic(credentials["client_id"], credentials["client_secret"]),
     )
 
@@ -82,7 +83,7 @@ def test_a_missing_name_is_refused():
 
 
 def test_bad_input_exits_non_zero_with_the_message():
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
 
     result = subprocess.run(
         [sys.executable, "manage.py", "create_api_client", " "],

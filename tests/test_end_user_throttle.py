@@ -146,6 +146,12 @@ def deleter(client, api_app):
     return delete
 
 
+def unknown_user_id(user):
+    """An id of the user model's key type that no user has (an integer, or a UUID in the host
+    configuration): it takes the same path as a known user's."""
+    return user.pk + 1000 if isinstance(user.pk, int) else uuid.uuid4()
+
+
 def delete_statements(deleter, user_id, session_id) -> list[str]:
     with CaptureQueriesContext(connection) as queries:
         response = deleter(user_id, session_id)
@@ -160,7 +166,7 @@ def test_delete_runs_the_same_queries_for_known_and_unknown_users_and_foreign_se
     owner, other = UserFactory(), UserFactory()
     issue_session(owner, ApplicationFactory())
     session = TokenSession.objects.get()
-    unknown_user = other.pk + 1000
+    unknown_user = unknown_user_id(other)
 
     known_user_foreign_session = delete_statements(deleter, other.pk, session.public_id)
     unknown_user_real_session = delete_statements(deleter, unknown_user, session.public_id)
@@ -181,7 +187,7 @@ def test_delete_query_count_is_bounded_for_any_user(deleter, django_assert_max_n
     with django_assert_max_num_queries(8):
         deleter(user.pk, uuid.uuid4())
     with django_assert_max_num_queries(8):
-        deleter(user.pk + 1000, uuid.uuid4())
+        deleter(unknown_user_id(user), uuid.uuid4())
 
 
 def test_no_op_deletes_are_counted_per_client_and_day_and_warned_about_once(
@@ -190,8 +196,9 @@ def test_no_op_deletes_are_counted_per_client_and_day_and_warned_about_once(
     settings.TOKEN_ADMIN = {"END_USER_NOOP_REVOCATIONS_WARNING": 3}
     caplog.set_level(logging.WARNING, logger="token_admin.api.end_user.views")
 
+    nobody = unknown_user_id(UserFactory())
     for _ in range(5):
-        deleter(12345, uuid.uuid4())
+        deleter(nobody, uuid.uuid4())
 
     window = ratelimit.peek("end_user_noop_revocation", api_app.client_id, limit=3, period=86_400)
     assert window.used == 6  # the fixture's own call, and these five
@@ -199,4 +206,16 @@ def test_no_op_deletes_are_counted_per_client_and_day_and_warned_about_once(
     assert [record.getMessage() for record in warnings] == [
         f"End-user API client {api_app.client_id} made 3 revocations that revoked nothing today"
     ]
+    assert not RevocationEvent.objects.exists()
+
+
+def test_deletes_with_malformed_ids_count_as_revoking_nothing(deleter, api_app):
+    # An integer id sent to a project whose users have UUID keys (or a session id that is no
+    # UUID) revokes nothing, like an unknown id: counted, so the day's warning can tell.
+    user = UserFactory()
+    for user_id, session_id in (("abc", uuid.uuid4()), ("01", uuid.uuid4()), (user.pk, "not-a-session")):
+        assert deleter(user_id, session_id).status_code == 204
+
+    window = ratelimit.peek("end_user_noop_revocation", api_app.client_id, limit=1000, period=86_400)
+    assert window.used == 1 + 3  # the fixture's own call, and these three
     assert not RevocationEvent.objects.exists()

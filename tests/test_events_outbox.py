@@ -16,8 +16,8 @@ from oauth2_provider.models import get_access_token_model
 
 from tests.cache_down import UNREACHABLE_CACHES
 from tests.concurrency import Background, dot_accepts, wait_until_blocked_on_a_lock
-from tests.factories import ApplicationFactory, UserFactory, issue_session
-from tests.helpers import basic_header
+from tests.factories import ApplicationFactory, UserFactory, issue_session, login_name
+from tests.helpers import basic_header, url
 from token_admin.events.models import Delivery, Receiver
 from token_admin.models import RevocationEvent, TokenSession
 from token_admin.revocation import Actor, Selection, Surface, affected, revoke
@@ -62,7 +62,7 @@ def test_a_receiver_deleted_by_another_process_is_skipped_and_the_revocation_com
         gone.delete()
 
     response = Client(raise_request_exception=False).delete(
-        f"/oauth/api/v1/users/{alice.pk}/tokens/{session.public_id}",
+        url(f"/oauth/api/v1/users/{alice.pk}/tokens/{session.public_id}"),
         HTTP_AUTHORIZATION=basic_header(api_app),
     )
 
@@ -130,7 +130,7 @@ def test_a_revocation_commits_with_the_cache_server_down():
     with override_settings(CACHES=UNREACHABLE_CACHES):
         done = revoke_session(access)
         out = StringIO()
-        call_command("revoke_tokens", "--user", "alice", "--reason", "cache down", stdout=out)
+        call_command("revoke_tokens", "--user", login_name("alice"), "--reason", "cache down", stdout=out)
 
     assert done.access_tokens == 1
     assert rows_of(done.event) == ["everyone", "mine"]

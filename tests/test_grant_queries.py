@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from oauth2_provider.models import get_application_model
 
 from tests.factories import ApplicationFactory, AppProfileFactory, GrantFactory, UserFactory, issue_session
+from tests.helpers import url
 from token_admin import credentials, receivers
 from token_admin.models import TokenSession
 
@@ -37,7 +38,7 @@ def request_for(grant):
     user = UserFactory()
     if grant == "password":
         app = ApplicationFactory(authorization_grant_type=Application.GRANT_PASSWORD)
-        data = {"grant_type": "password", "username": user.username, "password": "password"}
+        data = {"grant_type": "password", "username": user.get_username(), "password": "password"}
     elif grant == "authorization_code":
         app = ApplicationFactory()
         code = GrantFactory(application=app, user=user)
@@ -58,7 +59,7 @@ def token_request(client, grant):
     sessions_before = TokenSession.objects.count()
     with CaptureQueriesContext(connection) as captured:
         response = client.post(
-            "/o/token/", {"client_id": app.client_id, "client_secret": app.raw_secret, **data}
+            url("/o/token/"), {"client_id": app.client_id, "client_secret": app.raw_secret, **data}
         )
     assert response.status_code == 200, response.content
     assert response["Cache-Control"] == "no-store"
@@ -140,7 +141,7 @@ def test_an_app_token_for_another_grant_type_costs_the_profile_lookup(client):
 
     with CaptureQueriesContext(connection) as captured:
         response = client.post(
-            "/o/token/",
+            url("/o/token/"),
             {"client_id": app.client_id, "client_secret": app.raw_secret, "grant_type": "client_credentials"},
         )
 

@@ -17,7 +17,7 @@ from django.db.models.functions import Cast
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
 from tests.factories import ApplicationFactory, AppProfileFactory, GrantFactory, UserFactory
-from tests.helpers import basic, bearer
+from tests.helpers import basic, bearer, url
 
 Application = get_application_model()
 AccessToken = get_access_token_model()
@@ -33,7 +33,8 @@ def storage(settings, hashed: bool) -> None:
 
 def token_endpoint(client, application, **data):
     response = client.post(
-        "/o/token/", {"client_id": application.client_id, "client_secret": application.raw_secret, **data}
+        url("/o/token/"),
+        {"client_id": application.client_id, "client_secret": application.raw_secret, **data},
     )
     assert response.status_code == 200, response.content
     return response.json()
@@ -61,18 +62,18 @@ def issue_and_use_tokens(client) -> list[str]:
     # Left alive: the token columns are then checked on live rows too, not only on revoked ones.
     kept = sign_in(client, app, user)
 
-    assert client.get("/stream/0/token", **bearer(second["access_token"])).status_code == 200
-    assert client.get("/stream/0/token", **bearer(kept["access_token"])).status_code == 200
-    assert client.get(f"/2.2/access-tokens/{app_token};{third['access_token']}").status_code == 200
-    sessions = client.get(f"/oauth/api/v1/users/{user.pk}/tokens", **basic(api_client))
+    assert client.get(url("/stream/0/token"), **bearer(second["access_token"])).status_code == 200
+    assert client.get(url("/stream/0/token"), **bearer(kept["access_token"])).status_code == 200
+    assert client.get(url(f"/2.2/access-tokens/{app_token};{third['access_token']}")).status_code == 200
+    sessions = client.get(url(f"/oauth/api/v1/users/{user.pk}/tokens"), **basic(api_client))
     assert sessions.status_code == 200
     # Revocations write audit rows: from each style.
     session_id = sessions.json()["tokens"][-1]["id"]  # the oldest: the refreshed session
-    revoked = client.delete(f"/oauth/api/v1/users/{user.pk}/tokens/{session_id}", **basic(api_client))
+    revoked = client.delete(url(f"/oauth/api/v1/users/{user.pk}/tokens/{session_id}"), **basic(api_client))
     assert revoked.status_code == 204
-    assert client.get(f"/2.2/access-tokens/{app_token}/invalidate").status_code == 200
+    assert client.get(url(f"/2.2/access-tokens/{app_token}/invalidate")).status_code == 200
     third_bearer = bearer(third["access_token"])
-    assert client.delete("/stream/0/token", **third_bearer).status_code == 200
+    assert client.delete(url("/stream/0/token"), **third_bearer).status_code == 200
     return [
         first["access_token"],
         first["refresh_token"],

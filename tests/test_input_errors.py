@@ -25,7 +25,7 @@ from tests.factories import (
     UserFactory,
     issue_session,
 )
-from tests.helpers import basic_header
+from tests.helpers import basic_header, url
 from token_admin.models import Device, RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +71,7 @@ def adn_error(status: int, message: str, slug: str) -> dict:
 
 
 def test_adn_answers_1001_query_parameters_with_its_400(client, bearer, caplog):
-    response = client.get(f"/stream/0/token?{MANY}", HTTP_AUTHORIZATION=bearer)
+    response = client.get(url(f"/stream/0/token?{MANY}"), HTTP_AUTHORIZATION=bearer)
 
     assert response.status_code == 400
     assert json.loads(response.content) == adn_error(400, TOO_MANY, "bad-request")
@@ -81,7 +81,7 @@ def test_adn_answers_1001_query_parameters_with_its_400(client, bearer, caplog):
 
 def test_adn_answers_1001_form_fields_with_its_400(client, caplog):
     # No Authorization header: the token is looked for in the form, which cannot be parsed.
-    response = client.post("/stream/0/token", MANY, content_type="application/x-www-form-urlencoded")
+    response = client.post(url("/stream/0/token"), MANY, content_type="application/x-www-form-urlencoded")
 
     assert response.status_code == 400
     assert json.loads(response.content) == adn_error(400, TOO_MANY, "bad-request")
@@ -92,7 +92,7 @@ def test_adn_answers_1001_form_fields_with_its_400(client, caplog):
     "content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
 )
 def test_adn_answers_a_body_over_the_limit_with_its_413(client, small_uploads, caplog, content_type):
-    response = client.post("/stream/0/token", "a=" + "x" * 2000, content_type=content_type)
+    response = client.post(url("/stream/0/token"), "a=" + "x" * 2000, content_type=content_type)
 
     assert response.status_code == 413
     assert json.loads(response.content) == adn_error(413, TOO_BIG, "request-too-large")
@@ -101,7 +101,10 @@ def test_adn_answers_a_body_over_the_limit_with_its_413(client, small_uploads, c
 
 
 def test_adn_success_and_errors_are_never_cached(client, bearer):
-    for response in (client.get("/stream/0/token", HTTP_AUTHORIZATION=bearer), client.get("/stream/0/token")):
+    for response in (
+        client.get(url("/stream/0/token"), HTTP_AUTHORIZATION=bearer),
+        client.get(url("/stream/0/token")),
+    ):
         assert response["Cache-Control"] == "no-store"
         assert response["Pragma"] == "no-cache"
 
@@ -110,7 +113,7 @@ def test_adn_success_and_errors_are_never_cached(client, bearer):
 
 
 def test_se_answers_1001_parameters_with_its_error_wrapper(client, caplog):
-    response = client.get(f"/2.2/access-tokens/abc?{MANY}")
+    response = client.get(url(f"/2.2/access-tokens/abc?{MANY}"))
 
     assert response.status_code == 400
     assert json.loads(response.content) == {
@@ -123,7 +126,7 @@ def test_se_answers_1001_parameters_with_its_error_wrapper(client, caplog):
 
 
 def test_se_answers_a_body_over_the_limit_with_its_error_wrapper(client, small_uploads, caplog):
-    response = client.generic("GET", "/2.2/access-tokens/abc", "x" * 2000, content_type="text/plain")
+    response = client.generic("GET", url("/2.2/access-tokens/abc"), "x" * 2000, content_type="text/plain")
 
     assert response.status_code == 400
     assert json.loads(response.content)["error_message"] == TOO_BIG
@@ -134,7 +137,7 @@ def test_se_answers_a_body_over_the_limit_with_its_error_wrapper(client, small_u
 
 
 def test_end_user_answers_1001_parameters_in_its_format(client, basic_auth, caplog):
-    response = client.get(f"/oauth/api/v1/users/1/tokens?{MANY}", HTTP_AUTHORIZATION=basic_auth)
+    response = client.get(url(f"/oauth/api/v1/users/1/tokens?{MANY}"), HTTP_AUTHORIZATION=basic_auth)
 
     assert response.status_code == 400
     assert json.loads(response.content) == {"code": "bad_request", "message": TOO_MANY}
@@ -145,7 +148,7 @@ def test_end_user_answers_1001_parameters_in_its_format(client, basic_auth, capl
 
 def test_end_user_answers_a_body_over_the_limit_in_its_format(client, basic_auth, small_uploads, caplog):
     response = client.delete(
-        "/oauth/api/v1/users/1/tokens/7d507b7e-6221-4f06-a75e-ef6e6f06d32b",
+        url("/oauth/api/v1/users/1/tokens/7d507b7e-6221-4f06-a75e-ef6e6f06d32b"),
         "x" * 2000,
         content_type="text/plain",
         HTTP_AUTHORIZATION=basic_auth,
@@ -161,7 +164,7 @@ def test_end_user_answers_a_body_over_the_limit_in_its_format(client, basic_auth
 
 
 def test_the_docs_page_answers_options(client):
-    response = client.options("/api/docs/")
+    response = client.options(url("/api/docs/"))
 
     assert response.status_code == 200
     assert response["Allow"] == "GET, HEAD, OPTIONS"

@@ -26,7 +26,7 @@ from tests.factories import (
     UserFactory,
     issue_session,
 )
-from tests.helpers import basic, bearer, confirm_admin_action
+from tests.helpers import basic, bearer, confirm_admin_action, url
 from token_admin import queries
 from token_admin.models import RevocationEvent, TokenSession
 
@@ -242,7 +242,7 @@ def test_no_token_or_secret_in_logs_or_error_bodies(call, secrets_, caplog, sett
     kwargs: dict[str, Any] = call.headers(secrets_)
     if call.data is not None:
         kwargs["data"] = call.data(secrets_)
-    response = getattr(client, call.method)(call.path(secrets_), **kwargs)
+    response = getattr(client, call.method)(url(call.path(secrets_)), **kwargs)
 
     assert response.status_code == call.status, response.content
     values = secrets_.values()
@@ -257,9 +257,9 @@ def test_no_token_or_secret_in_logs_or_error_bodies(call, secrets_, caplog, sett
 
 
 def test_audit_rows_name_no_token(client, secrets_):
-    client.delete("/stream/0/token", **bearer(secrets_.access))
-    client.get(f"/2.2/apps/{secrets_.spare.raw_token}/de-authenticate")
-    client.get(f"/2.2/access-tokens/{secrets_.app_token.raw_token}/invalidate")
+    client.delete(url("/stream/0/token"), **bearer(secrets_.access))
+    client.get(url(f"/2.2/apps/{secrets_.spare.raw_token}/de-authenticate"))
+    client.get(url(f"/2.2/access-tokens/{secrets_.app_token.raw_token}/invalidate"))
 
     events = list(RevocationEvent.objects.values())
     assert len(events) == 3

@@ -18,6 +18,7 @@ from tests.factories import (
     UserFactory,
     issue_session,
 )
+from tests.helpers import url
 from token_admin import queries
 from token_admin.models import TokenSession
 from token_admin.not_before import set_not_before
@@ -47,10 +48,12 @@ def surfaces(client, world, user) -> dict[str, object]:
     stream, api_client = world["stream"], world["api_client"]
     app_token = AccessTokenFactory(user=None, application=stream, scope="basic")  # issued now
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {app_token.raw_token}"}
-    user_ids = json.loads(client.get("/stream/0/apps/me/tokens/user_ids", **bearer).content)["data"]
-    app_tokens = json.loads(client.get("/stream/0/apps/me/tokens", **bearer).content)["data"]
+    user_ids = json.loads(client.get(url("/stream/0/apps/me/tokens/user_ids"), **bearer).content)["data"]
+    app_tokens = json.loads(client.get(url("/stream/0/apps/me/tokens"), **bearer).content)["data"]
     credentials = base64.b64encode(f"{api_client.client_id}:{api_client.raw_secret}".encode()).decode()
-    end_user = client.get(f"/oauth/api/v1/users/{user.pk}/tokens", HTTP_AUTHORIZATION=f"Basic {credentials}")
+    end_user = client.get(
+        url(f"/oauth/api/v1/users/{user.pk}/tokens"), HTTP_AUTHORIZATION=f"Basic {credentials}"
+    )
     changelist = reverse("admin:token_admin_tokensession_changelist")
 
     def listed(status: str) -> list[TokenSession]:

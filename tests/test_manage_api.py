@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_application_model
@@ -21,19 +23,27 @@ from tests.factories import (
     UserFactory,
     issue_session,
 )
-from tests.helpers import url
+from tests.helpers import json_id, method_not_allowed, translated, url
+from token_admin import ids
 from token_admin.models import Device, RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
 
 BASE = url("/api/token-admin")
 AccessToken = get_access_token_model()
+
+
+def view_permission(model):
+    # DOT's models may be swapped: the permission belongs to the configured model's app.
+    return f"{model._meta.app_label}.view_{model._meta.model_name}"
+
+
 VIEW_PERMISSIONS = (
     "token_admin.view_tokensession",
     "token_admin.view_device",
     "token_admin.view_revocationevent",
-    "oauth2_provider.view_application",
-    "oauth2_provider.view_accesstoken",
+    view_permission(get_application_model()),
+    view_permission(AccessToken),
 )
 NOT_ALLOWED_REVOKE = {"detail": "This needs the permission token_admin.revoke_tokens."}
 
@@ -72,7 +82,16 @@ def post(client, path, body, **extra):
 
 
 def iso(moment):
-    return moment.isoformat().replace("+00:00", "Z")
+    """A moment as DRF writes it: in the project's time zone (UTC: ``Z``; Europe/Berlin: ``+01:00``)."""
+    return timezone.localtime(moment).isoformat().replace("+00:00", "Z")
+
+
+def not_provided():
+    return {"detail": translated("Authentication credentials were not provided.")}
+
+
+#: A user id that no user has, of the user model's key type.
+NO_USER = 999999 if ids.kind(get_user_model()) == "integer" else "7d507b7e-6221-4f06-a75e-ef6e6f06d32b"
 
 
 def is_valid(token):
@@ -102,7 +121,7 @@ def test_sessions_list_exact_json(client, reader):
         "results": [
             {
                 "id": str(session.public_id),
-                "user": {"id": user.pk, "username": user.username},
+                "user": {"id": json_id(user.pk), "username": user.get_username()},
                 "application": {"id": app.pk, "client_id": app.client_id, "name": app.name},
                 "device": {"id": str(device.public_id), "name": device.name},
                 "created_at": iso(session.created_at),
@@ -130,7 +149,7 @@ def test_access_tokens_are_masked_and_never_filtered_or_ordered_by_value(client,
     assert listed.json()["results"][1] == {
         "id": token.pk,
         "token": "…" + token.token_checksum[-4:],
-        "user": token.user_id,
+        "user": json_id(token.user_id),
         "application": {
             "id": token.application_id,
             "client_id": token.application.client_id,
@@ -191,25 +210,34 @@ def test_filters_live_and_ended_user_app_and_ranges(client, revoker):
     assert ids("live=false") == [str(ended.public_id)]
     assert ids(f"user={alice.pk}") == [str(ended.public_id), live_alice]
     assert ids(f"user={alice.pk}&application={app.pk}&live=true") == [live_alice]
-    tomorrow = iso(timezone.now() + timedelta(days=1))
+    tomorrow = quote(iso(timezone.now() + timedelta(days=1)))  # "+01:00" in Europe/Berlin
     assert ids(f"created_after={tomorrow}") == []
     assert len(ids(f"created_before={tomorrow}")) == 3
 
 
 @pytest.mark.parametrize(
-    ("query", "errors"),
+    ("query", "field", "message", "uuid_message"),
     [
-        ("user=abc", {"user": ["Enter a whole number."]}),
-        ("user=" + "9" * 25, {"user": ["Ensure this value is less than or equal to 9223372036854775807."]}),
-        ("live=maybe", {"live": ["Select a valid choice. maybe is not one of the available choices."]}),
-        ("created_after=yesterday", {"created_after": ["Enter a valid date/time."]}),
-        ("device=not-a-uuid", {"device": ["Enter a valid UUID."]}),
+        # Django's form messages: a user id is the user model's key type (a UUID in the host configuration).
+        ("user=abc", "user", "Enter a whole number.", "Enter a valid UUID."),
+        (
+            "user=" + "9" * 25,
+            "user",
+            "Ensure this value is less than or equal to %(limit_value)s.",
+            "Enter a valid UUID.",
+        ),
+        ("live=maybe", "live", "Select a valid choice. %(value)s is not one of the available choices.", None),
+        ("created_after=yesterday", "created_after", "Enter a valid date/time.", None),
+        ("device=not-a-uuid", "device", "Enter a valid UUID.", None),
     ],
 )
-def test_bad_filter_values_are_400_field_errors(client, reader, query, errors):
+def test_bad_filter_values_are_400_field_errors(client, reader, query, field, message, uuid_message):
+    if uuid_message and ids.kind(get_user_model()) == "uuid":
+        message = uuid_message
+    expected = translated(message) % {"limit_value": 2**63 - 1, "value": "maybe"}
     client.force_login(reader)
     response = get(client, f"sessions?{query}")
-    assert (response.status_code, response.json()) == (400, errors)
+    assert (response.status_code, response.json()) == (400, {field: [expected]})
 
 
 def test_cursor_pages_walk_every_row_once(client, reader):
@@ -231,7 +259,7 @@ def test_cursor_pages_walk_every_row_once(client, reader):
 def test_invalid_cursor_and_unknown_ids_are_404_json(client, reader):
     client.force_login(reader)
     cases = {
-        "sessions?cursor=bogus": {"detail": "Invalid cursor"},
+        "sessions?cursor=bogus": {"detail": translated("Invalid cursor")},
         "sessions/7d507b7e-6221-4f06-a75e-ef6e6f06d32b": {
             "detail": "No TokenSession matches the given query."
         },
@@ -251,8 +279,25 @@ def test_invalid_cursor_and_unknown_ids_are_404_json(client, reader):
 def test_anonymous_gets_401_with_a_bearer_challenge(client):
     response = get(client, "sessions")
     assert response.status_code == 401
-    assert response.json() == {"detail": "Authentication credentials were not provided."}
+    assert response.json() == not_provided()
     assert response["WWW-Authenticate"] == 'Bearer realm="token_admin"'
+
+
+def test_the_projects_exception_handler_never_reshapes_these_apis_errors(client, reader, settings):
+    # The schema documents DRF's {"detail": ...} and field errors: a project's handler that wraps
+    # its own views' errors leaves these alone (as each style's base does).
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "EXCEPTION_HANDLER": "tests.hostapp.exceptions.wrapped_errors",
+    }
+    client.force_login(reader)
+    assert get(client, "sessions?cursor=bogus").json() == {"detail": translated("Invalid cursor")}
+    assert get(client, "sessions?device=x").json() == {"device": [translated("Enter a valid UUID.")]}
+    revoke_by_get = get(client, "me/sessions/7d507b7e-6221-4f06-a75e-ef6e6f06d32b/revoke")
+    assert (revoke_by_get.status_code, revoke_by_get.json()) == (405, {"detail": method_not_allowed("GET")})
+    assert get(client, "no/such/endpoint").json() == {"detail": "No such endpoint."}
+    client.logout()
+    assert get(client, "me/apps").json() == not_provided()
 
 
 def test_non_staff_and_staff_without_view_permission_are_403(client):
@@ -275,7 +320,7 @@ def test_staff_without_revoke_tokens_cannot_revoke_anything(client, reader):
         (f"sessions/{session.public_id}/revoke", body),
         (f"applications/{token.application_id}/revoke", body),
         (f"users/{token.user_id}/revoke", body),
-        ("revocations", {**body, "users": [token.user_id]}),
+        ("revocations", {**body, "users": [json_id(token.user_id)]}),
     ):
         response = post(client, path, payload)
         assert (response.status_code, response.json()) == (403, NOT_ALLOWED_REVOKE), path
@@ -310,7 +355,7 @@ def test_bearer_tokens_need_the_scope_of_the_operation(client, revoker):
     assert revoke_only.status_code == 200
     assert (as_app.status_code, as_app.json()) == (403, {"detail": "Only staff users may call this API."})
     assert invalid.status_code == 401
-    assert invalid.json() == {"detail": "Authentication credentials were not provided."}
+    assert invalid.json() == not_provided()
 
 
 # --- revoking ---------------------------------------------------------------------------
@@ -363,7 +408,7 @@ def test_revoke_a_session_dry_run_then_for_real(client, revoker):
     listed = get(client, f"revocation-events/{event.pk}").json()
     assert (listed["surface"], listed["actor_label"], listed["reason"]) == (
         "manage",
-        revoker.username,
+        revoker.get_username(),
         "lost laptop",
     )
 
@@ -380,7 +425,8 @@ def test_a_revoke_needs_a_reason(client, revoker, body, errors):
     token, _ = issue_session(UserFactory(), ApplicationFactory())
     client.force_login(revoker)
     response = post(client, f"users/{token.user_id}/revoke", body)
-    assert (response.status_code, response.json()) == (400, errors)
+    expected = {field: [translated(message) for message in messages] for field, messages in errors.items()}
+    assert (response.status_code, response.json()) == (400, expected)
     assert is_valid(token)
 
 
@@ -388,7 +434,7 @@ def test_malformed_json_is_a_400_detail(client, revoker):
     client.force_login(revoker)
     response = client.post(f"{BASE}/revocations", "{", content_type="application/json")
     assert response.status_code == 400
-    assert response.json()["detail"].startswith("JSON parse error")
+    assert response.json()["detail"].startswith(translated("JSON parse error - %s").split("%")[0])
 
 
 def test_revoke_an_app_for_everyone_or_one_user(client, revoker):
@@ -397,10 +443,10 @@ def test_revoke_an_app_for_everyone_or_one_user(client, revoker):
     bob_token, _ = issue_session(UserFactory(), app)
     client.force_login(revoker)
 
-    one = post(client, f"applications/{app.pk}/revoke", {"reason": "r", "user": alice_token.user_id})
+    one = post(client, f"applications/{app.pk}/revoke", {"reason": "r", "user": json_id(alice_token.user_id)})
     assert one.json()["access_tokens"] == 1
     assert not is_valid(alice_token) and is_valid(bob_token)
-    unknown = post(client, f"applications/{app.pk}/revoke", {"reason": "r", "user": 999999})
+    unknown = post(client, f"applications/{app.pk}/revoke", {"reason": "r", "user": NO_USER})
     assert (unknown.status_code, unknown.json()) == (400, {"user": ["No user with this id."]})
     every = post(client, f"applications/{app.pk}/revoke", {"reason": "r"})
     assert (every.status_code, every.json()["access_tokens"]) == (200, 1)
@@ -415,9 +461,9 @@ def test_revoke_a_user_in_every_app(client, revoker):
     response = post(client, f"users/{user.pk}/revoke", {"reason": "left the company"})
     assert (response.status_code, response.json()["access_tokens"]) == (200, 2)
     assert not any(is_valid(token) for token in tokens) and is_valid(kept)
-    assert get(client, "users/999999/revoke").status_code == 405
-    assert post(client, "users/999999/revoke", {"reason": "x"}).json() == {
-        "detail": "No User matches the given query."
+    assert get(client, f"users/{NO_USER}/revoke").status_code == 405
+    assert post(client, f"users/{NO_USER}/revoke", {"reason": "x"}).json() == {
+        "detail": f"No {get_user_model().__name__} matches the given query."
     }
 
 
@@ -435,18 +481,20 @@ def test_bulk_revocation_of_a_selection(client, revoker):
     body = {
         "reason": "incident 42",
         "sessions": [str(session.public_id)],
-        "users": [by_user.user_id],
+        "users": [json_id(by_user.user_id)],
         "devices": [str(device.public_id)],
     }
 
     dry = post(client, "revocations", {**body, "dry_run": True})
     assert (dry.status_code, dry.json()["access_tokens"], dry.json()["event"]) == (200, 3, None)
     unknown = post(
-        client, "revocations", {**body, "applications": [999999], "users": [by_user.user_id, 888888]}
+        client,
+        "revocations",
+        {**body, "applications": [999999], "users": [json_id(by_user.user_id), NO_USER]},
     )
     assert (unknown.status_code, unknown.json()) == (
         400,
-        {"users": ["Unknown ids: 888888."], "applications": ["Unknown ids: 999999."]},
+        {"users": [f"Unknown ids: {NO_USER}."], "applications": ["Unknown ids: 999999."]},
     )
     empty = post(client, "revocations", {"reason": "x"})
     assert empty.json() == {"non_field_errors": ["Name at least one session, user, application or device."]}

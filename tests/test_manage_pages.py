@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.factories import ApplicationFactory, UserFactory, issue_session
+from tests.helpers import translated
 from tests.test_manage_api import AUTH_QUERIES, VIEW_PERMISSIONS, get, grant
 from token_admin.api.manage.pagination import StaffCursorPagination
 from token_admin.models import TokenSession
@@ -150,4 +151,4 @@ def cursor(**tokens):
 def test_a_crafted_cursor_position_is_a_404_not_a_500(client, reader, sessions, tokens, query):
     client.force_login(reader)
     response = get(client, f"sessions?{query}cursor={cursor(**tokens)}")
-    assert (response.status_code, response.json()) == (404, {"detail": "Invalid cursor"})
+    assert (response.status_code, response.json()) == (404, {"detail": translated("Invalid cursor")})

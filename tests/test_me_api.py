@@ -12,7 +12,8 @@ import pytest
 from oauth2_provider.models import get_access_token_model
 
 from tests.factories import AccessTokenFactory, ApplicationFactory, DeviceFactory, UserFactory, issue_session
-from tests.helpers import url
+from tests.helpers import json_id, url
+from tests.test_manage_api import iso
 from token_admin.models import RevocationEvent, TokenSession
 
 pytestmark = pytest.mark.django_db
@@ -36,10 +37,6 @@ def post(client, path, body=None, **extra):
 
 def is_valid(token):
     return AccessToken.objects.filter(pk=token.pk).exists()
-
-
-def iso(moment):
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 @pytest.fixture
@@ -98,7 +95,7 @@ def test_my_apps_and_devices(client, alice, bob):
     assert devices.json() == [
         {
             "id": str(device.public_id),
-            "user": alice.pk,
+            "user": json_id(alice.pk),
             "name": "my iPad",
             "type": "DEFAULT",
             "application": None,

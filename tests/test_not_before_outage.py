@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from tests.concurrency import dot_accepts
 from tests.factories import ApplicationFactory, UserFactory, issue_session
-from tests.helpers import bearer
+from tests.helpers import bearer, url
 from token_admin.models import NotBefore, RevocationEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,8 +30,8 @@ STALE = {"token_admin:not_before:global": 0.0}
 
 
 def refused_everywhere(raw):
-    adn = Client().get("/stream/0/token", **bearer(raw))
-    se = Client().get(f"/2.2/access-tokens/{raw}")
+    adn = Client().get(url("/stream/0/token"), **bearer(raw))
+    se = Client().get(url(f"/2.2/access-tokens/{raw}"))
     return not dot_accepts(raw) and adn.status_code == 401 and se.json()["items"] == []
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from tests.factories import ApplicationFactory, UserFactory, issue_session, rotate
+from tests.helpers import url
 from token_admin.models import RevocationEvent, TokenSession
 from token_admin.revocation import Actor, Selection, Surface, revoke
 
@@ -112,7 +113,7 @@ def test_with_reuse_protection_a_family_with_a_live_member_keeps_its_revoked_one
 
     # The kept token still does its job: replaying it revokes the live one (DOT's reuse check).
     replay = client.post(
-        "/o/token/",
+        url("/o/token/"),
         {
             "client_id": app.client_id,
             "client_secret": app.raw_secret,

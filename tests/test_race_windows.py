@@ -39,7 +39,7 @@ from tests.concurrency import (
     wait_until_blocked_on_a_lock,
 )
 from tests.factories import ApplicationFactory, DeviceFactory, UserFactory, issue_session
-from tests.helpers import basic, bearer, signed_selection
+from tests.helpers import basic, bearer, signed_selection, url
 from token_admin.models import RevocationEvent, TokenSession
 
 AccessToken = get_access_token_model()
@@ -86,20 +86,20 @@ def world() -> World:
 
 
 def end_user_delete(world: World) -> Callable[[], Any]:
-    path = f"/oauth/api/v1/users/{world.user.pk}/tokens/{world.session.public_id}"
+    path = url(f"/oauth/api/v1/users/{world.user.pk}/tokens/{world.session.public_id}")
     return lambda: Client().delete(path, **basic(world.api_client))
 
 
 def adn_delete(world: World) -> Callable[[], Any]:
-    return lambda: Client().delete("/stream/0/token", **bearer(world.access))
+    return lambda: Client().delete(url("/stream/0/token"), **bearer(world.access))
 
 
 def se_invalidate(world: World) -> Callable[[], Any]:
-    return lambda: Client().get(f"/2.2/access-tokens/{world.access.raw_token}/invalidate")
+    return lambda: Client().get(url(f"/2.2/access-tokens/{world.access.raw_token}/invalidate"))
 
 
 def se_de_authenticate(world: World) -> Callable[[], Any]:
-    return lambda: Client().get(f"/2.2/apps/{world.access.raw_token}/de-authenticate")
+    return lambda: Client().get(url(f"/2.2/apps/{world.access.raw_token}/de-authenticate"))
 
 
 def rfc7009_access_token(world: World) -> Callable[[], Any]:
@@ -117,7 +117,7 @@ def _rfc7009(world: World, token: str, hint: str) -> Any:
         "client_id": world.app.client_id,
         "client_secret": world.app.raw_secret,
     }
-    return Client().post("/o/revoke_token/", data)
+    return Client().post(url("/o/revoke_token/"), data)
 
 
 def _admin(
@@ -175,9 +175,9 @@ PATHS = [
     _admin("admin:token_admin_device_changelist", "revoke_selected_devices", lambda world: world.device.pk),
     _admin(_user_changelist(), "revoke_all_user_tokens", lambda world: world.user.pk),
     _command("--session", lambda world: str(world.session.public_id)),
-    _command("--user", lambda world: world.user.username),
+    _command("--user", lambda world: world.user.get_username()),
     _command("--app", lambda world: world.app.client_id),
-    _command("--user", lambda world: world.user.username, "--app", lambda world: world.app.client_id),
+    _command("--user", lambda world: world.user.get_username(), "--app", lambda world: world.app.client_id),
     _command("--device", lambda world: str(world.device.public_id)),
 ]
 

@@ -41,7 +41,7 @@ from tests.factories import (
     issue_session,
     rotate,
 )
-from tests.helpers import bearer
+from tests.helpers import bearer, json_id, url
 from token_admin.models import RevocationEvent, TokenSession
 from token_admin.oauth2_validators import TokenAdminOAuth2Validator
 from token_admin.revocation import Actor, Selection, Surface, revoke
@@ -190,7 +190,7 @@ def test_concurrent_overlapping_revokes_end_consistent_and_audited(round_):
 
 
 def adn_status(raw_access_token: str) -> int:
-    return Client().get("/stream/0/token", **bearer(raw_access_token)).status_code
+    return Client().get(url("/stream/0/token"), **bearer(raw_access_token)).status_code
 
 
 def assert_nothing_of_the_pair_works(
@@ -225,14 +225,14 @@ def test_refresh_racing_se_de_authenticate_leaves_nothing_that_works(round_):
         return responses
 
     def de_authenticate() -> Any:
-        return Client().get(f"/2.2/apps/{presented.raw_token}/de-authenticate")
+        return Client().get(url(f"/2.2/apps/{presented.raw_token}/de-authenticate"))
 
     refreshed, deauthenticated = run_together(refresh_twice, de_authenticate)
 
     assert not isinstance(refreshed, BaseException), refreshed
     assert not isinstance(deauthenticated, BaseException), deauthenticated
     assert deauthenticated.status_code == 200, deauthenticated.content
-    assert [item["account_id"] for item in deauthenticated.json()["items"]] == [user.pk]
+    assert [item["account_id"] for item in deauthenticated.json()["items"]] == [json_id(user.pk)]
     minted = [response.json() for response in refreshed if response.status_code == 200]
     assert all(response.status_code in (200, 400) for response in refreshed)
     assert_nothing_of_the_pair_works(
@@ -347,7 +347,7 @@ def test_a_sign_in_committed_between_the_revocations_statements_leaves_nothing_h
     assert paused.wait(THREAD_TIMEOUT)
     grant = GrantFactory(user=user, application=app)
     signed_in = Client().post(
-        "/o/token/",
+        url("/o/token/"),
         {
             "grant_type": "authorization_code",
             "code": grant.code,

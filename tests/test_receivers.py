@@ -92,6 +92,10 @@ def test_dot_revoke_family_matches_revoking_each_member(owner):
     }
 
 
+@pytest.mark.skipif(
+    RefreshToken._meta.get_field("token_checksum").unique,
+    reason="DOT after 3.4.1 makes RefreshToken.token_checksum unique: no two rows can share one",
+)
 def test_dot_revoke_family_when_two_live_members_share_a_checksum(owner):
     user, app = owner
     family = uuid.uuid4()

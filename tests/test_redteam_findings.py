@@ -17,10 +17,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_id_token_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_grant_model,
+    get_id_token_model,
+    get_refresh_token_model,
+)
 
 from tests.factories import ApplicationFactory, GrantFactory, UserFactory, issue_session
-from tests.helpers import signed_selection
+from tests.helpers import signed_selection, url
 from token_admin.events.models import Receiver
 from token_admin.models import NotBefore, RevocationEvent, TokenSession
 
@@ -29,6 +34,16 @@ pytestmark = pytest.mark.django_db
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
 IDToken = get_id_token_model()
+Grant = get_grant_model()
+
+
+def admin_view(model: Any, view: str) -> str:
+    """The admin's URL name of ``model``'s ``view``, whichever app the (swappable) model is in."""
+    return f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}"
+
+
+def perm(action: str, model: Any) -> str:
+    return f"{action}_{model._meta.model_name}"
 
 
 def staff_with(*codenames: str) -> Any:
@@ -68,8 +83,10 @@ def session_with_id_token() -> tuple[Any, Any, Any, Any]:
 def test_deleting_an_id_token_in_the_admin_cannot_kill_its_access_token_unaudited(client):
     alice, access, refresh, id_token = session_with_id_token()
     # No revoke_tokens: only the delete permissions Django asks for the cascade.
-    client.force_login(staff_with("view_idtoken", "delete_idtoken", "delete_accesstoken"))
-    url = reverse("admin:oauth2_provider_idtoken_delete", args=[id_token.pk])
+    client.force_login(
+        staff_with(perm("view", IDToken), perm("delete", IDToken), perm("delete", AccessToken))
+    )
+    url = reverse(admin_view(IDToken, "delete"), args=[id_token.pk])
 
     response = client.post(url, {"post": "yes"})
 
@@ -81,9 +98,9 @@ def test_deleting_an_id_token_in_the_admin_cannot_kill_its_access_token_unaudite
 
 def test_an_authorization_code_cannot_be_deleted_unaudited_in_the_admin(client):
     grant = GrantFactory()
-    client.force_login(staff_with("view_grant", "delete_grant"))
+    client.force_login(staff_with(perm("view", Grant), perm("delete", Grant)))
 
-    response = client.post(reverse("admin:oauth2_provider_grant_delete", args=[grant.pk]), {"post": "yes"})
+    response = client.post(reverse(admin_view(Grant, "delete"), args=[grant.pk]), {"post": "yes"})
 
     assert response.status_code == 403
     assert type(grant).objects.filter(pk=grant.pk).exists()
@@ -94,7 +111,7 @@ def test_deleting_a_user_still_cascades_to_their_id_tokens(client):
     staff = UserFactory(is_staff=True, is_superuser=True)
     client.force_login(staff)
 
-    response = client.post(reverse("admin:auth_user_delete", args=[alice.pk]), {"post": "yes"})
+    response = client.post(reverse(admin_view(alice, "delete"), args=[alice.pk]), {"post": "yes"})
 
     assert response.status_code == 302
     assert not IDToken.objects.filter(pk=id_token.pk).exists()
@@ -109,7 +126,7 @@ def test_the_lift_page_answers_an_id_that_is_no_number_with_a_404(client):
     client.force_login(viewer_of_everything("revoke_tokens"))
     client.raise_request_exception = False
 
-    response = client.get("/admin/token_admin/notbefore/²/lift/")  # "²".isdigit(), int("²") fails
+    response = client.get(url("/admin/token_admin/notbefore/²/lift/"))  # "²".isdigit(), int("²") fails
 
     assert response.status_code == 404
 
@@ -150,7 +167,7 @@ def test_a_crafted_lookup_on_a_changelist_is_refused_not_a_500(client, model, pa
 def test_date_lookups_in_range_still_filter(client):
     issue_session(UserFactory(), ApplicationFactory())
     client.force_login(viewer_of_everything())
-    url = reverse("admin:oauth2_provider_accesstoken_changelist")
+    url = reverse(admin_view(AccessToken, "changelist"))
     year = str(timezone.now().year)
 
     assert len(client.get(url, {"expires__year": year}).context["cl"].result_list) == 1
@@ -165,14 +182,14 @@ def test_the_autocomplete_never_searches_with_a_nul(client):
     UserFactory(username="alice")
     client.force_login(viewer_of_everything())
     params = {
-        "app_label": "oauth2_provider",
-        "model_name": "accesstoken",
+        "app_label": AccessToken._meta.app_label,
+        "model_name": AccessToken._meta.model_name,
         "field_name": "user",
         "term": "a\x00",
     }
 
     with CaptureQueriesContext(connection) as queries:
-        response = client.get("/admin/autocomplete/", params)
+        response = client.get(reverse("admin:autocomplete"), params)
 
     assert response.status_code == 200
     assert response.json()["results"] == []
@@ -219,7 +236,7 @@ DEEP = "[" * 100_000
 def test_a_leak_report_nested_too_deep_is_a_400_json(client):
     client.raise_request_exception = False
 
-    response = client.post("/credentials/revoke", DEEP, content_type="application/json")
+    response = client.post(url("/credentials/revoke"), DEEP, content_type="application/json")
 
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
@@ -228,7 +245,7 @@ def test_a_leak_report_nested_too_deep_is_a_400_json(client):
 def test_dcr_refuses_an_anonymous_body_nested_too_deep_before_reading_it(client):
     client.raise_request_exception = False
 
-    response = client.post("/o/register/", DEEP, content_type="application/json")
+    response = client.post(url("/o/register/"), DEEP, content_type="application/json")
 
     assert response.status_code == 401  # DOT's answer: authentication first
 
@@ -239,7 +256,7 @@ def test_the_manage_apis_answer_a_body_nested_too_deep_with_a_400_json(client, p
     client.raise_request_exception = False
 
     response = client.post(
-        f"/api/token-admin/{path}", DEEP, content_type="application/json", HTTP_ACCEPT="application/json"
+        url(f"/api/token-admin/{path}"), DEEP, content_type="application/json", HTTP_ACCEPT="application/json"
     )
 
     assert response.status_code == 400
@@ -255,11 +272,13 @@ def test_bad_percent_encoding_in_the_query_is_a_400_json(client, path, signed_in
     if signed_in:
         client.force_login(viewer_of_everything())
 
-    response = client.get(f"/api/token-admin/{path}", QUERY_STRING="x=%ZZ", HTTP_ACCEPT="application/json")
+    response = client.get(
+        url(f"/api/token-admin/{path}"), QUERY_STRING="x=%ZZ", HTTP_ACCEPT="application/json"
+    )
 
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
-    assert "detail" in response.json()
+    assert response.json() == {"detail": "The query string is not valid percent-encoding."}
 
 
 # --- 8. The admin's confirmation page carried the full checksum of each lone access token -------
@@ -268,7 +287,7 @@ def test_bad_percent_encoding_in_the_query_is_a_400_json(client, path, signed_in
 @pytest.mark.parametrize(
     ("changelist", "action", "selected"),
     [
-        ("admin:oauth2_provider_accesstoken_changelist", "revoke_selected_tokens", "access token"),
+        (admin_view(AccessToken, "changelist"), "revoke_selected_tokens", "access token"),
         ("admin:token_admin_tokensession_changelist", "revoke_selected_sessions", "session"),
     ],
 )

@@ -11,6 +11,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from tests.factories import ApplicationFactory, UserFactory, issue_session, rotate
+from tests.helpers import url
 from token_admin.oauth2_validators import TokenAdminOAuth2Validator
 
 AccessToken = get_access_token_model()
@@ -45,7 +46,7 @@ def revoke(refresh_token):
 
 def refresh(client, app, raw):
     return client.post(
-        "/o/token/",
+        url("/o/token/"),
         {
             "client_id": app.client_id,
             "client_secret": app.raw_secret,

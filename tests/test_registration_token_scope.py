@@ -18,10 +18,10 @@ from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 from oauth2_provider.views import ProtectedResourceView, ScopedProtectedResourceView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.views import APIView, exception_handler
 
 from tests.factories import AccessTokenFactory, UserFactory
-from tests.helpers import bearer
+from tests.helpers import bearer, translated
 from tests.urls import urlpatterns as token_admin_urlpatterns
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
 class Protected(ProtectedResourceView):
     def get(self, request):
-        return HttpResponse(f"hello {request.resource_owner.username}")
+        return HttpResponse(f"hello {request.resource_owner.get_username()}")
 
 
 class ScopedProtected(ScopedProtectedResourceView):
@@ -43,8 +43,11 @@ class DRFProtected(APIView):
     authentication_classes = [OAuth2Authentication]
     permission_classes = [IsAuthenticated]
 
+    def get_exception_handler(self):
+        return exception_handler  # DRF's own errors, whatever the project's EXCEPTION_HANDLER
+
     def get(self, request):
-        return Response({"user": request.user.username})
+        return Response({"user": request.user.get_username()})
 
 
 urlpatterns = [
@@ -102,13 +105,13 @@ def test_drf_oauth2_authentication_refuses_it(client, registered):
     user, _, raw = registered
     token = AccessTokenFactory(user=user)
     ok = client.get("/drf/", **bearer(token.raw_token))
-    assert (ok.status_code, ok.json()) == (200, {"user": user.username})
+    assert (ok.status_code, ok.json()) == (200, {"user": user.get_username()})
 
     response = client.get("/drf/", **bearer(raw))
 
     assert answer(response) == answer(client.get("/drf/", **bearer("no-such-token")))
     assert response.status_code == 401
-    assert response.json() == {"detail": "Authentication credentials were not provided."}
+    assert response.json() == {"detail": translated("Authentication credentials were not provided.")}
     assert response["WWW-Authenticate"] == (
         'Bearer realm="api",error="invalid_token",error_description="The access token is invalid."'
     )

@@ -13,7 +13,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from oauth2_provider.settings import oauth2_settings
 
 from tests.factories import AccessTokenFactory, ApplicationFactory, UserFactory, issue_session, rotate
-from tests.helpers import bearer
+from tests.helpers import bearer, url
 from token_admin import queries
 from token_admin.admin import mixins as token_admin_admin
 
@@ -207,7 +207,7 @@ def test_apps_me_tokens_is_unchanged_for_an_app_whose_tokens_are_old(client):
         issue_session(UserFactory(), busy_app)
     app_token = AccessTokenFactory(user=None, application=old_app)
 
-    response = client.get("/stream/0/apps/me/tokens?count=2", **bearer(app_token))
+    response = client.get(url("/stream/0/apps/me/tokens?count=2"), **bearer(app_token))
 
     assert response.status_code == 200
     body = response.json()

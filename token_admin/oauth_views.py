@@ -20,7 +20,11 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider import views as dot_views
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
-from oauth2_provider.signals import app_authorized
+
+try:  # DOT after 3.4.1 moved its signals into oauth2_provider.core (the old path warns)
+    from oauth2_provider.core.signals import app_authorized
+except ImportError:  # DOT 3.4.x
+    from oauth2_provider.signals import app_authorized
 
 from token_admin import queries
 from token_admin.receivers import registration_metadata

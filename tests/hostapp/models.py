@@ -1,5 +1,6 @@
-"""The host project's user: a UUID primary key, e-mail login, ``is_active`` and ``is_staff``,
-``PermissionsMixin`` for the admin, and deliberately no ``get_full_name`` nor ``username``."""
+"""The host project's user (a UUID primary key, e-mail login, ``is_active`` and ``is_staff``,
+``PermissionsMixin`` for the admin, and deliberately no ``get_full_name`` nor ``username``) and
+its swapped DOT models (``OAUTH2_PROVIDER_*_MODEL`` in ``tests.settings_host``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,14 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from oauth2_provider.models import (
+    AbstractAccessToken,
+    AbstractApplication,
+    AbstractDeviceGrant,
+    AbstractGrant,
+    AbstractIDToken,
+    AbstractRefreshToken,
+)
 
 
 class UserManager(BaseUserManager):
@@ -43,3 +52,30 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+
+# DOT's six swappable models, swapped as DOT's "Extending the token models" says: all in one app
+# (AccessToken and RefreshToken reference each other), each its abstract base plus one field of
+# the host's own. token_admin must work on these tables, not on oauth2_provider's.
+class Application(AbstractApplication):
+    tenant = models.CharField(max_length=40, blank=True, default="")
+
+
+class Grant(AbstractGrant):
+    tenant = models.CharField(max_length=40, blank=True, default="")
+
+
+class AccessToken(AbstractAccessToken):
+    tenant = models.CharField(max_length=40, blank=True, default="")
+
+
+class RefreshToken(AbstractRefreshToken):
+    tenant = models.CharField(max_length=40, blank=True, default="")
+
+
+class IDToken(AbstractIDToken):
+    tenant = models.CharField(max_length=40, blank=True, default="")
+
+
+class DeviceGrant(AbstractDeviceGrant):
+    tenant = models.CharField(max_length=40, blank=True, default="")

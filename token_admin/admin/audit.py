@@ -102,7 +102,9 @@ class RevocationEventAdmin(BigTableAdminMixin, admin.ModelAdmin):
                 opts = models[part.kind]._meta
                 name = f"admin:{opts.app_label}_{opts.model_name}_change"
                 url = safe(lambda: reverse(name, args=[part.pk]))  # noqa: B023 (called at once)
-            html.append(format_html('<a href="{}">{}</a>', url, part.text) if url else escape(part.text))
+            # Underlined: in a sentence, a link told apart by its colour only fails WCAG 1.4.1.
+            link = '<a href="{}" style="text-decoration: underline">{}</a>'
+            html.append(format_html(link, url, part.text) if url else escape(part.text))
         return mark_safe("".join(html))  # every part is escaped above
 
     @admin.display(description=_("selection"))

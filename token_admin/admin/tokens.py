@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from oauth2_provider.models import (
+    AbstractAccessToken,
+    AbstractRefreshToken,
     get_application_model,
     get_refresh_token_model,
 )
@@ -42,6 +44,7 @@ from token_admin.admin.utils import (
     NO_FACETS,
     change_url,
     changelist_url,
+    host_fields,
     joined_links,
     mask_checksum,
     mask_html,
@@ -91,6 +94,10 @@ class AccessTokenAdmin(
     readonly_fields = fields
     actions = ("revoke_selected_tokens", "deauthorize_selected_tokens")
     revoke_button_action = "revoke_selected_tokens"
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A swapped model's own fields too (shown read-only: this admin changes nothing).
+        return (*self.fields, *host_fields(self.model, AbstractAccessToken))
 
     def page_subtitle(self, obj: Any) -> str:
         return _("Access token %(token)s · %(who)s") % {
@@ -238,6 +245,9 @@ class RefreshTokenAdmin(
     readonly_fields = fields
     actions = ("revoke_selected_refresh_tokens",)
     revoke_button_action = "revoke_selected_refresh_tokens"
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return (*self.fields, *host_fields(self.model, AbstractRefreshToken))
 
     def page_subtitle(self, obj: Any) -> str:
         return _("Refresh token %(token)s · %(who)s") % {

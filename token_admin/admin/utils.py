@@ -105,3 +105,15 @@ def not_on_own_pages(model_admin: admin.ModelAdmin, request: HttpRequest) -> boo
     match = getattr(request, "resolver_match", None)
     url_name = getattr(match, "url_name", None) or ""
     return not url_name.startswith(f"{opts.app_label}_{opts.model_name}_")
+
+
+def host_fields(model: type[Model], dot_abstract: type[Model]) -> tuple[str, ...]:
+    """The fields a project's swapped DOT model adds to DOT's abstract one (say a ``tenant``), in
+    the model's order. An admin here that lists its fields shows these after them, as DOT's own
+    admin (which lists none) does; none on DOT's stock models."""
+    dot = {field.name for field in (*dot_abstract._meta.local_fields, *dot_abstract._meta.local_many_to_many)}
+    return tuple(
+        field.name
+        for field in (*model._meta.fields, *model._meta.many_to_many)
+        if field.name not in dot and not field.auto_created
+    )

@@ -143,8 +143,11 @@ class UserTokenViewSet(EndUserViewSet):
                 actor=Actor.api_client(request.auth),
                 audit_empty=False,
             )
-            if result.event is None:
-                count_noop_revocation(request.auth)
+            if result.event is not None:
+                return HttpResponse(status=204)
+        # Revoked nothing, malformed ids included (integer ids sent to a project whose users have
+        # UUID keys revoke nothing all day): counted, as the README says of every such DELETE.
+        count_noop_revocation(request.auth)
         return HttpResponse(status=204)
 
 

@@ -19,6 +19,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_filters.constants import EMPTY_VALUES
 from django_filters.fields import IsoDateTimeField
 from oauth2_provider.models import get_access_token_model, get_application_model
@@ -62,7 +63,7 @@ class MomentField(IsoDateTimeField):
                 moment.astimezone(dt_timezone.utc)  # as the database will
         except OverflowError:
             raise forms.ValidationError(
-                "Enter a date/time between the years 1 and 9999.", code="invalid"
+                _("Enter a date/time between the years 1 and 9999."), code="invalid"
             ) from None
         return moment
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from django.utils.translation import gettext as _
 from oauth2_provider.models import get_application_model
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
@@ -24,7 +25,7 @@ from token_admin import queries
 from token_admin.api.manage import serializers as ser
 from token_admin.api.manage.permissions import ME_PERMISSIONS, ME_SCOPE, BearerAuthentication
 from token_admin.api.manage.schema import MeSchema
-from token_admin.api.manage.staff import ID_PATTERN, UUID_PATTERN, JSONParser
+from token_admin.api.manage.staff import ID_PATTERN, UUID_PATTERN, JSONParser, drf_errors
 from token_admin.api.openapi import extend_schema, view_schema
 from token_admin.models import TokenSession
 from token_admin.revocation import Actor, Selection, Surface, revoke
@@ -39,6 +40,7 @@ class MeViewSet(viewsets.GenericViewSet):
     throttle_classes: list[Any] = []
     pagination_class = None
     schema = view_schema(MeSchema)
+    get_exception_handler = drf_errors
 
     @staticmethod
     def required_scope_for(method: str) -> str:
@@ -87,7 +89,7 @@ class MeSessionViewSet(MeViewSet):
         """Sign this session out."""
         user: Any = request.user  # signed in: IsSignedIn ran
         if not TokenSession.objects.filter(public_id=str(pk), user=user).exists():
-            raise NotFound("You have no session with this id.")
+            raise NotFound(_("You have no session with this id."))
         return self.revoke_and_answer(request, Selection.sessions([str(pk)], user=request.user))
 
 
@@ -129,7 +131,7 @@ class MeApplicationViewSet(MeViewSet):
         """Disconnect this app: every session and grant of yours in it."""
         application = get_application_model().objects.filter(pk=pk).first()
         if application is None:
-            raise NotFound("No app with this id.")
+            raise NotFound(_("No app with this id."))
         return self.revoke_and_answer(request, Selection.applications([application], user=request.user))
 
 
@@ -152,7 +154,7 @@ class MeDeviceViewSet(MeViewSet):
         """Sign this device out: its sessions, and its registered client's registration."""
         device = self.get_queryset().filter(public_id=pk).first()
         if device is None:
-            raise NotFound("You have no device with this id.")
+            raise NotFound(_("You have no device with this id."))
         return self.revoke_and_answer(request, Selection.devices([device]))
 
 

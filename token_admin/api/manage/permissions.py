@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import SuspiciousOperation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 from oauth2_provider.models import get_access_token_model
 from rest_framework.exceptions import ParseError
@@ -38,7 +40,7 @@ class BearerAuthentication(OAuth2Authentication):
         try:
             return super().authenticate(request)
         except SuspiciousOperation:
-            raise ParseError("The query string is not valid percent-encoding.") from None
+            raise ParseError(_("The query string is not valid percent-encoding.")) from None
 
 
 def bearer_token(request: Request) -> Any | None:
@@ -54,14 +56,14 @@ class HasScope(BasePermission):
         if token is None:
             return True
         scope = view.required_scope(request)
-        self.message = f"The token lacks the scope {scope}."
+        self.message = _("The token lacks the scope %(scope)s.") % {"scope": scope}
         return bool(token.allow_scopes([scope]))
 
 
 class IsSignedIn(BasePermission):
     """A person: a signed-in user, or the owner of a user token (an app token has none)."""
 
-    message = "Only a user's session or a user's token may call this API."
+    message = gettext_lazy("Only a user's session or a user's token may call this API.")
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
@@ -71,7 +73,7 @@ class IsSignedIn(BasePermission):
 class IsStaff(IsSignedIn):
     """An active staff user, as for the admin site."""
 
-    message = "Only staff users may call this API."
+    message = gettext_lazy("Only staff users may call this API.")
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return super().has_permission(request, view) and bool(request.user.is_staff)
@@ -92,7 +94,7 @@ class StaffModelPermission(BasePermission):
             needed.append(REVOKE_PERMISSION)
         missing = [perm for perm in needed if not request.user.has_perm(perm)]
         if missing:
-            self.message = f"This needs the permission {missing[0]}."
+            self.message = _("This needs the permission %(permission)s.") % {"permission": missing[0]}
         return not missing
 
 

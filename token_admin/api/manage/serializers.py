@@ -11,6 +11,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from oauth2_provider.models import get_access_token_model, get_application_model
 from rest_framework import serializers
 
@@ -179,7 +181,7 @@ class RevokeSerializer(DryRunSerializer):
     reason = serializers.CharField(
         max_length=2000,
         # Something besides blanks (which are trimmed) and NUL (which DRF refuses), as the schema says.
-        validators=[RegexValidator(r"^[^\x00]*[^\s\x00][^\x00]*$", "Give a reason.")],
+        validators=[RegexValidator(r"^[^\x00]*[^\s\x00][^\x00]*$", gettext_lazy("Give a reason."))],
         help_text="Why: recorded in the audit event. Required.",
     )
 
@@ -198,7 +200,7 @@ class BulkRevokeSerializer(RevokeSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not any(attrs[name] for name in ("sessions", "users", "applications", "devices")):
-            raise serializers.ValidationError("Name at least one session, user, application or device.")
+            raise serializers.ValidationError(_("Name at least one session, user, application or device."))
         return attrs
 
 

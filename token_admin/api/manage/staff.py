@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Model, QuerySet
+from django.utils.translation import gettext as _
 from oauth2_provider.models import get_application_model
 from rest_framework import mixins, parsers, serializers, viewsets
 from rest_framework.authentication import SessionAuthentication
@@ -22,6 +23,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import exception_handler
 
 from token_admin import ids, queries
 from token_admin.api.manage import filters
@@ -55,7 +57,13 @@ class JSONParser(parsers.JSONParser):
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise ParseError("JSON parse error - nested too deep.") from None
+            raise ParseError(_("JSON parse error - nested too deep.")) from None
+
+
+def drf_errors(view: Any) -> Any:
+    """DRF's own exception handler: the errors these APIs document (``{"detail": ...}`` or field
+    errors, as the schema says), never the project's ``EXCEPTION_HANDLER``, which may wrap them."""
+    return exception_handler
 
 
 class StaffAPIMixin(viewsets.GenericViewSet):
@@ -70,6 +78,7 @@ class StaffAPIMixin(viewsets.GenericViewSet):
     schema = view_schema(ManageSchema)
     # The model whose view permission a request needs (None: revoke_tokens alone).
     permission_model: type[Model] | None = None
+    get_exception_handler = drf_errors
 
     @staticmethod
     def required_scope_for(method: str) -> str:
@@ -129,7 +138,7 @@ class ApplicationViewSet(StaffReadViewSet):
         if "user" in data:
             user = get_user_model().objects.filter(pk=data["user"]).first()
             if user is None:
-                raise serializers.ValidationError({"user": ["No user with this id."]})
+                raise serializers.ValidationError({"user": [_("No user with this id.")]})
         return self.revoke_and_answer(request, Selection.applications([application], user=user), data)
 
 
@@ -237,7 +246,11 @@ class BulkRevocationViewSet(mixins.CreateModelMixin, StaffAPIMixin):
                 {str(value) for value in data["devices"]} - {str(d.public_id) for d in devices}
             ),
         }
-        errors = {name: [f"Unknown ids: {', '.join(map(str, ids))}."] for name, ids in unknown.items() if ids}
+        errors = {
+            name: [_("Unknown ids: %(ids)s.") % {"ids": ", ".join(map(str, ids))}]
+            for name, ids in unknown.items()
+            if ids
+        }
         if errors:
             raise serializers.ValidationError(errors)
         parts = [

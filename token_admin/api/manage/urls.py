@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -45,9 +46,10 @@ class NoSuchEndpoint(APIView):
     permission_classes: list[Any] = []
     renderer_classes = [JSONRenderer]
     schema = None
+    get_exception_handler = staff.drf_errors
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        raise NotFound("No such endpoint.")
+        raise NotFound(_("No such endpoint."))
 
 
 urlpatterns = [*router.urls, catch_all(NoSuchEndpoint.as_view(), name="not-found", before=router.urls)]
