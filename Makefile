@@ -100,7 +100,7 @@ bench-scale: $(VENV)/.installed-$(EXTRAS)
 bench-hot: $(VENV)/.installed-$(EXTRAS)
 	$(BIN)/python bench/hot_path.py $(BENCH_ARGS)
 
-# The benches at a tiny size, so that they cannot rot (CI); about a minute, databases of their own.
+# The benches at a tiny size, so that they cannot rot (CI); about two minutes, databases of their own.
 bench-smoke: $(VENV)/.installed-$(EXTRAS)
 	BENCH_SCALE_DB_PREFIX=bench_smoke_scale $(BIN)/python bench/scale.py --smoke
 	BENCH_DB_NAME=bench_smoke_peers $(BIN)/python bench/run.py --scale 0.01 --seconds 1 --reps 2 \

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -16,9 +16,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
-from oauth2_provider.models import get_application_model, get_refresh_token_model
+from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
 from token_admin import queries
+from token_admin.admin.mixins import add_window_filter
 from token_admin.admin.utils import parse_pk, parse_uuid
 from token_admin.models import Device, TokenSession
 
@@ -74,7 +75,12 @@ class ApplicationFilter(InputFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
         value = self.value()
-        return queryset.filter(self._condition(value, "application__")) if value else None
+        if not value:
+            return None
+        # The apps first, then their rows by the application index (a join with an OR on the
+        # app's columns reads every row of the list).
+        apps = get_application_model().objects.filter(self._condition(value)).values_list("pk", flat=True)
+        return queryset.filter(application_id__in=list(apps[:100]))
 
 
 class ChosenObjectFilter(admin.SimpleListFilter):
@@ -125,11 +131,17 @@ class TwoChoiceFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any] | None:
         (matching, _label), (other, _other_label) = self.choice_labels
-        if self.value() == matching:
-            return queryset.filter(self.condition())
-        if self.value() == other:
-            return queryset.exclude(self.condition())
-        return None
+        value = self.value()
+        if value not in (matching, other):
+            return None
+        # No index serves the condition in the list's order: within the list's window.
+        return windowed(
+            request,
+            queryset,
+            lambda rows: (
+                rows.filter(self.condition()) if value == matching else rows.exclude(self.condition())
+            ),
+        )
 
 
 class StatusFilter(TwoChoiceFilter):
@@ -181,12 +193,23 @@ class DeviceFilter(admin.SimpleListFilter):
         if not value:
             return None
         if value in ("any", "none"):
+            # Most rows are on no device, or none is: within the list's window.
             on_a_device = self.condition(None)
-            return queryset.filter(on_a_device) if value == "any" else queryset.exclude(on_a_device)
-        return queryset.filter(self.condition(Device.objects.filter(pk=parse_pk(Device, value))))
+            return windowed(
+                request,
+                queryset,
+                lambda rows: rows.filter(on_a_device) if value == "any" else rows.exclude(on_a_device),
+            )
+        device = Device.objects.filter(pk=parse_pk(Device, value)).first()
+        return queryset.filter(self.device_condition(device)) if device is not None else queryset.none()
 
     def condition(self, devices: QuerySet[Device] | None) -> Q:
         """Rows on one of ``devices`` (None: on any device)."""
+        raise NotImplementedError
+
+    def device_condition(self, device: Device) -> Q:
+        """Rows on ``device``, by index: its sessions' rows, and its owner's rows on its
+        registered client (``_own_client_device``)."""
         raise NotImplementedError
 
 
@@ -203,10 +226,61 @@ class TokenDeviceFilter(DeviceFilter):
         in_family = get_refresh_token_model().objects.filter(families, access_token__isnull=False)
         return lone_tokens | Q(pk__in=in_family.values("access_token_id")) | _own_client_device(devices)
 
+    def device_condition(self, device: Device) -> Q:
+        sessions = TokenSession.objects.filter(device=device)
+        return Q(pk__in=session_token_ids(sessions)) | _owner_on_client(device)
+
 
 class SessionDeviceFilter(DeviceFilter):
     def condition(self, devices: QuerySet[Device] | None) -> Q:
         return _session_on(devices) | _own_client_device(devices)
+
+    def device_condition(self, device: Device) -> Q:
+        return Q(device=device) | _owner_on_client(device)
+
+
+def _owner_on_client(device: Device) -> Q:
+    """Rows of the device's own user on its registered client (by the user and app indexes)."""
+    if device.application_id is None or device.user_id is None:
+        return Q(pk__in=[])
+    return Q(user_id=device.user_id, application_id=device.application_id)
+
+
+def session_token_ids(sessions: QuerySet[TokenSession]) -> list[Any]:
+    """Ids of the access tokens of these sessions (a few per session): their lone tokens by
+    checksum, their families' bound tokens, each read by its index.
+
+    As ids, not as subqueries ORed together: PostgreSQL answers "a IN (SELECT ...) OR b IN
+    (SELECT ...)" with hashed subplans over a sequential scan of the whole token table.
+    """
+    families, checksums = set(), set()
+    for family, checksum in sessions.values_list("token_family", "access_token_checksum"):
+        if family is not None:
+            families.add(family)
+        if checksum:
+            checksums.add(checksum)
+    found: set[Any] = set()
+    if checksums:
+        found.update(
+            get_access_token_model()
+            .objects.filter(token_checksum__in=sorted(checksums))
+            .values_list("pk", flat=True)
+        )
+    if families:
+        found.update(
+            get_refresh_token_model()
+            .objects.filter(token_family__in=sorted(families), access_token__isnull=False)
+            .values_list("access_token_id", flat=True)
+        )
+    return sorted(found)
+
+
+def windowed(
+    request: HttpRequest, queryset: QuerySet[Any], narrow: Callable[[QuerySet[Any]], QuerySet[Any]]
+) -> QuerySet[Any]:
+    """``narrow`` applied within the list's window (``PageChangeList``), or at once on a
+    changelist without one."""
+    return queryset if add_window_filter(request, narrow) else narrow(queryset)
 
 
 def _own_client_device(devices: QuerySet[Device] | None) -> Q:
@@ -235,9 +309,7 @@ class SessionFilter(admin.SimpleListFilter):
         if not self.value():
             return None
         sessions = TokenSession.objects.filter(public_id=parse_uuid(self.value() or ""))
-        lone_tokens, families = queries.session_token_conditions(sessions)
-        in_family = get_refresh_token_model().objects.filter(families, access_token__isnull=False)
-        return queryset.filter(lone_tokens | Q(pk__in=in_family.values("access_token_id")))
+        return queryset.filter(pk__in=session_token_ids(sessions))
 
 
 class LiveSessionFilter(TwoChoiceFilter):
@@ -275,9 +347,8 @@ class UnusedFilter(InputFilter):
         if not (strict and 0 < int(value) <= self.MAX_DAYS):
             raise IncorrectLookupParameters(f"unused_days must be a number of days from 1 to {self.MAX_DAYS}")
         cutoff = timezone.now() - timedelta(days=int(value))
-        return queryset.filter(
-            Q(last_used_at__lt=cutoff) | Q(last_used_at__isnull=True, created_at__lt=cutoff)
-        )
+        unused = Q(last_used_at__lt=cutoff) | Q(last_used_at__isnull=True, created_at__lt=cutoff)
+        return windowed(request, queryset, lambda rows: rows.filter(unused))
 
 
 class AboutFilter(admin.SimpleListFilter):

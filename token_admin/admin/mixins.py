@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import SEARCH_VAR, ChangeList
 from django.contrib.auth import get_user_model
@@ -20,6 +20,7 @@ from django.db.models.functions import Extract
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 from oauth2_provider.models import (
     get_access_token_model,
     get_application_model,
@@ -424,13 +425,95 @@ class BoundedCountPaginator(Paginator):
         return counted if counted <= self.count_limit else AtLeast(self.count_limit)
 
 
-class PageChangeList(ChangeList):
-    """A changelist that hands the rows of its page to ``model_admin.page_loaded`` once.
+#: Set on a changelist request by the filters no index serves (``WindowedListFilter``): what
+#: each keeps of a queryset, applied by ``PageChangeList`` within its window.
+_WINDOW_FILTERS = "token_admin_window_filters"
 
-    Per-row flags ("has a refresh token", "signed in") are then read for the page's rows only,
-    in one query by their ids, instead of by a subquery per row that the database may answer
-    by reading the whole other table.
+
+def add_window_filter(request: HttpRequest, narrow: Callable[[QuerySet[Any]], QuerySet[Any]]) -> bool:
+    """Have ``narrow`` applied within the newest ``PageChangeList.window_size`` rows of the
+    list; False on a changelist that has no window (the filter then applies it itself)."""
+    narrows = getattr(request, _WINDOW_FILTERS, None)
+    if narrows is None:
+        return False
+    narrows.append(narrow)
+    return True
+
+
+class PageChangeList(ChangeList):
+    """A changelist whose every page costs a bounded number of index reads.
+
+    * It hands the rows of its page to ``model_admin.page_loaded`` once: per-row flags ("has
+      a refresh token", "signed in") are read for the page's rows only, by their ids, instead
+      of by a subquery per row that the database may answer by reading the whole other table.
+    * It sorts only by the admin's ``sortable_by`` (Django's ``get_ordering`` would order by
+      any column of ``list_display`` for ``?o=``), and by a relation's own column (its
+      index), not by the other model's ordering (a join and a sort of the whole table).
+    * A filter no index serves in the list's order (``WindowedListFilter``: expired, without
+      a refresh token, on any device, ended...) looks at the newest ``window_size`` rows of
+      the list as the other filters and the search leave it, as the staff API's windowed
+      pages do: a filter that matches few rows, or none, would otherwise walk the whole
+      table. The page says so when the window cut the list.
     """
+
+    window_size = 10_000
+
+    def get_ordering_field(self, field_name: Any) -> Any:
+        sortable = self.sortable_by
+        if isinstance(field_name, str) and sortable is not None and field_name not in sortable:
+            return None
+        order_field = super().get_ordering_field(field_name)
+        if isinstance(order_field, str):
+            try:
+                field = self.model._meta.get_field(order_field.lstrip("-"))
+            except FieldDoesNotExist:
+                return order_field
+            if field.many_to_one:
+                return cast(Any, field).attname
+        return order_field
+
+    def get_ordering(self, request: HttpRequest, queryset: QuerySet[Any]) -> list[Any]:
+        ordering = list(super().get_ordering(request, queryset))
+        # The primary key that makes the order total goes the way of the column sorted by, so
+        # that one (column, id) index yields the rows in order, with no sort of a whole group
+        # (the column's rows in one app, say) for the page.
+        if len(ordering) >= 2 and ordering[-1] == "-pk":
+            first = ordering[0]
+            descending = (
+                first.startswith("-") if isinstance(first, str) else getattr(first, "descending", True)
+            )
+            if not descending:
+                ordering[-1] = "pk"
+        return ordering
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Any]:
+        setattr(request, _WINDOW_FILTERS, [])
+        try:
+            queryset = super().get_queryset(request, exclude_parameters)
+            narrows = getattr(request, _WINDOW_FILTERS)
+        finally:
+            delattr(request, _WINDOW_FILTERS)
+        if not narrows:
+            return queryset
+        # The newest rows first, whatever the page's sort: a walk of one index.
+        edges = list(
+            queryset.order_by("-pk").values_list("pk", flat=True)[self.window_size - 1 : self.window_size]
+        )
+        if edges:
+            queryset = queryset.filter(pk__gte=edges[0])
+            if not getattr(request, "_token_admin_window_said", False):
+                request._token_admin_window_said = True  # type: ignore[attr-defined]
+                messages.info(
+                    request,
+                    _(
+                        "This filter looks at the newest %(size)s rows of the list only: choose a user "
+                        "or an application, or search, to look further back."
+                    )
+                    % {"size": f"{self.window_size:,}"},
+                )
+        for narrow in narrows:
+            queryset = narrow(queryset)
+        return queryset
 
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 # whatever the order of INSTALLED_APPS.
 import oauth2_provider.admin as dot_admin
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -28,6 +28,7 @@ from token_admin.admin.filters import (
     UserFilter,
 )
 from token_admin.admin.mixins import BigTableAdminMixin, DeleteOnlyByCascadeMixin
+from token_admin.admin.search import OwnerSearchMixin, as_uuid
 from token_admin.admin.utils import (
     NO_FACETS,
     change_url,
@@ -43,14 +44,22 @@ if TYPE_CHECKING:
 
 
 class TokenSessionAdmin(
-    DeleteOnlyByCascadeMixin, RevokeButtonMixin, BigTableAdminMixin, RevocationAdminMixin, admin.ModelAdmin
+    DeleteOnlyByCascadeMixin,
+    RevokeButtonMixin,
+    OwnerSearchMixin,
+    BigTableAdminMixin,
+    RevocationAdminMixin,
+    admin.ModelAdmin,
 ):
     """Signed-in sessions (refresh-token families), read-only, with a revoke action."""
 
     list_display = ("public_id", "user", "application", "device", "created_at", "is_live")
     list_select_related = ("user", "application", "device")
     list_filter = (ApplicationFilter, LiveSessionFilter, SessionDeviceFilter, UserFilter, UnusedFilter)
+    # By user and app, found first (OwnerSearchMixin); a public id finds its session.
     search_fields = ("application__client_id", "application__name", *dot_admin.USER_SEARCH_FIELDS)
+    # Each by an index (a relation by its own column, "began" by id: the order sessions begin).
+    sortable_by = ("public_id", "user", "application", "device", "began_and_last_use")
     show_full_result_count = False
     show_facets = NO_FACETS
     fields = ("public_id", "user", "application", "device", "created_at", "token_family", "related")
@@ -88,7 +97,12 @@ class TokenSessionAdmin(
         said = [part for part in (obj.browser, obj.os, obj.device_family) if part]
         return " / ".join(said) or "-"
 
-    @admin.display(description=_("began / last used"), ordering="created_at")
+    def exact_condition(self, term: str) -> Q | None:
+        public_id = as_uuid(term)
+        return Q(public_id=public_id) | Q(token_family=public_id) if public_id is not None else None
+
+    # Sorted by id: sessions get their ids in the order they begin (one index).
+    @admin.display(description=_("began / last used"), ordering="pk")
     def began_and_last_use(self, obj: TokenSession) -> str:
         began = f"{timezone.localtime(obj.created_at):%Y-%m-%d %H:%M}"
         if obj.last_used_at is None:

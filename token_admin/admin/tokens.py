@@ -10,7 +10,7 @@ from uuid import UUID
 import oauth2_provider.admin as dot_admin
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -31,6 +31,7 @@ from token_admin.admin.filters import (
     StatusFilter,
     TokenDeviceFilter,
     UserFilter,
+    session_token_ids,
 )
 from token_admin.admin.mixins import (
     BigTableAdminMixin,
@@ -38,6 +39,7 @@ from token_admin.admin.mixins import (
     PastedTokenSearchMixin,
     SecretFieldsAdminMixin,
 )
+from token_admin.admin.search import OwnerSearchMixin, as_uuid
 from token_admin.admin.utils import (
     NO_FACETS,
     change_url,
@@ -61,6 +63,7 @@ class AccessTokenAdmin(
     RevokeButtonMixin,
     PastedTokenSearchMixin,
     SecretFieldsAdminMixin,  # before BigTableAdminMixin: it wraps the changelist that one picks
+    OwnerSearchMixin,
     BigTableAdminMixin,
     RevocationAdminMixin,
     dot_admin.AccessTokenAdmin,
@@ -79,8 +82,11 @@ class AccessTokenAdmin(
         UserFilter,
         SessionFilter,
     )
-    # By user and app; a pasted full token finds its row by checksum (PastedTokenSearchMixin).
+    # By user and app, found first (OwnerSearchMixin); a pasted full token finds its row by
+    # checksum (PastedTokenSearchMixin), a session's public id its tokens.
     search_fields = ("application__client_id", "application__name", *dot_admin.USER_SEARCH_FIELDS)
+    # Each by an index (a relation by its own column); no index orders by expiry.
+    sortable_by = ("user", "application")
     show_full_result_count = False
     show_facets = NO_FACETS
     raw_id_fields = ("user", "application", "source_refresh_token", "id_token")
@@ -102,6 +108,12 @@ class AccessTokenAdmin(
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # DOT's registration tokens manage a client, not a session: left out, as on every surface.
         return super().get_queryset(request).filter(queries.not_registration())
+
+    def exact_condition(self, term: str) -> Q | None:
+        public_id = as_uuid(term)
+        if public_id is None:
+            return None
+        return Q(pk__in=session_token_ids(TokenSession.objects.filter(public_id=public_id)))
 
     def page_loaded(self, objects: list[Any]) -> None:
         bound = set(
@@ -209,6 +221,7 @@ class RefreshTokenAdmin(
     RevokeButtonMixin,
     PastedTokenSearchMixin,
     SecretFieldsAdminMixin,
+    OwnerSearchMixin,
     BigTableAdminMixin,
     RevocationAdminMixin,
     dot_admin.RefreshTokenAdmin,
@@ -218,11 +231,14 @@ class RefreshTokenAdmin(
     DOT's own action revokes one token at a time and writes no audit event, so it is replaced.
     """
 
-    list_display = ("masked_token", "user", "application", "created", "revoked")
+    list_display = ("masked_token", "user", "application", "created_in_order", "revoked")
     list_display_links = ("masked_token",)
     list_select_related = ("user", "application")
     list_filter = (ApplicationFilter, UserFilter)
     search_fields = ("application__client_id", "application__name", *dot_admin.USER_SEARCH_FIELDS)
+    # Each by an index (the user by its own column, creation by id); no index of DOT's serves
+    # the app's tokens in id order or the revocation time.
+    sortable_by = ("user", "created_in_order")
     show_full_result_count = False
     show_facets = NO_FACETS
     fields = ("masked_token", "user", "application", "created", "updated", "revoked", "related")
@@ -241,6 +257,19 @@ class RefreshTokenAdmin(
 
     def describe_for_confirmation(self, obj: Any) -> str:
         return f"{mask_checksum(obj.token_checksum)} · {owner_and_app(obj)}"
+
+    def exact_condition(self, term: str) -> Q | None:
+        # A session's public id, or a family: the session's refresh tokens (the family index).
+        public_id = as_uuid(term)
+        if public_id is None:
+            return None
+        family = TokenSession.objects.filter(public_id=public_id).values_list("token_family", flat=True)
+        return Q(token_family__in=[public_id, *(f for f in family if f is not None)])
+
+    @admin.display(description=_("created"), ordering="pk")
+    def created_in_order(self, obj: Any) -> Any:
+        # Sorted by id: tokens get their ids in the order they are created (one index).
+        return obj.created
 
     @admin.action(
         description=_("Revoke selected refresh tokens (with their sessions)"), permissions=["revoke_tokens"]

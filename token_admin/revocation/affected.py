@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from token_admin import ids, queries
@@ -23,10 +23,15 @@ def whose_tokens(rt_condition: Q, owned: Q | None, named_ids: list[int]) -> dict
 
 
 def whose_tokens_per_pair(
-    rt_condition: Q, owned: Q | None, named_ids: list[int]
+    rt_condition: Q, owned: Q | None, named_ids: list[int], *, name_bound: bool = False
 ) -> dict[tuple[Any, Any], dict[str, Any]]:
     """Per (user id, app id): labels, and the live refresh tokens, access tokens and sessions
     of the selection (``owned`` may be any condition on access tokens beyond ``named_ids``).
+
+    With ``name_bound``, the access tokens bound to the live refresh tokens count as named
+    too: the refresh tokens are then grouped by their access token as well (one row each,
+    for a selection of named tokens and families, whose refresh tokens are as few), so the
+    access tokens are read by their ids, never by a subquery.
 
     Two GROUP BY reads (live refresh tokens, then access tokens) per (user, app), joined to
     the user and app for their labels: a fixed number of statements whatever the number of
@@ -51,23 +56,31 @@ def whose_tokens_per_pair(
             },
         )
 
+    grouped = (*labels, "access_token_id") if name_bound else labels
     refresh_rows = (
         get_refresh_token_model()
         .objects.filter(rt_condition, revoked__isnull=True)
         .order_by()
-        .values(*labels)
+        .values(*grouped)
         .annotate(count=Count("pk"))
     )
+    bound: set[int] = set()
     for row in refresh_rows:
         entry = pair(row)
         entry["refresh"] += row["count"]
         entry["sessions"] += row["count"]
+        if name_bound and row["access_token_id"] is not None:
+            bound.add(row["access_token_id"])
+    if bound:
+        named_ids = sorted(bound.union(named_ids))
 
     access_token_model = get_access_token_model()
     refresh_token_model = get_refresh_token_model()
-    never_bound = ~Exists(refresh_token_model.objects.filter(access_token_id=OuterRef("pk"))) & Q(
-        source_refresh_token__isnull=True
-    )
+    # Through the refresh token's one-to-one link (a LEFT JOIN, one probe of its unique index
+    # per row): PostgreSQL answered the NOT EXISTS with a hashed subplan that read the whole
+    # index of refresh tokens' access token ids.
+    bound_by = refresh_token_model._meta.get_field("access_token").related_query_name()
+    never_bound = Q(**{f"{bound_by}__isnull": True}) & Q(source_refresh_token__isnull=True)
     conditions: list[Q] = []
     for index, chunk in enumerate(chunks(named_ids)):
         named = Q(pk__in=chunk)

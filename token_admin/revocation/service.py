@@ -18,7 +18,7 @@ from token_admin.events import outbox
 from token_admin.models import RevocationEvent
 from token_admin.revocation.actors import Actor, Surface
 from token_admin.revocation.affected import summarise, whose_tokens_per_pair
-from token_admin.revocation.selection import Selection
+from token_admin.revocation.selection import Selection, either
 from token_admin.revocation.writes import refresh_condition, registration_condition, revoke_rows
 from token_admin.signals import tokens_revoked
 
@@ -126,20 +126,37 @@ def _count(selection: Selection) -> Revocation:
 
     The same two GROUP BY reads as the real run's ``whose_tokens`` give the counts too: the
     live refresh tokens, and the access tokens named, owned, of the lone sessions or bound
-    to those refresh tokens (by subquery, as nothing is locked); then one COUNT each for
-    grants and registration tokens.
+    to those refresh tokens (their ids read first, as nothing is locked); then one COUNT each
+    for grants and registration tokens.
     """
     owned = selection.owned_condition()
     rt_condition = refresh_condition(selection)
-    live = get_refresh_token_model().objects.filter(rt_condition, revoked__isnull=True)
     # What the real run deletes beyond the named ids: the bound tokens of the live refresh
-    # tokens it locks, the lone sessions' tokens and the owned rows.
-    extra = Q(pk__in=live.exclude(access_token__isnull=True).values("access_token_id"))
+    # tokens it locks, the lone sessions' tokens and the owned rows. The bound ones are read
+    # as ids, never as a subquery ORed into the count: PostgreSQL answers "pk IN (...) OR pk
+    # IN (SELECT ...)" with a hashed subplan over a sequential scan of the whole access-token
+    # table. A refresh token of the owned rows is bound to an owned access token (they share
+    # user and app), and one bound to a named id is named.
+    named = set(selection.access_token_ids)
+    extra = owned
     if selection.lone_checksums:
-        extra |= Q(token_checksum__in=sorted(selection.lone_checksums))
-    if owned is not None:
-        extra |= owned
-    per_pair = whose_tokens_per_pair(rt_condition, extra, sorted(selection.access_token_ids))
+        extra = either(extra, Q(token_checksum__in=sorted(selection.lone_checksums)))
+    if owned is None:
+        # Few live refresh tokens (those of the named tokens and families): the read that
+        # counts them names their access tokens as well.
+        per_pair = whose_tokens_per_pair(rt_condition, extra, sorted(named), name_bound=True)
+    else:
+        if selection.families:
+            named.update(
+                get_refresh_token_model()
+                .objects.filter(
+                    token_family__in=sorted(selection.families),
+                    revoked__isnull=True,
+                    access_token__isnull=False,
+                )
+                .values_list("access_token_id", flat=True)
+            )
+        per_pair = whose_tokens_per_pair(rt_condition, extra, sorted(named))
     access_count = sum(entry["access"] for entry in per_pair.values())
     refresh_count = sum(entry["refresh"] for entry in per_pair.values())
     grant_count = get_grant_model().objects.filter(owned).count() if owned is not None else 0
