@@ -54,13 +54,15 @@ def user_id_filter(**kwargs: Any) -> django_filters.Filter:
 
 
 class MomentField(IsoDateTimeField):
-    """ISO 8601; a moment that cannot be put in UTC (year 9999 at +14:00) is a 400, not a 500."""
+    """ISO 8601, queried in UTC; a moment that cannot be put in UTC (year 9999 at +14:00) is a
+    400, not a 500. In UTC because PostgreSQL refuses offsets past ±15:59 that Python accepts
+    (``-20:26``): the same moment at +00:00 is one it takes."""
 
     def to_python(self, value: Any) -> Any:
         try:
             moment = super().to_python(value)
             if moment is not None:
-                moment.astimezone(dt_timezone.utc)  # as the database will
+                moment = moment.astimezone(dt_timezone.utc)
         except OverflowError:
             raise forms.ValidationError(
                 _("Enter a date/time between the years 1 and 9999."), code="invalid"
