@@ -355,3 +355,45 @@ def test_the_admin_saves_a_public_name_and_an_allowed_private_host(admin_client,
         "http://127.0.0.1:9000/hooks",
         "https://rs.example/hooks",
     ]
+
+
+# --- what older versions stored -----------------------------------------------------------------
+
+
+def test_the_migration_rewrites_stored_answers_to_fixed_reasons():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("token_admin.migrations.0015_delivery_fixed_reasons")
+    Receiver.objects.create(name="rs", url="https://rs.example/hooks")
+    for _ in range(8):
+        revoke(
+            Selection.users([issue_session(UserFactory(), ApplicationFactory())[0].user]),
+            surface=Surface.ADMIN,
+            actor=Actor.command("test"),
+        )
+    stored = [
+        (500, f"DeliveryError: HTTP 500: Traceback ... REDIS_PASSWORD={SECRET}"),
+        (None, "ConnectionError: HTTPConnectionPool(host='10.0.0.7', port=6379): refused"),
+        (None, "ReadTimeout: HTTPConnectionPool(host='rs.example', port=443): Read timed out."),
+        (None, "SSLError: certificate verify failed"),
+        (None, "Deadline passed."),
+        (None, f"ChunkedEncodingError: {SECRET}"),
+        (503, "HTTP 503"),
+        (None, ""),
+    ]
+    rows = list(Delivery.objects.order_by("pk"))
+    for row, (code, error) in zip(rows, stored, strict=True):
+        Delivery.objects.filter(pk=row.pk).update(last_status_code=code, last_error=error)
+    migration.fixed_reasons(apps, None)
+    assert list(Delivery.objects.order_by("pk").values_list("last_status_code", "last_error")) == [
+        (500, "HTTP 500"),
+        (None, "connection failed"),
+        (None, "timed out"),
+        (None, "TLS error"),
+        (None, "deadline passed"),
+        (None, "bad response"),
+        (503, "HTTP 503"),
+        (None, ""),
+    ]
