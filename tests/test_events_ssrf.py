@@ -397,3 +397,77 @@ def test_the_migration_rewrites_stored_answers_to_fixed_reasons():
         (503, "HTTP 503"),
         (None, ""),
     ]
+
+
+# --- TLS: the name, not the address -------------------------------------------------------------
+
+
+def certificate(tmp_path, name):
+    """A self-signed certificate for ``name`` and its key, as PEM files."""
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+@pytest.mark.parametrize(("served", "delivered"), [("rs.internal", True), ("other.internal", False)])
+def test_https_checks_the_certificate_against_the_name_and_sends_it_as_sni(
+    settings, monkeypatch, tmp_path, served, delivered
+):
+    import ssl
+
+    settings.TOKEN_ADMIN = {**settings.TOKEN_ADMIN, "EVENTS_ALLOWED_PRIVATE_HOSTS": ["rs.internal"]}
+    cert_file, key_file = certificate(tmp_path, served)
+    listener = Listener()
+    names: list[str] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    listener.server.socket = context.wrap_socket(listener.server.socket, server_side=True)
+    # The client trusts the served certificate as a CA (nothing else): only its name can fail.
+    trusting = ssl.create_default_context
+
+    def trust(*args, **kwargs):
+        client = trusting(*args, **kwargs)
+        client.load_verify_locations(cert_file)
+        return client
+
+    monkeypatch.setattr(outbound.ssl, "create_default_context", trust)
+    resolving(monkeypatch, {"rs.internal": [["127.0.0.1"]]})
+    try:
+        row = deliver_to(f"https://rs.internal:{listener.port}/events")
+    finally:
+        listener.stop()
+    assert names == ["rs.internal"]
+    if delivered:
+        assert (row.status, row.last_error) == ("delivered", "")
+        assert listener.requests == [{"path": "/events", "host": f"rs.internal:{listener.port}"}]
+    else:
+        assert (row.status, row.last_error) == ("pending", "TLS error")
+        assert listener.requests == []
