@@ -111,4 +111,5 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
-TOKEN_ADMIN = {}
+# The events tests deliver to receivers on loopback (tests/event_receiver.py): only that host.
+TOKEN_ADMIN = {"EVENTS_ALLOWED_PRIVATE_HOSTS": ["127.0.0.1"]}

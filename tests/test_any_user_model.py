@@ -322,7 +322,11 @@ def test_lift_not_before_user(world):
 
 
 def test_deliver_events_sends_an_event_naming_a_user(world, settings):
-    settings.TOKEN_ADMIN = {"EVENTS_TIMEOUT_SECONDS": 2, "EVENTS_ISSUER": "https://op.test"}
+    settings.TOKEN_ADMIN = {
+        **settings.TOKEN_ADMIN,
+        "EVENTS_TIMEOUT_SECONDS": 2,
+        "EVENTS_ISSUER": "https://op.test",
+    }
     access, _ = world.alice_sessions[0]
     server = LoopbackReceiver()
     try:

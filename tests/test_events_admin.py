@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from tests.factories import ApplicationFactory, UserFactory, issue_session
 from token_admin.events.models import Delivery, Receiver
+from token_admin.models import RevocationEvent
 from token_admin.revocation import Actor, Selection, Surface, revoke
 
 RECEIVERS = reverse("admin:token_admin_receiver_changelist")
@@ -119,3 +120,51 @@ def test_viewer_sees_no_secret_and_cannot_retry(staff):
 )
 def test_secret_lookups_refused(admin_client, url):
     assert admin_client.get(url).status_code == 400
+
+
+def receiver_with_deliveries():
+    receiver = Receiver.objects.create(name="rs", url="https://rs.example/hooks")
+    revoke(
+        Selection.users([issue_session(UserFactory(), ApplicationFactory())[0].user]),
+        surface=Surface.ADMIN,
+        actor=Actor.command("t"),
+    )
+    assert Delivery.objects.filter(receiver=receiver).count() == 1
+    return receiver
+
+
+def test_a_superuser_deletes_a_receiver_and_its_deliveries_go_with_it(admin_client):
+    receiver = receiver_with_deliveries()
+    delete = reverse("admin:token_admin_receiver_delete", args=[receiver.pk])
+    page = admin_client.get(delete)
+    assert page.status_code == 200
+    # The confirmation form, not the list of what the user may not delete (any language).
+    assert 'name="post" value="yes"' in page.content.decode()
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 302
+    assert not Receiver.objects.exists() and not Delivery.objects.exists()
+    # The audit trail is the revocation's, which stays.
+    assert RevocationEvent.objects.count() == 1
+
+
+def test_staff_who_may_delete_receivers_delete_them_in_bulk(db, client):
+    user = UserFactory(username="editor", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["view_receiver", "delete_receiver"], content_type__app_label="token_admin"
+        )
+    )
+    client.force_login(user)
+    receiver = receiver_with_deliveries()
+    response = client.post(
+        RECEIVERS, {"action": "delete_selected", "_selected_action": [receiver.pk], "post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not Receiver.objects.exists() and not Delivery.objects.exists()
+
+
+def test_view_only_staff_cannot_delete_a_receiver(staff):
+    receiver = receiver_with_deliveries()
+    delete = reverse("admin:token_admin_receiver_delete", args=[receiver.pk])
+    assert staff.get(delete).status_code == 403
+    assert staff.post(delete, {"post": "yes"}).status_code == 403
+    assert Receiver.objects.count() == 1 and Delivery.objects.count() == 1

@@ -33,7 +33,7 @@ def revoke_sessions(count):
 
 @pytest.mark.skipif(connection.vendor == "sqlite", reason="needs concurrent transactions and row locks")
 def test_parallel_workers_never_deliver_a_row_twice(transactional_db, loopback, settings):
-    settings.TOKEN_ADMIN = {"EVENTS_BATCH_SIZE": 3}
+    settings.TOKEN_ADMIN = {**settings.TOKEN_ADMIN, "EVENTS_BATCH_SIZE": 3}
     loopback.delay = 0.005
     receivers = [Receiver.objects.create(name=f"rs{n}", url=f"{loopback.url}/{n}") for n in range(3)]
     revoke_sessions(15)
@@ -82,7 +82,7 @@ def test_celery_worker_delivers_on_commit(transactional_db, loopback, settings):
         connections.close_all()  # the worker thread's own database connection
 
     task_postrun.connect(close_connections, weak=False)
-    settings.TOKEN_ADMIN = {"EVENTS_ON_COMMIT": "token_admin.events.tasks.enqueue"}
+    settings.TOKEN_ADMIN = {**settings.TOKEN_ADMIN, "EVENTS_ON_COMMIT": "token_admin.events.tasks.enqueue"}
     Receiver.objects.create(name="rs", url=loopback.url)
     try:
         with start_worker(

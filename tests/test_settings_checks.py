@@ -1,6 +1,6 @@
 """``TOKEN_ADMIN`` is checked as ``manage.py check`` runs it: unknown keys (E008), values of the
 wrong form (E009), a TOKEN_ADMIN that is not a dict (E010), settings that do not go together
-(W002, W004-W008); the README's settings table is the declarations' (``token_admin.conf``)."""
+(W002, W004-W009); the README's settings table is the declarations' (``token_admin.conf``)."""
 
 from __future__ import annotations
 
@@ -70,6 +70,7 @@ VALID = {
     "EVENTS_RETENTION_SECONDS": 86400,
     "EVENTS_WEBHOOK_MAX_SESSIONS": 1,
     "EVENTS_ON_COMMIT": "token_admin.events.tasks.enqueue",
+    "EVENTS_ALLOWED_PRIVATE_HOSTS": ["receiver.internal"],
 }
 
 
@@ -343,7 +344,8 @@ def test_the_valid_examples_cover_every_setting():
 
 
 def test_every_setting_at_a_valid_value_passes_quietly():
-    with override_settings(TOKEN_ADMIN=VALID):
+    # Allowed private hosts warn outside DEBUG (W009, tested below): a development setting.
+    with override_settings(TOKEN_ADMIN=VALID, DEBUG=True):
         assert check() == QUIET
     with override_settings(TOKEN_ADMIN={}):
         assert check() == QUIET
@@ -457,6 +459,26 @@ def test_an_events_issuer_other_than_dots_oidc_issuer_warns(settings):
         in output
     )
     with override_settings(TOKEN_ADMIN={"EVENTS_ISSUER": "https://op.test"}):
+        assert check() == QUIET
+
+
+def test_allowed_private_hosts_warn_outside_debug():
+    allowed = {"EVENTS_ALLOWED_PRIVATE_HOSTS": ["localhost", "10.0.0.5"]}
+    with override_settings(TOKEN_ADMIN=allowed, DEBUG=False):
+        output = check()
+    assert (
+        message(
+            "W009",
+            "TOKEN_ADMIN['EVENTS_ALLOWED_PRIVATE_HOSTS'] lets event receivers reach 10.0.0.5, localhost "
+            "although DEBUG is off: a receiver URL naming them can make this server POST to its own network.",
+            "Leave EVENTS_ALLOWED_PRIVATE_HOSTS out in production; give receivers public addresses.",
+        )
+        in output
+    )
+    assert "1 issue" in output
+    with override_settings(TOKEN_ADMIN=allowed, DEBUG=True):
+        assert check() == QUIET
+    with override_settings(TOKEN_ADMIN={"EVENTS_ALLOWED_PRIVATE_HOSTS": []}, DEBUG=False):
         assert check() == QUIET
 
 

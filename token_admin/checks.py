@@ -23,7 +23,7 @@ from django.db import DatabaseError, connections, router
 from django.db.models import CharField, IntegerField, TextField, UUIDField
 
 from token_admin import ids
-from token_admin.conf import HOOK_SETTINGS, SETTINGS, conf, read
+from token_admin.conf import HOOK_SETTINGS, SETTINGS, conf, events_conf, read
 
 TAG = "token_admin"
 
@@ -235,6 +235,16 @@ def check_setting_combinations(app_configs: Any = None, **kwargs: Any) -> list[c
                 hint='Add "password_change" to REVOKE_ON_ACCOUNT_EVENTS, '
                 "or leave PASSWORD_CHANGE_KEEPS_APPS out.",
                 id="token_admin.W007",
+            )
+        )
+    if _valid("EVENTS_ALLOWED_PRIVATE_HOSTS") and read("EVENTS_ALLOWED_PRIVATE_HOSTS") and not settings.DEBUG:
+        hosts = ", ".join(sorted(events_conf.ALLOWED_PRIVATE_HOSTS))
+        messages.append(
+            checks.Warning(
+                f"TOKEN_ADMIN['EVENTS_ALLOWED_PRIVATE_HOSTS'] lets event receivers reach {hosts} although "
+                "DEBUG is off: a receiver URL naming them can make this server POST to its own network.",
+                hint="Leave EVENTS_ALLOWED_PRIVATE_HOSTS out in production; give receivers public addresses.",
+                id="token_admin.W009",
             )
         )
     return messages

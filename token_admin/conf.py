@@ -488,7 +488,15 @@ class EventSettings(Reader):
         "`iss` of Security Event Tokens and logout tokens: your OpenID issuer URL (DOT's "
         "`OIDC_ISS_ENDPOINT`); CAEP and back-channel logout receivers need it",
     )
-    TIMEOUT_SECONDS = Setting(Seconds(), 10, "connect and read timeout of one delivery")
+    TIMEOUT_SECONDS = Setting(
+        Seconds(), 10, "longest one delivery attempt takes, from connecting to the answer's status"
+    )
+    ALLOWED_PRIVATE_HOSTS = Setting(
+        Names("host name or address"),
+        (),
+        "hosts receivers may reach although they are loopback, private, link-local or otherwise "
+        "not public (deliveries refuse those); for development only (W009 outside `DEBUG`)",
+    )
     RETRY_BASE_SECONDS = Setting(
         Seconds(),
         5,

@@ -81,6 +81,15 @@ class ReceiverAdmin(admin.ModelAdmin):
         _current_request.set(request)
         return super().get_form(request, obj, change=change, **kwargs)
 
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # A receiver's deliveries go with it (CASCADE): an undelivered event has nowhere left to
+        # go, and the record of the revocation is its RevocationEvent. Deliveries have no delete
+        # permission of their own (nobody deletes one row of the log), so whoever may delete the
+        # receiver may delete them with it.
+        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(Delivery._meta.verbose_name)
+        return to_delete, model_count, perms_needed, protected
+
     @admin.action(
         description=_("Rotate the signing secret (a webhook's old one signs 24 h more)"),
         permissions=["change"],

@@ -16,19 +16,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import requests
 from django.db import connections, router, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
-from token_admin.events import formats
+from token_admin.events import formats, outbound
 from token_admin.events.conf import events_conf
 from token_admin.events.models import Delivery
 
@@ -118,54 +116,47 @@ def claim(limit: int | None = None) -> tuple[uuid.UUID, list[Delivery]]:
     return token, list(rows.order_by("pk"))
 
 
-def run_once(http: requests.Session | None = None, limit: int | None = None) -> Outcome:
+def run_once(limit: int | None = None) -> Outcome:
     """Claim due rows and deliver them, one after the other; returns what happened."""
     token, rows = claim(limit)
     outcome = Outcome(claimed=len(rows))
-    own = http is None
-    http = http or requests.Session()
     held_back: set[int] = set()
-    try:
-        for row in rows:
-            if row.receiver_id in held_back:
-                continue
-            if not deliver(row, token, http, outcome):
-                # An earlier event of this receiver must wait: so must the later ones.
-                held_back.add(row.receiver_id)
-        if held_back:
-            Delivery.objects.filter(
-                claimed_by=token, receiver_id__in=held_back, status=Delivery.Status.PENDING
-            ).update(claimed_by=None, next_attempt_at=timezone.now(), attempts=F("attempts") - 1)
-    finally:
-        if own:
-            http.close()
+    for row in rows:
+        if row.receiver_id in held_back:
+            continue
+        if not deliver(row, token, outcome):
+            # An earlier event of this receiver must wait: so must the later ones.
+            held_back.add(row.receiver_id)
+    if held_back:
+        Delivery.objects.filter(
+            claimed_by=token, receiver_id__in=held_back, status=Delivery.Status.PENDING
+        ).update(claimed_by=None, next_attempt_at=timezone.now(), attempts=F("attempts") - 1)
     return outcome
 
 
-def drain(http: requests.Session | None = None) -> Outcome:
+def drain() -> Outcome:
     """Run passes until one finds nothing due, or only rows that must wait (``deliver_events
     --once``, the Celery task)."""
     total = Outcome()
-    with requests.Session() if http is None else contextlib.nullcontext(http) as session:
-        while True:
-            outcome = run_once(session)
-            if not outcome.claimed:
-                return total
-            progressed = outcome.delivered or outcome.skipped or outcome.failed
-            for name in ("claimed", "delivered", "retrying", "failed", "skipped"):
-                setattr(total, name, getattr(total, name) + getattr(outcome, name))
-            total.errors += outcome.errors
-            if not progressed:
-                # Every row claimed must wait: stop rather than spin on a receiver that is down.
-                return total
+    while True:
+        outcome = run_once()
+        if not outcome.claimed:
+            return total
+        progressed = outcome.delivered or outcome.skipped or outcome.failed
+        for name in ("claimed", "delivered", "retrying", "failed", "skipped"):
+            setattr(total, name, getattr(total, name) + getattr(outcome, name))
+        total.errors += outcome.errors
+        if not progressed:
+            # Every row claimed must wait: stop rather than spin on a receiver that is down.
+            return total
 
 
-def deliver(row: Delivery, token: uuid.UUID, http: requests.Session, outcome: Outcome) -> bool:
+def deliver(row: Delivery, token: uuid.UUID, outcome: Outcome) -> bool:
     """Send one claimed row; False when it must be tried again later."""
     now = timezone.now()
     mine = Delivery.objects.filter(pk=row.pk, claimed_by=token)
     if now >= row.deadline_at:
-        mine.update(status=Delivery.Status.FAILED, claimed_by=None, last_error="Deadline passed.")
+        mine.update(status=Delivery.Status.FAILED, claimed_by=None, last_error=outbound.DEADLINE_PASSED)
         outcome.failed += 1
         return True
     status_code = None
@@ -176,18 +167,11 @@ def deliver(row: Delivery, token: uuid.UUID, http: requests.Session, outcome: Ou
             outcome.skipped += 1
             return True
         for request in requests_:
-            response = http.post(
-                row.receiver.url,
-                data=request.body,
-                headers=request.headers,
-                timeout=events_conf.TIMEOUT_SECONDS,
-                allow_redirects=False,
-            )
-            status_code = response.status_code
-            if not 200 <= status_code < 300:
-                raise DeliveryError(f"HTTP {status_code}: {response.text[:200]}")
-    except (requests.RequestException, DeliveryError) as error:
-        return _retry_later(row, mine, status_code, f"{type(error).__name__}: {error}", outcome)
+            # Checked, pinned, no redirects, bounded (token_admin.events.outbound).
+            status_code = outbound.post(row.receiver.url, request.body, request.headers)
+    except outbound.Failed as failure:
+        # Only the fixed reason is kept: the receiver's answer may hold what it must not show.
+        return _retry_later(row, mine, failure.status, failure.reason, outcome)
     mine.update(
         status=Delivery.Status.DELIVERED,
         claimed_by=None,
@@ -197,10 +181,6 @@ def deliver(row: Delivery, token: uuid.UUID, http: requests.Session, outcome: Ou
     )
     outcome.delivered += 1
     return True
-
-
-class DeliveryError(Exception):
-    """The receiver answered, but not with 2xx."""
 
 
 def _retry_later(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -16,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from oauth2_provider.settings import oauth2_settings
 
-from token_admin.events import keys
+from token_admin.events import keys, outbound
 
 
 class Receiver(models.Model):
@@ -93,6 +94,18 @@ class Receiver(models.Model):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
+        if self.url and urlsplit(self.url).scheme not in ("http", "https"):
+            raise ValidationError({"url": _("Events are POSTed over HTTPS (or HTTP): use an https:// URL.")})
+        if self.url and outbound.refused_at_save(self.url):
+            raise ValidationError(
+                {
+                    "url": _(
+                        "This address is loopback, private, link-local or otherwise not public: "
+                        "deliveries refuse it. For development, list the host in "
+                        "TOKEN_ADMIN['EVENTS_ALLOWED_PRIVATE_HOSTS']."
+                    )
+                }
+            )
         if self.format == self.Format.BACKCHANNEL_LOGOUT and self.application_id is None:
             raise ValidationError({"application": _("Back-channel logout is sent to one app's client id.")})
 

@@ -11,7 +11,6 @@ import signal
 import time
 from typing import Any
 
-import requests
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from token_admin.events import delivery
@@ -54,13 +53,12 @@ class Command(BaseCommand):
         # Finish the row in hand on SIGTERM/SIGINT: a row cut off mid-send would wait for its lease.
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        with requests.Session() as http:
-            while not stopping:
-                outcome = delivery.run_once(http)
-                if outcome.claimed:
-                    self._report(outcome, options["format"])
-                else:
-                    time.sleep(interval)
+        while not stopping:
+            outcome = delivery.run_once()
+            if outcome.claimed:
+                self._report(outcome, options["format"])
+            else:
+                time.sleep(interval)
 
     def _report(self, outcome: delivery.Outcome, fmt: str) -> None:
         counts = {
