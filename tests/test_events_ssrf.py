@@ -365,7 +365,7 @@ def test_the_migration_rewrites_stored_answers_to_fixed_reasons():
 
     from django.apps import apps
 
-    migration = import_module("token_admin.migrations.0015_delivery_fixed_reasons")
+    migration = import_module("token_admin.migrations.0014_delivery_fixed_reasons")
     Receiver.objects.create(name="rs", url="https://rs.example/hooks")
     for _ in range(8):
         revoke(

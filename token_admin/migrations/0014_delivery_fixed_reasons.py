@@ -1,7 +1,5 @@
 """Deliveries stored the receiver's answer in ``last_error`` (an internal service's 500 body,
 shown to view-only staff): rewrite what is there to the fixed reasons deliveries now keep.
-
-Numbered 0015 so that it can follow an 0014 from another branch; it needs only 0013.
 """
 
 from django.db import migrations
