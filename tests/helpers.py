@@ -34,6 +34,13 @@ def url(path: str) -> str:
     return getattr(import_module(settings.ROOT_URLCONF), "PREFIX", "") + path
 
 
+def changelist_url(model: Any) -> str:
+    """The admin changelist of ``model``, by its ``_meta`` (DOT's models may be swapped)."""
+    from django.urls import reverse
+
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+
+
 def json_id(pk: Any) -> Any:
     """A primary key as token_admin writes it into JSON (audit selections, signed selections,
     events): an integer stays a number, anything else (a UUID user key) is its string."""

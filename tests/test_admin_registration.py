@@ -10,11 +10,11 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.template.loader import get_template
-from django.urls import reverse
 from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 
 import token_admin.admin
 from tests.factories import ApplicationFactory, UserFactory, issue_session
+from tests.helpers import changelist_url
 from token_admin.admin import (
     AccessTokenAdmin,
     ApplicationAdmin,
@@ -108,8 +108,7 @@ def test_revoke_confirmation_template_replaces_the_confirmation_page(rf, monkeyp
         "token_admin.admin.actions.TemplateResponse",
         lambda request, template, context: rendered.append(template) or template,
     )
-    meta = get_access_token_model()._meta  # DOT's models may be swapped
-    request = rf.post(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"), {"action": "x"})
+    request = rf.post(changelist_url(get_access_token_model()), {"action": "x"})
     request.user = revoker
 
     model_admin.revoke_selected_tokens(request, get_access_token_model().objects.filter(pk=token.pk))

@@ -27,6 +27,7 @@ from oauth2_provider.models import (
 )
 
 from tests.factories import ApplicationFactory, DeviceFactory, GrantFactory, UserFactory, issue_session
+from tests.helpers import changelist_url
 from token_admin.admin import mixins as token_admin_admin
 from token_admin.admin.mixins import protect_secret_fields, reaches_secret, secret_fields, total_ordering
 
@@ -49,10 +50,6 @@ NAMED_PATHS = (
     "user__password",
 )
 LOOKUPS = ("gte", "startswith", "regex", "exact")
-
-
-def changelist_url(model: Any) -> str:
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
 
 
 @pytest.fixture
